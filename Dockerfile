@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# --- builder: build the wheel and install it with its dependencies into a venv
+FROM python:3.11-slim-bookworm AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+# README.md* : copied when present (pyproject names it as the readme).
+COPY pyproject.toml README.md* ./
+COPY geodata ./geodata
+COPY hotspots ./hotspots
+COPY maps ./maps
+COPY api ./api
+COPY migrations ./migrations
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install /wheels/*.whl
+
+# --- runtime: just the venv, run as a non-root user
+FROM python:3.11-slim-bookworm
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOTSPOTS_DUCKDB_PATH=/data/hotspots.duckdb
+RUN useradd --create-home --uid 10001 hotspots \
+    && mkdir -p /data && chown hotspots:hotspots /data
+COPY --from=builder /opt/venv /opt/venv
+USER hotspots
+WORKDIR /home/hotspots
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["hotspots", "serve", "--host", "0.0.0.0", "--port", "8000"]

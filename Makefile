@@ -1,0 +1,30 @@
+# hotspots developer commands. `make test` is the one CI runs (via .ci/run).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LINT_PATHS := geodata hotspots maps api tests benchmarks
+
+.PHONY: venv demo test lint bench
+
+venv: $(VENV)/.installed
+
+# Re-run pip only when pyproject.toml is newer than the stamp.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: venv
+	$(BIN)/hotspots demo
+
+# Installs PostGIS if needed, starts a throwaway cluster, runs pytest.
+# Extra pytest args: make test PYTEST_ARGS='-k crs -x'
+test:
+	bash scripts/test.sh
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+bench: venv
+	$(BIN)/python -m benchmarks.run

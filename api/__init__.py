@@ -1,0 +1,1 @@
+"""The service layer: FastAPI app factory, routes, and the ``hotspots`` command line."""

@@ -1,0 +1,1 @@
+"""Readers turn files into :class:`~geodata.records.RawRecords`; validation does the rest."""

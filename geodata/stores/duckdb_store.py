@@ -1,0 +1,382 @@
+"""The embedded store: one DuckDB file, no server.
+
+Points are kept as ``x``/``y`` (analysis CRS) and ``lon``/``lat`` columns; no
+DuckDB extension is needed (the spatial extension would have to be downloaded
+at run time, which partnership networks often block). Spatial filters run as a
+bounding-box condition in SQL followed by an exact polygon test with shapely.
+
+A DuckDB file takes one writing process at a time; a second one gets
+:class:`~geodata.errors.StoreUnavailable` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+from ..errors import ConfigurationError, StoreError, StoreUnavailable
+from ..model import INCIDENT_SCHEMA, QUARANTINE_SCHEMA, BatchInfo
+from ..validate import ValidatedBatch
+from .base import (
+    WRITE_CHUNK_ROWS,
+    IncidentQuery,
+    Progress,
+    Store,
+    attribute_filters,
+    batch_from_row,
+    check_kind,
+)
+
+SCHEMA_VERSION = 1
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.bool_(): "BOOLEAN",
+    pa.timestamp("us"): "TIMESTAMP",
+}
+
+
+def _table_ddl(name: str, schema: pa.Schema) -> str:
+    cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
+
+
+_SCHEMA_V1 = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS batches (
+        batch_id VARCHAR PRIMARY KEY, source VARCHAR, period VARCHAR, content_hash VARCHAR,
+        files VARCHAR, rows_read BIGINT, rows_accepted BIGINT, rows_rejected BIGINT,
+        imported_at TIMESTAMP, crs VARCHAR)""",
+    _table_ddl("incidents", INCIDENT_SCHEMA),
+    _table_ddl("quarantine", QUARANTINE_SCHEMA),
+    """CREATE TABLE IF NOT EXISTS boundaries (
+        kind VARCHAR, code VARCHAR, name VARCHAR, geom_wkb BLOB,
+        xmin DOUBLE, ymin DOUBLE, xmax DOUBLE, ymax DOUBLE, PRIMARY KEY (kind, code))""",
+    """CREATE TABLE IF NOT EXISTS population (
+        kind VARCHAR, area_code VARCHAR, year INTEGER, population DOUBLE,
+        PRIMARY KEY (kind, area_code, year))""",
+]
+
+
+class DuckDBStore(Store):
+    """Store in a DuckDB file (``":memory:"`` for a throwaway one).
+
+    Parameters
+    ----------
+    path : the database file; its folder is created if missing.
+    analysis_crs : CRS of ``x``/``y``; a file made with another CRS is refused.
+    read_only : open without taking the write lock.
+    """
+
+    def __init__(
+        self, path: str | Path, analysis_crs: str = "EPSG:27700", read_only: bool = False
+    ) -> None:
+        self.path = str(path)
+        self.analysis_crs = analysis_crs
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(
+                f"cannot open the DuckDB file {self.path}: {exc}. Is another hotspots "
+                "process (a server or an import) using it?"
+            ) from exc
+        if not read_only:
+            self.upgrade()
+        self._check_crs()
+
+    def _run(self, query: str, params: list | None = None) -> list[tuple]:
+        """Execute and consume the whole result (DuckDB wants results finished)."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def _one(self, query: str, params: list | None = None) -> tuple | None:
+        rows = self._run(query, params)
+        return rows[0] if rows else None
+
+    # -- schema --------------------------------------------------------------
+    def _version(self) -> int:
+        exists = self._one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        )
+        if not exists or not exists[0]:
+            return 0
+        row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(row[0]) if row else 0
+
+    def upgrade(self) -> list[str]:
+        if self._version() >= SCHEMA_VERSION:
+            return []
+        self.con.begin()
+        try:
+            for stmt in _SCHEMA_V1:
+                self._run(stmt)
+            self._run(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('analysis_crs', ?)",
+                [str(SCHEMA_VERSION), self.analysis_crs],
+            )
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return ["duckdb schema v1"]
+
+    def schema_status(self) -> dict[str, object]:
+        version = self._version()
+        return {
+            "current": version == SCHEMA_VERSION,
+            "applied": [f"duckdb schema v{v}" for v in range(1, version + 1)],
+            "pending": [f"duckdb schema v{v}" for v in range(version + 1, SCHEMA_VERSION + 1)],
+        }
+
+    def _check_crs(self) -> None:
+        if self._version() == 0:
+            return
+        row = self._one("SELECT value FROM meta WHERE key = 'analysis_crs'")
+        if row and row[0] != self.analysis_crs:
+            raise ConfigurationError(
+                f"the store {self.path} holds coordinates in {row[0]} but the analysis CRS is "
+                f"set to {self.analysis_crs}; use a new store file or set "
+                f"HOTSPOTS_ANALYSIS_CRS={row[0]}"
+            )
+
+    # -- batches -------------------------------------------------------------
+    def batch_hashes(self, batch_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(batch_ids)
+        if not ids:
+            return {}
+        rows = self._run(
+            "SELECT batch_id, content_hash FROM batches WHERE list_contains(?, batch_id)", [ids]
+        )
+        return dict(rows)
+
+    def apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None = None) -> None:
+        total = done = 0
+        con = self.con
+        con.begin()
+        try:
+            for batch in batches:
+                bid = batch.info.batch_id
+                for table in ("incidents", "quarantine", "batches"):
+                    self._run(f"DELETE FROM {table} WHERE batch_id = ?", [bid])
+                incidents = batch.incidents
+                for start in range(0, max(incidents.num_rows, 1), WRITE_CHUNK_ROWS):
+                    chunk = incidents.slice(start, WRITE_CHUNK_ROWS)
+                    if chunk.num_rows:
+                        con.register("_chunk", chunk)
+                        self._run(
+                            f"INSERT INTO incidents ({', '.join(INCIDENT_SCHEMA.names)}) "
+                            "SELECT * FROM _chunk"
+                        )
+                        con.unregister("_chunk")
+                    done += chunk.num_rows
+                    if progress:
+                        progress(done, total)
+                if batch.quarantine.num_rows:
+                    con.register("_q", batch.quarantine)
+                    self._run(
+                        f"INSERT INTO quarantine ({', '.join(QUARANTINE_SCHEMA.names)}) "
+                        "SELECT * FROM _q"
+                    )
+                    con.unregister("_q")
+                info = batch.info
+                self._run(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        bid,
+                        info.source,
+                        info.period,
+                        info.content_hash,
+                        json.dumps(info.files),
+                        info.rows_read,
+                        info.rows_accepted,
+                        info.rows_rejected,
+                        info.imported_at or datetime.now(),
+                        info.crs,
+                    ],
+                )
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"the import was rolled back; nothing was changed ({exc})") from exc
+        except BaseException:
+            con.rollback()
+            raise
+
+    def list_batches(self) -> list[BatchInfo]:
+        rows = self.con.sql("SELECT * FROM batches ORDER BY source, period").to_arrow_table()
+        return [batch_from_row(r) for r in rows.to_pylist()]
+
+    def delete_batch(self, batch_id: str) -> bool:
+        self.con.begin()
+        try:
+            found = self._one("SELECT count(*) FROM batches WHERE batch_id = ?", [batch_id])
+            for table in ("incidents", "quarantine", "batches"):
+                self._run(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return bool(found and found[0])
+
+    # -- reads ---------------------------------------------------------------
+    def _polygon(self, q: IncidentQuery):
+        poly = q.within
+        if q.area is not None:
+            area = self.area_polygon(*q.area)
+            poly = area if poly is None else poly.intersection(area)
+        return poly
+
+    def _select(self, q: IncidentQuery, columns: list[str]) -> pa.Table:
+        where, params = attribute_filters(q, lambda v: "?")
+        poly = self._polygon(q)
+        if poly is not None:
+            xmin, ymin, xmax, ymax = poly.bounds
+            where.append("x >= ? AND x <= ? AND y >= ? AND y <= ?")
+            params += [xmin, xmax, ymin, ymax]
+        cols = list(dict.fromkeys([*columns, "x", "y"])) if poly is not None else columns
+        sql = f"SELECT {', '.join(cols)} FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        page_in_sql = poly is None
+        if page_in_sql and q.limit is not None:
+            sql += f" LIMIT {int(q.limit)}"
+        if page_in_sql and q.offset:
+            sql += f" OFFSET {int(q.offset)}"
+        table = self.con.sql(sql, params=params).to_arrow_table()
+        if poly is not None:
+            x = table.column("x").to_numpy()
+            y = table.column("y").to_numpy()
+            mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
+            table = table.filter(pa.array(mask)).select(columns)
+            end = None if q.limit is None else q.offset + q.limit
+            table = table.slice(q.offset, (end or table.num_rows) - q.offset)
+        return table
+
+    def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
+        q = query or IncidentQuery()
+        table = self._select(q, q.selected_columns())
+        return table.cast(pa.schema([INCIDENT_SCHEMA.field(c) for c in table.column_names]))
+
+    def count_incidents(self, query: IncidentQuery | None = None) -> int:
+        q = query or IncidentQuery()
+        if self._polygon(q) is not None:
+            unpaged = IncidentQuery(**{**q.__dict__, "limit": None, "offset": 0})
+            return self._select(unpaged, ["id"]).num_rows
+        where, params = attribute_filters(q, lambda v: "?")
+        sql = "SELECT count(*) FROM incidents" + (" WHERE " + " AND ".join(where) if where else "")
+        row = self._one(sql, params)
+        return int(row[0]) if row else 0
+
+    def read_quarantine(
+        self,
+        batch_id: str | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pa.Table:
+        where, params = [], []
+        if batch_id is not None:
+            where.append("batch_id = ?")
+            params.append(batch_id)
+        if reason is not None:
+            where.append("reason = ?")
+            params.append(reason)
+        sql = "SELECT * FROM quarantine"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY batch_id, file, row_number"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
+        return self.con.sql(sql, params=params).to_arrow_table().cast(QUARANTINE_SCHEMA)
+
+    # -- areas ---------------------------------------------------------------
+    def replace_boundaries(self, kind: str, areas: gpd.GeoDataFrame) -> int:
+        check_kind(kind)
+        geoms = areas.geometry.to_numpy()
+        bounds = shapely.bounds(geoms)
+        frame = pd.DataFrame(
+            {
+                "kind": kind,
+                "code": areas["code"].astype(str).to_numpy(),
+                "name": areas["name"].astype(str).to_numpy() if "name" in areas else None,
+                "geom_wkb": shapely.to_wkb(geoms),
+                "xmin": bounds[:, 0],
+                "ymin": bounds[:, 1],
+                "xmax": bounds[:, 2],
+                "ymax": bounds[:, 3],
+            }
+        )
+        self.con.begin()
+        try:
+            self._run("DELETE FROM boundaries WHERE kind = ?", [kind])
+            self.con.register("_b", pa.Table.from_pandas(frame, preserve_index=False))
+            self._run("INSERT INTO boundaries SELECT * FROM _b")
+            self.con.unregister("_b")
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return len(frame)
+
+    def boundaries(self, kind: str | None = None) -> gpd.GeoDataFrame:
+        sql = "SELECT kind, code, name, geom_wkb FROM boundaries"
+        params: list = []
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params.append(check_kind(kind))
+        frame = self.con.sql(sql + " ORDER BY kind, code", params=params).to_arrow_table()
+        frame = frame.to_pandas()
+        geometry = shapely.from_wkb(frame.pop("geom_wkb").to_numpy())
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=self.analysis_crs)
+
+    def replace_population(self, kind: str, table: pd.DataFrame) -> int:
+        check_kind(kind)
+        frame = pd.DataFrame(
+            {
+                "kind": kind,
+                "area_code": table["area_code"].astype(str).to_numpy(),
+                "year": table["year"].astype("int64").to_numpy(),
+                "population": table["population"].astype(float).to_numpy(),
+            }
+        )
+        self.con.begin()
+        try:
+            self._run("DELETE FROM population WHERE kind = ?", [kind])
+            self.con.register("_p", pa.Table.from_pandas(frame, preserve_index=False))
+            self._run("INSERT INTO population SELECT * FROM _p")
+            self.con.unregister("_p")
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        return len(frame)
+
+    def population(self, kind: str | None = None) -> pd.DataFrame:
+        sql = "SELECT kind, area_code, year, population FROM population"
+        params: list = []
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params.append(check_kind(kind))
+        return (
+            self.con.sql(sql + " ORDER BY kind, area_code, year", params=params)
+            .to_arrow_table()
+            .to_pandas()
+        )
+
+    def close(self) -> None:
+        self.con.close()

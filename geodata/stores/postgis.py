@@ -1,0 +1,407 @@
+"""The server store: PostgreSQL + PostGIS through psycopg 3.
+
+Schema from ``migrations/`` (see :mod:`geodata.stores.migrate`); geometry in
+the analysis CRS with GIST indexes; bulk writes with ``COPY``; reads with
+``COPY ... TO STDOUT`` parsed by Arrow, so no Python object is made per row
+in either direction; a connection pool; ``psycopg.sql`` for every identifier
+that is not a literal of this module.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import shapely
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .. import crs as crsmod
+from ..errors import ConfigurationError, StoreError, StoreUnavailable
+from ..model import INCIDENT_SCHEMA, QUARANTINE_SCHEMA, BatchInfo
+from ..validate import ValidatedBatch
+from . import migrate
+from .base import (
+    WRITE_CHUNK_ROWS,
+    IncidentQuery,
+    Progress,
+    Store,
+    attribute_filters,
+    batch_from_row,
+    check_kind,
+)
+
+_HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
+_POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
+
+
+def ewkb_points_hex(x: np.ndarray, y: np.ndarray, srid: int) -> pa.StringArray:
+    """Hex EWKB of points (what PostGIS reads for geometry in COPY), without a Python loop.
+
+    >>> ewkb_points_hex(np.array([1.0]), np.array([2.0]), 27700)[0].as_py()[:18]
+    '0101000020346C0000'
+    """
+    n = len(x)
+    raw = np.empty((n, 25), np.uint8)
+    raw[:, 0] = 1  # little endian
+    raw[:, 1:5] = np.frombuffer(struct.pack("<I", _POINT_WITH_SRID), np.uint8)
+    raw[:, 5:9] = np.frombuffer(struct.pack("<i", srid), np.uint8)
+    raw[:, 9:17] = np.ascontiguousarray(x, "<f8").view(np.uint8).reshape(n, 8)
+    raw[:, 17:25] = np.ascontiguousarray(y, "<f8").view(np.uint8).reshape(n, 8)
+    text = np.empty((n, 50), np.uint8)
+    text[:, 0::2] = _HEX[raw >> 4]
+    text[:, 1::2] = _HEX[raw & 15]
+    offsets = np.arange(0, 50 * n + 1, 50, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
+
+
+_CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, write_options=_CSV_WRITE)
+    return buf.getvalue()
+
+
+def _read_csv(data: bytes, schema: pa.Schema) -> pa.Table:
+    if not data:
+        return schema.empty_table()
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=schema.names),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(zip(schema.names, schema.types)),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t", "true"],
+            false_values=["f", "false"],
+        ),
+    ).cast(schema)
+
+
+class PostGISStore(Store):
+    """Store in PostgreSQL/PostGIS.
+
+    Parameters
+    ----------
+    url : ``postgresql://user@host:port/db``
+    analysis_crs : the CRS of ``x``/``y`` and of the geometry column; a database
+        made with another one is refused.
+    upgrade : apply pending migrations on open (the CLI's ``db upgrade`` does
+        it explicitly; the server refuses to start with pending migrations).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        analysis_crs: str = "EPSG:27700",
+        *,
+        upgrade: bool = True,
+        min_size: int = 1,
+        max_size: int = 4,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.analysis_crs = analysis_crs
+        self.srid = crsmod.srid(analysis_crs)
+        self.pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=timeout_s,
+            name="hotspots",
+        )
+        try:
+            self.pool.open(wait=True, timeout=timeout_s)
+        except PoolTimeout as exc:
+            self.pool.close()
+            raise StoreUnavailable(
+                "cannot reach the PostGIS database (check HOTSPOTS_DATABASE_URL, and that the "
+                "server is running)"
+            ) from exc
+        if upgrade:
+            self.upgrade()
+        self._check_crs()
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailable("the PostGIS database is not answering") from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable("lost the connection to the PostGIS database") from exc
+
+    # -- schema --------------------------------------------------------------
+    def upgrade(self) -> list[str]:
+        with self._conn() as conn:
+            conn.autocommit = True
+            try:
+                ran = migrate.upgrade(conn)
+                if not conn.execute(
+                    "SELECT 1 FROM hotspots_meta WHERE key = 'analysis_crs'"
+                ).fetchone():
+                    conn.execute(
+                        "INSERT INTO hotspots_meta VALUES ('analysis_crs', %s)", [self.analysis_crs]
+                    )
+            finally:
+                conn.autocommit = False
+        return ran
+
+    def schema_status(self) -> dict[str, object]:
+        with self._conn() as conn:
+            return migrate.status(conn)
+
+    def _check_crs(self) -> None:
+        with self._conn() as conn:
+            if not conn.execute("SELECT to_regclass('hotspots_meta')").fetchone()[0]:
+                return
+            row = conn.execute(
+                "SELECT value FROM hotspots_meta WHERE key = 'analysis_crs'"
+            ).fetchone()
+        if row and row[0] != self.analysis_crs:
+            raise ConfigurationError(
+                f"the database holds coordinates in {row[0]} but the analysis CRS is set to "
+                f"{self.analysis_crs}; set HOTSPOTS_ANALYSIS_CRS={row[0]}"
+            )
+
+    # -- batches -------------------------------------------------------------
+    def batch_hashes(self, batch_ids: Sequence[str]) -> dict[str, str]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT batch_id, content_hash FROM batches WHERE batch_id = ANY(%s)",
+                [list(batch_ids)],
+            ).fetchall()
+        return dict(rows)
+
+    def apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None = None) -> None:
+        total = done = 0
+        cols = sql.SQL(", ").join(map(sql.Identifier, [*INCIDENT_SCHEMA.names, "geom"]))
+        qcols = sql.SQL(", ").join(map(sql.Identifier, QUARANTINE_SCHEMA.names))
+        try:
+            with self._conn() as conn, conn.transaction():
+                for batch in batches:
+                    info = batch.info
+                    for table in ("incidents", "quarantine", "batches"):
+                        conn.execute(
+                            sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(
+                                sql.Identifier(table)
+                            ),
+                            [info.batch_id],
+                        )
+                    conn.execute(
+                        "INSERT INTO batches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        [
+                            info.batch_id,
+                            info.source,
+                            info.period,
+                            info.content_hash,
+                            json.dumps(info.files),
+                            info.rows_read,
+                            info.rows_accepted,
+                            info.rows_rejected,
+                            info.imported_at or datetime.now(),
+                            info.crs,
+                        ],
+                    )
+                    incidents = batch.incidents
+                    with conn.cursor() as cur:
+                        for start in range(0, incidents.num_rows, WRITE_CHUNK_ROWS):
+                            chunk = incidents.slice(start, WRITE_CHUNK_ROWS)
+                            geom = ewkb_points_hex(
+                                chunk.column("x").to_numpy(),
+                                chunk.column("y").to_numpy(),
+                                self.srid,
+                            )
+                            chunk = chunk.append_column("geom", geom)
+                            with cur.copy(
+                                sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT csv)").format(cols)
+                            ) as copy:
+                                copy.write(_csv_bytes(chunk))
+                            done += chunk.num_rows
+                            if progress:
+                                progress(done, total)
+                        if batch.quarantine.num_rows:
+                            with cur.copy(
+                                sql.SQL("COPY quarantine ({}) FROM STDIN (FORMAT csv)").format(
+                                    qcols
+                                )
+                            ) as copy:
+                                copy.write(_csv_bytes(batch.quarantine))
+                    if progress and not incidents.num_rows:
+                        progress(done, total)
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                raise StoreUnavailable("lost the PostGIS connection; nothing was changed") from exc
+            raise StoreError(
+                f"the import was rolled back; nothing was changed ({type(exc).__name__})"
+            ) from exc
+
+    def list_batches(self) -> list[BatchInfo]:
+        with self._conn() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            rows = cur.execute("SELECT * FROM batches ORDER BY source, period").fetchall()
+        return [batch_from_row(r) for r in rows]
+
+    def delete_batch(self, batch_id: str) -> bool:
+        with self._conn() as conn, conn.transaction():
+            for table in ("incidents", "quarantine"):
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(sql.Identifier(table)),
+                    [batch_id],
+                )
+            cur = conn.execute("DELETE FROM batches WHERE batch_id = %s", [batch_id])
+            return cur.rowcount > 0
+
+    # -- reads ---------------------------------------------------------------
+    def _where(self, q: IncidentQuery) -> tuple[sql.Composable, list]:
+        where, params = attribute_filters(q, lambda v: "%s")
+        parts: list[sql.Composable] = [sql.SQL(w) for w in where]
+        if q.within is not None:
+            parts.append(sql.SQL("ST_Intersects(geom, ST_GeomFromWKB(%s, %s))"))
+            params += [shapely.to_wkb(q.within), self.srid]
+        if q.area is not None:
+            kind, code = q.area
+            self.area_polygon(kind, code)  # NotFound when missing
+            parts.append(
+                sql.SQL(
+                    "ST_Intersects(geom, (SELECT b.geom FROM boundaries b "
+                    "WHERE b.kind = %s AND b.code = %s))"
+                )
+            )
+            params += [kind, code]
+        if not parts:
+            return sql.SQL(""), params
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), params
+
+    def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
+        q = query or IncidentQuery()
+        columns = q.selected_columns()
+        where, params = self._where(q)
+        select = sql.SQL("SELECT {} FROM incidents{} ORDER BY id").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), where
+        )
+        if q.limit is not None:
+            select += sql.SQL(" LIMIT {}").format(sql.Literal(int(q.limit)))
+        if q.offset:
+            select += sql.SQL(" OFFSET {}").format(sql.Literal(int(q.offset)))
+        schema = pa.schema([INCIDENT_SCHEMA.field(c) for c in columns])
+        return _read_csv(self._copy_out(select, params), schema)
+
+    def _copy_out(self, select: sql.Composable, params: list) -> bytes:
+        out = bytearray()
+        with self._conn() as conn, conn.cursor() as cur:
+            # COPY takes no parameters: psycopg binds them client-side, quoted as literals.
+            bound = psycopg.ClientCursor(conn).mogrify(select, params)
+            query = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(sql.SQL(bound))
+            with cur.copy(query) as copy:
+                for data in copy:
+                    out += data
+        return bytes(out)
+
+    def count_incidents(self, query: IncidentQuery | None = None) -> int:
+        q = query or IncidentQuery()
+        where, params = self._where(q)
+        with self._conn() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM incidents{}").format(where), params
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def read_quarantine(
+        self,
+        batch_id: str | None = None,
+        reason: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pa.Table:
+        conds, params = [], []
+        if batch_id is not None:
+            conds.append(sql.SQL("batch_id = %s"))
+            params.append(batch_id)
+        if reason is not None:
+            conds.append(sql.SQL("reason = %s"))
+            params.append(reason)
+        select = sql.SQL("SELECT {} FROM quarantine").format(
+            sql.SQL(", ").join(map(sql.Identifier, QUARANTINE_SCHEMA.names))
+        )
+        if conds:
+            select += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds)
+        select += sql.SQL(" ORDER BY batch_id, file, row_number")
+        if limit is not None:
+            select += sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))
+        if offset:
+            select += sql.SQL(" OFFSET {}").format(sql.Literal(int(offset)))
+        return _read_csv(self._copy_out(select, params), QUARANTINE_SCHEMA)
+
+    # -- areas ---------------------------------------------------------------
+    def replace_boundaries(self, kind: str, areas: gpd.GeoDataFrame) -> int:
+        check_kind(kind)
+        geoms = shapely.to_wkb(areas.geometry.to_numpy())
+        names = areas["name"].astype(str).to_numpy() if "name" in areas else [None] * len(areas)
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("DELETE FROM boundaries WHERE kind = %s", [kind])
+            cur.executemany(
+                "INSERT INTO boundaries (kind, code, name, geom) VALUES "
+                "(%s, %s, %s, ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), %s)))",
+                [
+                    (kind, str(c), n, g, self.srid)
+                    for c, n, g in zip(areas["code"].to_numpy(), names, geoms)
+                ],
+            )
+        return len(areas)
+
+    def boundaries(self, kind: str | None = None) -> gpd.GeoDataFrame:
+        query = "SELECT kind, code, name, ST_AsBinary(geom) FROM boundaries"
+        params: list = []
+        if kind is not None:
+            query += " WHERE kind = %s"
+            params.append(check_kind(kind))
+        with self._conn() as conn:
+            rows = conn.execute(query + " ORDER BY kind, code", params).fetchall()
+        frame = pd.DataFrame(rows, columns=["kind", "code", "name", "wkb"])
+        geometry = shapely.from_wkb([bytes(w) for w in frame.pop("wkb")])
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=self.analysis_crs)
+
+    def replace_population(self, kind: str, table: pd.DataFrame) -> int:
+        check_kind(kind)
+        rows = list(
+            zip(
+                [kind] * len(table),
+                table["area_code"].astype(str),
+                table["year"].astype(int),
+                table["population"].astype(float),
+            )
+        )
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("DELETE FROM population WHERE kind = %s", [kind])
+            with cur.copy("COPY population (kind, area_code, year, population) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return len(rows)
+
+    def population(self, kind: str | None = None) -> pd.DataFrame:
+        query = "SELECT kind, area_code, year, population FROM population"
+        params: list = []
+        if kind is not None:
+            query += " WHERE kind = %s"
+            params.append(check_kind(kind))
+        with self._conn() as conn:
+            rows = conn.execute(query + " ORDER BY kind, area_code, year", params).fetchall()
+        frame = pd.DataFrame(rows, columns=["kind", "area_code", "year", "population"])
+        return frame.astype({"year": "int32", "population": "float64"})
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,1 @@
+"""Hotspot analysis on arrays and GeoDataFrames: no I/O, no database, no HTTP."""

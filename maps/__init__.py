@@ -1,0 +1,1 @@
+"""Folium maps and HTML briefings, with Leaflet assets served locally (no CDN)."""
