@@ -19,12 +19,16 @@ FROM python:3.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    HOTSPOTS_DUCKDB_PATH=/data/hotspots.duckdb
+    HOTSPOTS_DUCKDB_PATH=/data/hotspots.duckdb \
+    HOTSPOTS_MIGRATIONS_DIR=/opt/hotspots/migrations
 RUN useradd --create-home --uid 10001 hotspots \
     && mkdir -p /data && chown hotspots:hotspots /data
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /src/migrations /opt/hotspots/migrations
 USER hotspots
 WORKDIR /home/hotspots
 VOLUME ["/data"]
 EXPOSE 8000
-CMD ["hotspots", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# Until the web API lands (`hotspots serve`), the container loads the demo into the
+# configured store and exits.
+CMD ["hotspots", "demo"]

@@ -1,1 +1,1 @@
-"""Benchmarks: each prints our figure, the named baseline measured in the same run, and the ratio."""
+"""Benchmarks: each prints our figure, the named baseline from the same run, and the ratio."""

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from . import crs as crsmod
@@ -283,8 +284,6 @@ def _far_outliers(
     common district. Neighbouring districts (a row just over the border) stay
     unflagged.
     """
-    from scipy.spatial import cKDTree
-
     n = len(frame)
     flags = np.zeros(n, bool)
     if not lsoa_name_col or lsoa_name_col not in frame or n < 200:

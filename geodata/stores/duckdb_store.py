@@ -168,8 +168,9 @@ class DuckDBStore(Store):
         try:
             for batch in batches:
                 bid = batch.info.batch_id
-                for table in ("incidents", "quarantine", "batches"):
-                    self._run(f"DELETE FROM {table} WHERE batch_id = ?", [bid])
+                if batch.report.status != "created":  # a new batch has nothing to delete
+                    for table in ("incidents", "quarantine", "batches"):
+                        self._run(f"DELETE FROM {table} WHERE batch_id = ?", [bid])
                 incidents = batch.incidents
                 for start in range(0, max(incidents.num_rows, 1), WRITE_CHUNK_ROWS):
                     chunk = incidents.slice(start, WRITE_CHUNK_ROWS)

@@ -196,6 +196,8 @@ class PostGISStore(Store):
                 for batch in batches:
                     info = batch.info
                     for table in ("incidents", "quarantine", "batches"):
+                        if batch.report.status == "created":
+                            break  # a new batch has nothing to delete
                         conn.execute(
                             sql.SQL("DELETE FROM {} WHERE batch_id = %s").format(
                                 sql.Identifier(table)

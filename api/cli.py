@@ -1,0 +1,398 @@
+"""The ``hotspots`` command line: a thin shell over the same functions the API calls.
+
+Every command that reports takes ``--json`` and then prints exactly one JSON
+document on stdout. Exit codes are listed in :mod:`api.cli_output`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from geodata.errors import NotFound
+from geodata.model import REASONS
+from geodata.settings import IngestSettings, StoreSettings
+from geodata.stores import Store, open_store
+from geodata.taxonomy import CATEGORIES
+
+from .cli_output import (
+    EXIT_NOT_FOUND,
+    EXIT_STRICT,
+    err,
+    fail,
+    import_progress,
+    out,
+    print_import_report,
+    print_json,
+    reporting_errors,
+)
+
+app = typer.Typer(
+    name="hotspots",
+    help="Find where and when crime and anti-social behaviour concentrate, and act on it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+import_app = typer.Typer(help="Load incidents, boundaries and population.", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
+        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate and report; store nothing.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when any row is quarantined.")]
+StudyAreaOpt = Annotated[
+    Path | None,
+    typer.Option("--study-area", help="Boundary file; rows outside it are quarantined."),
+]
+BufferOpt = Annotated[float, typer.Option("--buffer-m", help="Buffer round the study area, m.")]
+
+
+def _store(path: Path | None) -> Store:
+    settings = StoreSettings()
+    if path is not None:
+        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
+    return open_store(settings)
+
+
+def _ingest_settings(study_area: Path | None, buffer_m: float) -> IngestSettings:
+    settings = IngestSettings()
+    if study_area is not None:
+        settings = settings.model_copy(update={"study_area": study_area})
+    if buffer_m:
+        settings = settings.model_copy(update={"study_area_buffer_m": buffer_m})
+    return settings
+
+
+def _run_import(records, store_path, study_area, buffer_m, dry_run, strict, as_json, title):
+    from geodata.ingest import context_for, import_records
+
+    with reporting_errors(as_json), _store(store_path) as store:
+        ctx = context_for(store, _ingest_settings(study_area, buffer_m))
+        with import_progress(not as_json) as (on_file, on_rows):
+            report = import_records(
+                store, records, ctx, dry_run=dry_run, progress=on_rows, on_file=on_file
+            )
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_import_report(report, title + (" (dry run: nothing stored)" if dry_run else ""))
+    if strict and report.rows_rejected:
+        raise typer.Exit(EXIT_STRICT)
+
+
+@import_app.command("police")
+def import_police(
+    paths: Annotated[list[Path], typer.Argument(help="police.uk street CSVs, folders or zips.")],
+    store: StoreOpt = None,
+    study_area: StudyAreaOpt = None,
+    buffer_m: BufferOpt = 0.0,
+    dry_run: DryRunOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import police.uk street-level crime and ASB (one batch per force and month)."""
+    from geodata.readers.police import read_police
+
+    records = (rec for path in paths for rec in read_police(path))
+    _run_import(records, store, study_area, buffer_m, dry_run, strict, as_json, "police.uk import")
+
+
+@import_app.command("council")
+def import_council(
+    path: Annotated[Path, typer.Argument(help="CSV or Excel export from a council system.")],
+    profile: Annotated[str, typer.Option(help="Profile name (see `hotspots profiles`) or TOML.")],
+    source: Annotated[
+        str | None, typer.Option(help="Source name (default council/<profile>).")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Batch period (default: from the dates).")
+    ] = None,
+    store: StoreOpt = None,
+    study_area: StudyAreaOpt = None,
+    buffer_m: BufferOpt = 0.0,
+    dry_run: DryRunOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a council or fire-service export through a column-mapping profile."""
+    from geodata.readers.council import load_profile, read_council
+
+    with reporting_errors(as_json):
+        records = [read_council(path, load_profile(profile), source=source, period=period)]
+    _run_import(records, store, study_area, buffer_m, dry_run, strict, as_json, "council import")
+
+
+@import_app.command("points")
+def import_points(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile of points.")],
+    source: Annotated[str, typer.Option(help="Source name, e.g. kfrs/deliberate-fires.")],
+    date_field: Annotated[str, typer.Option(help="Field holding the date.")],
+    category_field: Annotated[str | None, typer.Option(help="Field holding the type.")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Fixed category slug for every point.")
+    ] = None,
+    ref_field: Annotated[str | None, typer.Option(help="Field holding the reference.")] = None,
+    location_field: Annotated[str | None, typer.Option(help="Field holding the street.")] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer (GeoPackage).")] = None,
+    store: StoreOpt = None,
+    study_area: StudyAreaOpt = None,
+    buffer_m: BufferOpt = 0.0,
+    dry_run: DryRunOpt = False,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import points from a GIS file (CRS taken from the file)."""
+    from geodata.readers.vector import read_points
+
+    with reporting_errors(as_json):
+        records = [
+            read_points(
+                path,
+                source,
+                category_field=category_field,
+                fixed_category=category,
+                date_field=date_field,
+                ref_field=ref_field,
+                location_field=location_field,
+                layer=layer,
+            )
+        ]
+    _run_import(records, store, study_area, buffer_m, dry_run, strict, as_json, "points import")
+
+
+@import_app.command("boundaries")
+def import_boundaries(
+    path: Annotated[Path, typer.Argument(help="GeoJSON / GeoPackage of polygons.")],
+    kind: Annotated[str, typer.Option(help="ward, lsoa, msoa, district or custom.")],
+    code_field: Annotated[str | None, typer.Option(help="Field with area codes.")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Field with area names.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load (replace) the boundaries of one kind, e.g. wards, for rates and area queries."""
+    from geodata.readers.areas import read_boundaries
+
+    with reporting_errors(as_json), _store(store) as st:
+        areas = read_boundaries(
+            path, kind, code_field=code_field, name_field=name_field, analysis_crs=st.analysis_crs
+        )
+        n = st.replace_boundaries(kind, areas)
+    if as_json:
+        print_json({"kind": kind, "areas": n, "file": str(path)})
+    else:
+        out.print(f"Loaded {n} {kind} boundaries from {path}.")
+
+
+@import_app.command("population")
+def import_population(
+    path: Annotated[Path, typer.Argument(help="CSV of population by area code.")],
+    kind: Annotated[str, typer.Option(help="Area kind the codes belong to, e.g. lsoa.")] = "lsoa",
+    code_column: Annotated[str | None, typer.Option(help="Column with area codes.")] = None,
+    population_column: Annotated[str | None, typer.Option(help="Column with counts.")] = None,
+    year: Annotated[int | None, typer.Option(help="Year of the estimate.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load (replace) population by area, for rates per 1,000 residents."""
+    from geodata.readers.areas import read_population
+
+    with reporting_errors(as_json), _store(store) as st:
+        table = read_population(
+            path, kind=kind, code_column=code_column, population_column=population_column, year=year
+        )
+        n = st.replace_population(kind, table)
+    total = float(table["population"].sum())
+    if as_json:
+        print_json({"kind": kind, "areas": n, "population_total": total, "file": str(path)})
+    else:
+        out.print(f"Loaded population for {n} {kind} areas (total {total:,.0f}) from {path}.")
+
+
+@app.command("batches")
+def list_batches(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List the stored batches (one per source and period)."""
+    with reporting_errors(as_json), _store(store) as st:
+        batches = st.list_batches()
+    if as_json:
+        print_json([b.to_dict() for b in batches])
+        return
+    table = Table(title=f"{len(batches)} batches", title_justify="left")
+    for col in ("batch", "accepted", "rejected", "imported", "files"):
+        table.add_column(col, justify="right" if col in ("accepted", "rejected") else "left")
+    for b in batches:
+        table.add_row(
+            b.batch_id,
+            f"{b.rows_accepted:,}",
+            f"{b.rows_rejected:,}",
+            f"{b.imported_at:%Y-%m-%d %H:%M}" if b.imported_at else "",
+            ", ".join(Path(f.split("!")[-1]).name for f in b.files),
+        )
+    out.print(table)
+
+
+@app.command("delete-batch")
+def delete_batch(batch_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove one batch with its incidents and quarantined rows."""
+    with reporting_errors(as_json), _store(store) as st:
+        found = st.delete_batch(batch_id)
+    if not found:
+        fail(f"no batch {batch_id!r}; see `hotspots batches`", EXIT_NOT_FOUND, as_json)
+    if as_json:
+        print_json({"deleted": batch_id})
+    else:
+        out.print(f"Deleted {batch_id}.")
+
+
+@app.command("quarantine")
+def show_quarantine(
+    batch: Annotated[str | None, typer.Option(help="Only this batch.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show quarantined rows: file, row, reason, field and the row as it was."""
+    if reason is not None and reason not in REASONS:
+        fail(f"unknown reason {reason!r}; expected one of {sorted(REASONS)}", 2, as_json)
+    with reporting_errors(as_json), _store(store) as st:
+        rows = st.read_quarantine(batch_id=batch, reason=reason, limit=limit).to_pylist()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} quarantined rows (limit {limit})", title_justify="left")
+    for col in ("file", "row", "reason", "detail", "raw"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            Path(r["file"].split("!")[-1]).name,
+            str(r["row_number"]),
+            r["reason"],
+            r["detail"] or "",
+            (r["raw"] or "")[:120],
+        )
+    out.print(table)
+
+
+@app.command("categories")
+def list_categories(as_json: JsonOpt = False) -> None:
+    """The taxonomy: every category slug, its label, group and source."""
+    sensitive = IngestSettings().sensitive_categories
+    rows = [
+        {
+            "slug": c.slug,
+            "label": c.label,
+            "group": c.group,
+            "source": c.source,
+            "sensitive": c.slug in sensitive,
+        }
+        for c in CATEGORIES
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Categories", title_justify="left")
+    for col in ("slug", "label", "group", "source", "sensitive"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["slug"], r["label"], r["group"], r["source"], "yes" if r["sensitive"] else ""
+        )
+    out.print(table)
+
+
+@app.command("profiles")
+def list_profiles_cmd(as_json: JsonOpt = False) -> None:
+    """Column-mapping profiles shipped for council exports."""
+    from geodata.readers.council import list_profiles, load_profile
+
+    profiles = [load_profile(name) for name in list_profiles()]
+    if as_json:
+        print_json([{"name": p.name, "description": p.description} for p in profiles])
+        return
+    for p in profiles:
+        out.print(f"[bold]{p.name}[/]: {p.description}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply pending schema migrations (PostGIS: migrations/NNNN_*.sql, in order)."""
+    with reporting_errors(as_json):
+        settings = StoreSettings()
+        if store is not None:
+            settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
+        with open_store(settings, upgrade=False) as st:
+            applied = st.upgrade()
+            status = st.schema_status()
+    if as_json:
+        print_json({"applied": applied, **status})
+    elif applied:
+        out.print("Applied: " + ", ".join(applied))
+    else:
+        out.print("The schema is up to date.")
+
+
+@db_app.command("status")
+def db_status(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Which migrations are applied and which are pending."""
+    with reporting_errors(as_json):
+        settings = StoreSettings()
+        if store is not None:
+            settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
+        with open_store(settings, upgrade=False) as st:
+            status = st.schema_status()
+    if as_json:
+        print_json(status)
+    else:
+        out.print(
+            f"current: {status['current']}; applied: {status['applied']}; "
+            f"pending: {status['pending']}"
+        )
+
+
+@app.command("demo")
+def demo(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Load the Gravesham demo (real police.uk data, 2022) and say what was loaded."""
+    from geodata.demo import ATTRIBUTION, load_demo
+
+    with reporting_errors(as_json), _store(store) as st:
+        where = getattr(st, "path", None) or "PostGIS"
+        with import_progress(not as_json) as (on_file, on_rows):
+            summary = load_demo(st, progress=on_rows, on_file=on_file)
+        total = st.count_incidents()
+    if as_json:
+        print_json({**summary.to_dict(), "store": str(where), "incidents_stored": total})
+        return
+    out.print(f"[bold]Gravesham demo[/] loaded into {where}")
+    out.print(
+        "Boundaries: "
+        + ", ".join(f"{n} {k}" for k, n in summary.boundaries.items())
+        + f"; population {summary.population_total:,.0f} (mid-2019, LSOA 2011)"
+    )
+    print_import_report(summary.report, "police.uk, Kent Police, Gravesham area, 2022")
+    out.print(
+        f"{total:,} incidents stored. The police.uk extracts also hold rows from neighbouring "
+        "districts; those more than 2 km outside Gravesham are quarantined as outside the "
+        "study area, by design."
+    )
+    err.print(f"[dim]{ATTRIBUTION}[/]")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except NotFound as exc:  # pragma: no cover - commands report their own errors
+        err.print(f"error: {exc.message}")
+        raise SystemExit(EXIT_NOT_FOUND) from None
