@@ -1,0 +1,200 @@
+"""The ``hotspots`` command line, driven as a user or a script would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.cli_output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_STRICT
+from geodata.readers.police import POLICE_COLUMNS
+from geodata.stores import DuckDBStore
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, object]:
+    result = runner.invoke(app, [*args, "--json"])
+    try:
+        doc = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"not one JSON document (exit {result.exit_code}):\n{result.output}")
+    return result.exit_code, doc
+
+
+def police_csv(path: Path, rows: list[list[str]]) -> Path:
+    lines = [",".join(POLICE_COLUMNS)] + [",".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def row(
+    ref: str,
+    month: str = "2023-05",
+    lon: str = "0.3700",
+    lat: str = "51.4415",
+    crime: str = "Violence and sexual offences",
+) -> list[str]:
+    return [
+        ref,
+        month,
+        "Kent Police",
+        "Kent Police",
+        lon,
+        lat,
+        "On or near Station Road",
+        "E01024290",
+        "Gravesham 004B",
+        crime,
+        "Under investigation",
+        "",
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    code, doc = run("demo", "--store", str(path))
+    assert code == 0, doc
+    return path, doc
+
+
+def test_demo_loads_real_gravesham_data(demo_store: tuple[Path, dict]) -> None:
+    path, doc = demo_store
+    assert doc["boundaries"] == {"district": 1, "ward": 18, "lsoa": 64}
+    assert doc["population_total"] == 106_939
+    imp = doc["import"]
+    assert len(imp["batches"]) == 11  # 2022-01 … 2022-11
+    assert {b["period"] for b in imp["batches"]} == {f"2022-{m:02d}" for m in range(1, 12)}
+    assert imp["rows_accepted"] + imp["rows_rejected"] == imp["rows_read"]
+    # the extracts hold the ring of neighbouring districts: beyond 2 km they are quarantined
+    assert set(imp["rejected_by_reason"]) == {"outside-study-area"}
+    assert doc["incidents_stored"] == imp["rows_accepted"]
+    assert "Open Government Licence v3.0" in doc["attribution"]
+    with DuckDBStore(path) as store:
+        incidents = store.query_incidents().to_pandas()
+    # every stored incident is in Gravesham + 2 km and police.uk month precision
+    assert (incidents["occurred_precision"] == "month").all()
+    district = store_boundary(path, "district")
+    assert district.buffer(2_001).contains(shapely.points(incidents["x"], incidents["y"])).all()
+    # incidents inside a ward got that ward's code by point in polygon
+    wards = store_boundary_codes(path, "ward")
+    coded = incidents["ward_code"].dropna()
+    assert len(coded) > 0.6 * len(incidents)
+    assert set(coded) <= wards
+
+
+def store_boundary(path: Path, kind: str):
+    with DuckDBStore(path) as store:
+        return store.boundaries(kind).geometry.iloc[0]
+
+
+def store_boundary_codes(path: Path, kind: str) -> set[str]:
+    with DuckDBStore(path) as store:
+        return set(store.boundaries(kind)["code"])
+
+
+def test_demo_twice_changes_nothing(demo_store: tuple[Path, dict]) -> None:
+    path, first = demo_store
+    with DuckDBStore(path) as store:
+        before = {b.batch_id: b.imported_at for b in store.list_batches()}
+    code, doc = run("demo", "--store", str(path))
+    assert code == 0
+    assert {b["status"] for b in doc["import"]["batches"]} == {"unchanged"}
+    assert doc["incidents_stored"] == first["incidents_stored"]
+    with DuckDBStore(path) as store:
+        assert {b.batch_id: b.imported_at for b in store.list_batches()} == before
+
+
+def test_batches_and_quarantine_listings(demo_store: tuple[Path, dict]) -> None:
+    path, _ = demo_store
+    code, batches = run("batches", "--store", str(path))
+    assert code == 0
+    assert [b["batch_id"] for b in batches] == [
+        f"police-uk/kent-police/2022-{m:02d}" for m in range(1, 12)
+    ]
+    code, rows = run(
+        "quarantine", "--store", str(path), "--reason", "outside-study-area", "--limit", "5"
+    )
+    assert code == 0 and len(rows) == 5
+    for r in rows:
+        assert r["reason"] == "outside-study-area"
+        assert r["file"].endswith("-kent-street.csv")
+        assert r["row_number"] >= 2
+        assert r["raw"].count(",") >= 11  # the row as it was in the file
+
+
+def test_import_dry_run_stores_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    csv = police_csv(tmp_path / "2023-05-kent-street.csv", [row("a1"), row("a2")])
+    code, doc = run("import", "police", str(csv), "--store", str(store), "--dry-run")
+    assert code == 0
+    assert doc["rows_accepted"] == 2 and doc["batches"][0]["status"] == "checked"
+    code, batches = run("batches", "--store", str(store))
+    assert batches == []
+
+
+def test_strict_exits_1_when_rows_are_quarantined(tmp_path: Path) -> None:
+    csv = police_csv(tmp_path / "2023-05-kent-street.csv", [row("a1"), row("a2", lon="", lat="")])
+    code, doc = run("import", "police", str(csv), "--store", str(tmp_path / "s.duckdb"), "--strict")
+    assert code == EXIT_STRICT
+    assert doc["rejected_by_reason"] == {"no-coordinates": 1}
+
+
+def test_bad_file_exits_3_naming_file_row_and_field(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    good = police_csv(tmp_path / "2023-05-kent-street.csv", [row("a1"), row("a2")])
+    assert run("import", "police", str(good), "--store", str(store))[0] == 0
+    bad = tmp_path / "2023-06-kent-street.csv"
+    bad.write_text(
+        ",".join(POLICE_COLUMNS)
+        + "\n"
+        + ",".join(row("b1", "2023-06"))
+        + "\nb2,2023-06,Kent Police,Kent Po",
+        encoding="utf-8",
+    )
+    code, doc = run("import", "police", str(bad), "--store", str(store))
+    assert code == EXIT_INPUT
+    err = doc["error"]
+    assert err["type"] == "invalid-input-file"
+    assert err["file"] == str(bad) and err["row"] == 3
+    assert "truncated" in err["detail"]
+    code, batches = run("batches", "--store", str(store))
+    assert [b["batch_id"] for b in batches] == ["police-uk/kent-police/2023-05"]
+
+
+def test_delete_batch_and_not_found(tmp_path: Path) -> None:
+    store = tmp_path / "s.duckdb"
+    csv = police_csv(tmp_path / "2023-05-kent-street.csv", [row("a1")])
+    run("import", "police", str(csv), "--store", str(store))
+    code, _ = run("delete-batch", "police-uk/kent-police/2023-05", "--store", str(store))
+    assert code == 0
+    code, doc = run("delete-batch", "police-uk/kent-police/2023-05", "--store", str(store))
+    assert code == EXIT_NOT_FOUND and "no batch" in doc["error"]["detail"]
+
+
+def test_categories_and_db_status(tmp_path: Path) -> None:
+    code, cats = run("categories")
+    slugs = {c["slug"]: c for c in cats}
+    assert code == 0 and "violent-crime" in slugs and "fly-tipping" in slugs
+    assert slugs["domestic-abuse"]["sensitive"] and not slugs["violent-crime"]["sensitive"]
+    code, status = run("db", "status", "--store", str(tmp_path / "new.duckdb"))
+    assert code == 0 and status["current"] is True
+
+
+def test_human_output_has_summary_table(tmp_path: Path) -> None:
+    csv = police_csv(
+        tmp_path / "2023-05-kent-street.csv",
+        [row("a1"), row("a2", lon="", lat=""), row("a3", crime="Loitering")],
+    )
+    result = runner.invoke(
+        app, ["import", "police", str(csv), "--store", str(tmp_path / "s.duckdb")]
+    )
+    assert result.exit_code == 0
+    assert "police-uk/kent-police/2023-05" in result.stdout
+    assert "no-coordinates" in result.stdout
+    assert "'Loitering'" in result.stdout  # unknown category named in the warnings
