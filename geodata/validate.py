@@ -131,7 +131,7 @@ def _parse_dayfirst(
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     timed = np.zeros(len(values), bool)
     formats = (fmt,) if fmt else DAYFIRST_FORMATS
-    todo = text.notna().to_numpy()
+    todo = text.notna().to_numpy().copy()  # writable (pandas copy-on-write)
     for f in formats:
         if not todo.any():
             break

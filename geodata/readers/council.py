@@ -1,0 +1,558 @@
+"""Council exports (CSV or Excel) read through a column-mapping profile.
+
+Every council names its columns differently. A *profile* is a small TOML file
+saying which header holds what::
+
+    [profile]
+    name = "flytipping"        # source name defaults to "council/<name>"
+    description = "..."
+    category = "fly-tipping"   # optional: see "Categories" below
+    crs = "EPSG:27700"         # auto | EPSG:4326 | EPSG:27700 | any CRS pyproj knows
+    date_format = ""           # optional strptime format; default: UK day-first guessing
+    sheet = ""                 # optional: Excel sheet name (default: the first sheet)
+    [columns]                  # only date, the coordinate pair and type/category are required
+    reference = "Case Ref"
+    date = "Date Reported"
+    time = "Time Reported"
+    type = "Waste Type"
+    easting = "Easting"        # either easting/northing or longitude/latitude
+    northing = "Northing"
+    street = "Street"
+    ward = "Ward"
+    lsoa = "LSOA"
+    [categories]               # raw value -> taxonomy slug
+    "Black Bags - Household" = "fly-tipping"
+    [attributes]               # attribute name -> column, stored in the incident's JSON
+    size = "Size"
+
+Categories: with only ``type``, each raw value is mapped through
+``[categories]`` and then the taxonomy's aliases (unmatched values become
+``other`` with a warning). With only ``category``, every row gets that slug.
+With both, every row gets ``category`` unless its raw type is listed in
+``[categories]`` (the built-in aliases are not consulted, so a waste type
+"Other" stays fly-tipping); the raw type is kept as ``category_raw``.
+
+Coordinates: when ``crs`` is absent, longitude/latitude columns are read as
+WGS84 and easting/northing as British National Grid; ``crs = "auto"`` lets
+validation detect the system from the values.
+
+Ward / LSOA columns holding ONS codes (``E05004964``) fill ``ward_code`` /
+``lsoa_code``; columns holding names are kept as the ``ward`` / ``lsoa``
+attribute instead (the codes then come from the boundaries, if loaded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import tomllib
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from ..errors import InputFileError, ProfileError
+from ..records import FieldMap, RawRecords
+from ..taxonomy import BY_SLUG, normalise
+from .text import decode_text, read_csv_strings
+
+SECTIONS = ("profile", "columns", "categories", "attributes")
+PROFILE_KEYS = ("name", "description", "category", "crs", "date_format", "sheet")
+COLUMN_KEYS = (
+    "reference", "date", "time", "type", "easting", "northing", "longitude", "latitude",
+    "street", "ward", "lsoa",
+)  # fmt: skip
+ONS_CODE = re.compile(r"^[EWSNK]\d{8}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A parsed, checked column-mapping profile.
+
+    ``columns`` maps the keys of ``[columns]`` to headers; ``crs`` is ``"auto"``
+    or ``"EPSG:nnnn"`` (filled in from the coordinate keys when the file gives
+    none); ``category``, ``date_format`` and ``sheet`` are ``None`` when unset.
+    """
+
+    name: str
+    path: str
+    description: str = ""
+    category: str | None = None
+    crs: str = "auto"
+    date_format: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Default source name: ``council/<name>``."""
+        return f"council/{self.name}"
+
+    @property
+    def coords(self) -> str:
+        """The ``RawRecords.coords`` value: ``auto``, ``lonlat``, ``bng`` or a CRS."""
+        return {"EPSG:4326": "lonlat", "EPSG:27700": "bng"}.get(self.crs, self.crs)
+
+    @property
+    def uses_lonlat(self) -> bool:
+        return "longitude" in self.columns
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def _profiles_dir():
+    return resources.files("geodata") / "profiles"
+
+
+def list_profiles() -> list[str]:
+    """Names of the profiles shipped in ``geodata/profiles`` (without ``.toml``), sorted."""
+    return sorted(
+        entry.name[: -len(".toml")]
+        for entry in _profiles_dir().iterdir()
+        if entry.name.endswith(".toml") and entry.is_file()
+    )
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by shipped name (``"flytipping"``) or by the path of a TOML file.
+
+    A string holding a path separator or ending in ``.toml``, or any
+    :class:`~pathlib.Path`, is read as a file; anything else is looked up in
+    ``geodata/profiles``. Raises :class:`~geodata.errors.ProfileError` naming
+    the file and the offending key (or listing the known profiles).
+    """
+    text_name = str(name_or_path)
+    is_path = (
+        isinstance(name_or_path, Path)
+        or text_name.endswith(".toml")
+        or "/" in text_name
+        or "\\" in text_name
+    )
+    if is_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ProfileError(f"profile file {path} does not exist")
+        where, text = str(path), path.read_text(encoding="utf-8-sig")
+        stem = path.stem
+    else:
+        resource = _profiles_dir() / f"{text_name}.toml"
+        if not _NAME.match(text_name) or not resource.is_file():
+            known = ", ".join(list_profiles()) or "(none)"
+            raise ProfileError(
+                f"unknown profile {text_name!r}; known profiles: {known} "
+                "(or give the path of a .toml profile file)"
+            )
+        where, text = str(resource), resource.read_text(encoding="utf-8")
+        stem = text_name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {where}: not valid TOML: {exc}") from exc
+    return _parse_profile(data, where, stem)
+
+
+def _table(data: dict, section: str, where: str) -> dict[str, str]:
+    value = data.get(section, {})
+    if not isinstance(value, dict):
+        raise ProfileError(f'profile {where}: [{section}] must be a table of key = "value" pairs')
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise ProfileError(
+                f"profile {where}: [{section}] {key} must be a string, got {type(item).__name__}"
+            )
+    return value
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], section: str, where: str) -> None:
+    unknown = [k for k in table if k not in allowed]
+    if unknown:
+        raise ProfileError(
+            f"profile {where}: unknown key(s) {unknown} in [{section}]; "
+            f"expected some of: {', '.join(allowed)}"
+        )
+
+
+def _slug(value: str, what: str, where: str) -> str:
+    if value not in BY_SLUG:
+        raise ProfileError(
+            f"profile {where}: {what} = {value!r} is not a taxonomy category; "
+            f"expected one of: {', '.join(sorted(BY_SLUG))}"
+        )
+    return value
+
+
+def _parse_crs(value: str, lonlat: bool, where: str) -> str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        parsed = CRS.from_user_input(value)
+    except CRSError as exc:
+        raise ProfileError(
+            f"profile {where}: [profile] crs = {value!r} is not a CRS; "
+            "expected auto, EPSG:4326 or EPSG:27700"
+        ) from exc
+    auth = parsed.to_authority() or parsed.to_authority(min_confidence=50)
+    crs = f"{auth[0]}:{auth[1]}" if auth else parsed.to_wkt()
+    if auth == ("OGC", "CRS84"):
+        crs = "EPSG:4326"
+    if lonlat and parsed.is_projected:
+        raise ProfileError(
+            f"profile {where}: [profile] crs = {value!r} is projected (metres) but [columns] "
+            "maps longitude/latitude; map easting/northing instead, or use EPSG:4326"
+        )
+    if not lonlat and parsed.is_geographic:
+        raise ProfileError(
+            f"profile {where}: [profile] crs = {value!r} is in degrees but [columns] maps "
+            "easting/northing; map longitude/latitude instead, or use a projected CRS"
+        )
+    return crs
+
+
+def _parse_profile(data: dict[str, Any], where: str, stem: str) -> Profile:
+    unknown = [k for k in data if k not in SECTIONS]
+    if unknown:
+        raise ProfileError(
+            f"profile {where}: unknown section(s) {unknown}; "
+            f"expected [profile], [columns], [categories] and [attributes]"
+        )
+    head = _table(data, "profile", where)
+    _check_keys(head, PROFILE_KEYS, "profile", where)
+    columns = {k: v.strip() for k, v in _table(data, "columns", where).items()}
+    _check_keys(columns, COLUMN_KEYS, "columns", where)
+    for key, header in columns.items():
+        if not header:
+            raise ProfileError(f"profile {where}: [columns] {key} is empty; give a header name")
+    categories = _table(data, "categories", where)
+    for raw, slug in categories.items():
+        _slug(slug, f"[categories] {raw!r}", where)
+    attributes = {k: v.strip() for k, v in _table(data, "attributes", where).items()}
+    for key, header in attributes.items():
+        if not header:
+            raise ProfileError(f"profile {where}: [attributes] {key} is empty; give a header name")
+
+    name = head.get("name", stem).strip()
+    if not _NAME.match(name):
+        raise ProfileError(
+            f"profile {where}: [profile] name = {name!r} must be lower-case letters, digits, "
+            "'-' or '_' (it becomes the source name council/<name>)"
+        )
+    category = head.get("category", "").strip() or None
+    if category:
+        _slug(category, "[profile] category", where)
+
+    bng = [k for k in ("easting", "northing") if k in columns]
+    lonlat = [k for k in ("longitude", "latitude") if k in columns]
+    if bng and lonlat:
+        raise ProfileError(
+            f"profile {where}: [columns] maps both {bng} and {lonlat}; "
+            "map either easting/northing or longitude/latitude"
+        )
+    if not bng and not lonlat:
+        raise ProfileError(
+            f"profile {where}: [columns] maps no coordinates; "
+            "expected easting + northing or longitude + latitude"
+        )
+    pair = bng or lonlat
+    if len(pair) == 1:
+        other = {"easting": "northing", "northing": "easting", "longitude": "latitude",
+                 "latitude": "longitude"}[pair[0]]  # fmt: skip
+        raise ProfileError(f"profile {where}: [columns] maps {pair[0]} but not {other}")
+    if "date" not in columns:
+        raise ProfileError(f"profile {where}: [columns] date is missing; every incident needs one")
+    if "type" not in columns and not category:
+        raise ProfileError(
+            f"profile {where}: no category: map [columns] type or set [profile] category"
+        )
+
+    crs_text = head.get("crs", "").strip()
+    crs = (
+        _parse_crs(crs_text, bool(lonlat), where)
+        if crs_text
+        else ("EPSG:4326" if lonlat else "EPSG:27700")
+    )
+    date_format = head.get("date_format", "").strip() or None
+    if date_format and "%" not in date_format:
+        raise ProfileError(
+            f"profile {where}: [profile] date_format = {date_format!r} has no % directives; "
+            "expected a strptime format such as '%d/%m/%Y %H:%M'"
+        )
+    return Profile(
+        name=name,
+        path=where,
+        description=head.get("description", "").strip(),
+        category=category,
+        crs=crs,
+        date_format=date_format,
+        sheet=head.get("sheet", "").strip() or None,
+        columns=columns,
+        categories=dict(categories),
+        attributes=attributes,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _fold(header: object) -> str:
+    return " ".join(str(header).split()).casefold()
+
+
+def _match_headers(
+    headers: list[str], profile: Profile, name: str, header_row: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Resolve the profile's columns and attributes to the file's own headers."""
+    by_fold: dict[str, list[str]] = {}
+    for h in headers:
+        by_fold.setdefault(_fold(h), []).append(h)
+    missing: list[str] = []
+
+    def resolve(wanted: str) -> str | None:
+        found = by_fold.get(_fold(wanted), [])
+        if len(found) > 1:
+            raise InputFileError(
+                name,
+                f"header {wanted!r} of profile {profile.name!r} matches several columns "
+                f"{found}; rename one of them",
+                row=header_row,
+            )
+        if not found:
+            missing.append(wanted)
+            return None
+        return found[0]
+
+    columns = {k: resolve(v) for k, v in profile.columns.items()}
+    attributes = {k: resolve(v) for k, v in profile.attributes.items()}
+    if missing:
+        raise InputFileError(
+            name,
+            f"missing column(s) {missing} expected by profile {profile.name!r} "
+            f"({profile.path}); the header row has {headers}",
+            row=header_row,
+            field=missing[0],
+        )
+    return columns, attributes  # type: ignore[return-value]
+
+
+def _is_xlsx(data: bytes) -> bool:
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _cell_text(value: object, role: str | None, date_format: str | None, has_time: bool):
+    """One Excel cell as text; dates become ISO text validation can parse."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value != "" else None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        if role == "time":
+            return value.strftime("%H:%M:%S")
+        if role == "date" and date_format:
+            return value.strftime(date_format)
+        if role == "date" and has_time:
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime(date_format) if role == "date" and date_format else value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(data: bytes, name: str, profile: Profile) -> tuple[pd.DataFrame, int]:
+    """The sheet's rows as strings indexed by Excel row number, and the header's row number."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    with warnings.catch_warnings():
+        # openpyxl warns about styles / extensions it ignores; they do not affect values.
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a damaged workbook
+            raise InputFileError(name, f"not a readable Excel .xlsx workbook: {exc}") from exc
+        try:
+            if profile.sheet:
+                if profile.sheet not in book.sheetnames:
+                    raise InputFileError(
+                        name,
+                        f"no sheet {profile.sheet!r} (profile {profile.name!r}); "
+                        f"sheets found: {book.sheetnames}",
+                    )
+                sheet = book[profile.sheet]
+            else:
+                sheet = book.worksheets[0]
+            sheet.reset_dimensions()  # trust the cells, not the stored dimension
+            rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
+
+    def blank(v: object) -> bool:
+        return v is None or (isinstance(v, str) and not v.strip())
+
+    numbered = [(i, r) for i, r in enumerate(rows, start=1) if not all(blank(v) for v in r)]
+    if not numbered:
+        raise InputFileError(name, "the sheet is empty; expected a header row and data rows")
+    header_row, header = numbered[0]
+    body = numbered[1:]
+    if not body:
+        raise InputFileError(name, "the sheet has a header but no data rows", row=header_row + 1)
+    width = max(len(r) for _, r in numbered)
+    while (
+        width > 0
+        and blank(header[width - 1] if width <= len(header) else None)
+        and all(blank(r[width - 1] if width <= len(r) else None) for _, r in body)
+    ):
+        width -= 1
+    headers = [
+        str(header[j]).strip() if j < len(header) and not blank(header[j])
+        else f"column {get_column_letter(j + 1)}"
+        for j in range(width)
+    ]  # fmt: skip
+    if len(set(headers)) != len(headers):
+        dupes = sorted({h for h in headers if headers.count(h) > 1})
+        raise InputFileError(name, f"the header repeats column(s) {dupes}", row=header_row)
+    columns, _ = _match_headers(headers, profile, name, header_row)
+    role = {columns.get("date"): "date", columns.get("time"): "time"}
+    has_time = "time" in columns
+    values: dict[str, list] = {h: [] for h in headers}
+    for _, r in body:
+        for j, h in enumerate(headers):
+            v = r[j] if j < len(r) else None
+            values[h].append(_cell_text(v, role.get(h), profile.date_format, has_time))
+    table = pa.table({h: pa.array(v, pa.string()) for h, v in values.items()})
+    frame = table.to_pandas()
+    frame.index = pd.Index([i for i, _ in body], name="line")
+    return frame, header_row
+
+
+def read_council(
+    path: str | Path,
+    profile: Profile | str | Path,
+    source: str | None = None,
+    period: str | None = None,
+) -> RawRecords:
+    """Read a council export (CSV or ``.xlsx``) through a profile.
+
+    Parameters
+    ----------
+    path : CSV (UTF-8, UTF-8 with BOM or Windows-1252) or Excel ``.xlsx`` file
+    profile : a :class:`Profile`, a shipped profile name or a profile file path
+    source : source name for the batch; default ``council/<profile name>``
+    period : batch period label; default: the span of the dates found
+
+    Returns
+    -------
+    RawRecords
+        Every row, as text, indexed by line (CSV) or Excel row number. Nothing
+        is judged here: pass the result to :func:`geodata.validate.validate`.
+        Excel: the first non-blank row is the header; fully blank rows are
+        skipped; date cells become ``YYYY-MM-DD HH:MM:SS`` (``YYYY-MM-DD`` when
+        a time column is mapped; the profile's ``date_format`` when set), time
+        cells ``HH:MM:SS``, whole numbers lose ``.0``; ``encoding`` is ``"xlsx"``.
+
+    Raises
+    ------
+    InputFileError
+        unreadable file, or a header named by the profile is missing (the
+        message names the missing headers, the profile and the headers found).
+    ProfileError
+        the profile cannot be loaded.
+    """
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise InputFileError(name, "no such file; expected a council CSV or .xlsx export")
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if _is_xlsx(data):
+        frame, header_row = _read_xlsx(data, name, prof)
+        encoding = "xlsx"
+    elif suffix in (".xlsx", ".xlsm"):
+        raise InputFileError(name, "expected an Excel .xlsx workbook; the file is not one")
+    elif suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputFileError(
+            name, "old Excel .xls workbooks are not read; save the sheet as .xlsx or CSV UTF-8"
+        )
+    else:
+        utf8, encoding = decode_text(data, name)
+        frame = read_csv_strings(utf8, name)
+        header_row = 1
+    columns, attributes = _match_headers(list(frame.columns), prof, name, header_row)
+    attributes = dict(attributes)
+
+    codes: dict[str, str | None] = {"ward": None, "lsoa": None}
+    for key in codes:
+        col = columns.get(key)
+        if col is None:
+            continue
+        values = frame[col].dropna().astype(str).str.strip()
+        values = values[values != ""]
+        if len(values) and values.str.fullmatch(ONS_CODE.pattern).all():
+            codes[key] = col
+        else:
+            attributes.setdefault(key, col)
+
+    category_map = dict(prof.categories)
+    fixed = None
+    type_col = columns.get("type")
+    if prof.category and type_col is None:
+        fixed = prof.category
+    elif prof.category:
+        listed = {normalise(k): v for k, v in prof.categories.items()}
+        category_map = {
+            raw: listed.get(normalise(raw), prof.category)
+            for raw in pd.unique(frame[type_col].dropna().astype(str).str.strip())
+            if raw
+        }
+    x_key, y_key = ("longitude", "latitude") if prof.uses_lonlat else ("easting", "northing")
+    fields = FieldMap(
+        x=columns[x_key],
+        y=columns[y_key],
+        date=columns["date"],
+        time=columns.get("time"),
+        category=type_col,
+        source_ref=columns.get("reference"),
+        location=columns.get("street"),
+        ward_code=codes["ward"],
+        lsoa_code=codes["lsoa"],
+        attributes=attributes,
+    )
+    return RawRecords(
+        file=name,
+        source=source or prof.source,
+        frame=frame,
+        fields=fields,
+        coords=prof.coords,
+        date_style="dayfirst",
+        date_format=prof.date_format,
+        period=period,
+        category_map=category_map,
+        fixed_category=fixed,
+        encoding=encoding,
+    )
+
+
+__all__ = ["Profile", "list_profiles", "load_profile", "read_council"]
