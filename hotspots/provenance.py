@@ -1,0 +1,54 @@
+"""Provenance: everything that produced a result, and a stable run id derived from it.
+
+The same method, parameters (including automatic choices), data window,
+batches (with their content hashes), weights version, seed and library
+versions give the same run id — and the same numbers — every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "shapely", "pyproj", "h3", "geopandas")
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class Provenance:
+    method: str
+    parameters: dict
+    automatic: dict  # parameter -> {"value": ..., "reason": ...}
+    window: dict  # {"start": ..., "end": ..., "months": [...]}
+    categories: list[str] | None
+    batches: dict[str, str]  # batch id -> content hash
+    weights_version: str
+    concern_profile: str
+    ranking_weights: dict
+    seed: int
+    n_incidents: int
+    libraries: dict = field(default_factory=library_versions)
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.run_id = self.compute_run_id()
+
+    def compute_run_id(self) -> str:
+        body = asdict(self)
+        body.pop("run_id", None)
+        text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+        return "run-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
