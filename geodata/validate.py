@@ -489,7 +489,9 @@ def _attributes(frame: pd.DataFrame, mapping: dict[str, str]) -> pa.Array:
     for key, col in mapping.items():
         if col not in frame:
             continue
-        encoded = pa.array(frame[col], pa.string()).dictionary_encode()
+        # combine: a big file's column arrives as a ChunkedArray (no .dictionary)
+        encoded = pa.chunked_array([pa.array(frame[col], pa.string())]).combine_chunks()
+        encoded = encoded.dictionary_encode()
         words = [
             None
             if v is None or v == ""

@@ -22,7 +22,7 @@ CREATE TABLE batches (
 );
 
 CREATE TABLE incidents (
-    id                 text PRIMARY KEY,
+    id                 text COLLATE "C" PRIMARY KEY,
     batch_id           text NOT NULL,
     source             text NOT NULL,
     source_ref         text,

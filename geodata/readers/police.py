@@ -70,6 +70,7 @@ def read_police_bytes(data: bytes, name: str) -> RawRecords:
             f"not a police.uk street-level file: missing column(s) {missing}; "
             f"expected the 12 columns {list(POLICE_COLUMNS)}, found {list(frame.columns)}",
             row=1,
+            field=missing[0],
         )
     forces = frame["Falls within"].dropna()
     force = forces.mode().iat[0] if not forces.empty else "unknown force"

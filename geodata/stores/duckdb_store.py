@@ -168,6 +168,7 @@ class DuckDBStore(Store):
         try:
             for batch in batches:
                 bid = batch.info.batch_id
+                total += batch.incidents.num_rows
                 if batch.report.status != "created":  # a new batch has nothing to delete
                     for table in ("incidents", "quarantine", "batches"):
                         self._run(f"DELETE FROM {table} WHERE batch_id = ?", [bid])
@@ -262,8 +263,7 @@ class DuckDBStore(Store):
             y = table.column("y").to_numpy()
             mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
             table = table.filter(pa.array(mask)).select(columns)
-            end = None if q.limit is None else q.offset + q.limit
-            table = table.slice(q.offset, (end or table.num_rows) - q.offset)
+            table = table.slice(q.offset, q.limit)  # limit None: to the end; 0: no rows
         return table
 
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
@@ -309,6 +309,7 @@ class DuckDBStore(Store):
     def replace_boundaries(self, kind: str, areas: gpd.GeoDataFrame) -> int:
         check_kind(kind)
         geoms = areas.geometry.to_numpy()
+        geoms = [shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in geoms]
         bounds = shapely.bounds(geoms)
         frame = pd.DataFrame(
             {
@@ -342,6 +343,7 @@ class DuckDBStore(Store):
             params.append(check_kind(kind))
         frame = self.con.sql(sql + " ORDER BY kind, code", params=params).to_arrow_table()
         frame = frame.to_pandas()
+        frame["name"] = frame["name"].astype(object).where(frame["name"].notna(), None)
         geometry = shapely.from_wkb(frame.pop("geom_wkb").to_numpy())
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=self.analysis_crs)
 

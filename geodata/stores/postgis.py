@@ -195,6 +195,7 @@ class PostGISStore(Store):
             with self._conn() as conn, conn.transaction():
                 for batch in batches:
                     info = batch.info
+                    total += batch.incidents.num_rows
                     for table in ("incidents", "quarantine", "batches"):
                         if batch.report.status == "created":
                             break  # a new batch has nothing to delete
