@@ -6,13 +6,15 @@ document on stdout. Exit codes are listed in :mod:`api.cli_output`.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from geodata.errors import NotFound
+from geodata.errors import NotFound, ProfileError
 from geodata.model import REASONS
 from geodata.settings import IngestSettings, StoreSettings
 from geodata.stores import Store, open_store
@@ -361,18 +363,224 @@ def db_status(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         )
 
 
+def _parse_when(text: str | None, *, end: bool) -> datetime | None:
+    """``YYYY-MM`` or ``YYYY-MM-DD``; an end is inclusive (through that month or day)."""
+    if text is None:
+        return None
+    for fmt, step in (("%Y-%m", "month"), ("%Y-%m-%d", "day")):
+        try:
+            when = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not end:
+            return when
+        if step == "day":
+            return when + timedelta(days=1)
+        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    raise typer.BadParameter(f"expected YYYY-MM or YYYY-MM-DD, got {text!r}")
+
+
+def _load_harm_weights(path: Path | None):
+    from hotspots.harm import HarmWeights
+
+    if path is None:
+        return HarmWeights.default()
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return HarmWeights.from_mapping(data, where=str(path))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ProfileError(f"harm weights {path}: {exc}") from exc
+
+
+@app.command("analyse")
+def analyse(
+    method: Annotated[
+        str, typer.Option(help="dbscan, hdbscan, hexes, gistar, emerging or kde.")
+    ] = "dbscan",
+    categories: Annotated[str | None, typer.Option(help="Comma-separated category slugs.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Last month or day, inclusive.")] = None,
+    eps_m: Annotated[
+        float | None, typer.Option(help="DBSCAN radius, m (default: from data).")
+    ] = None,
+    min_samples: Annotated[
+        int | None, typer.Option(help="DBSCAN/HDBSCAN min samples (default: from data).")
+    ] = None,
+    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN min cluster size.")] = 15,
+    resolution: Annotated[
+        int | None, typer.Option(help="H3 resolution 7-10 (default: data).")
+    ] = None,
+    k: Annotated[int, typer.Option(help="Gi* neighbours: k-ring.")] = 1,
+    value: Annotated[str, typer.Option(help="Grid value: count or harm.")] = "count",
+    permutations: Annotated[int, typer.Option(help="Gi* permutations (0: analytical only).")] = 0,
+    fdr: Annotated[bool, typer.Option(help="Benjamini-Hochberg FDR for Gi* classes.")] = False,
+    bandwidth_m: Annotated[float | None, typer.Option(help="KDE bandwidth, m.")] = None,
+    cell_m: Annotated[float, typer.Option(help="KDE cell size, m.")] = 50.0,
+    seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
+    top: Annotated[int, typer.Option(help="How many ranked hotspots to show.")] = 10,
+    harm_weights: Annotated[Path | None, typer.Option(help="Your own harm weights (TOML).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the ranked hotspots as GeoJSON.")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find hotspots, rank them by volume, harm, trend and community concern."""
+    from hotspots.analysis import AnalysisParams
+
+    try:
+        params = AnalysisParams(
+            method=method,
+            categories=tuple(c.strip() for c in categories.split(",")) if categories else None,
+            start=_parse_when(from_, end=False),
+            end=_parse_when(to, end=True),
+            eps_m=eps_m,
+            min_samples=min_samples,
+            min_cluster_size=min_cluster_size,
+            resolution=resolution,
+            k=k,
+            value=value,
+            permutations=permutations,
+            fdr=fdr,
+            bandwidth_m=bandwidth_m,
+            cell_m=cell_m,
+            seed=seed,
+        )
+    except ValueError as exc:
+        fail(str(exc), 2, as_json)
+    with reporting_errors(as_json), _store(store) as st:
+        weights = _load_harm_weights(harm_weights)
+        result = analyse_store(st, params, weights)
+    doc = result.to_geojson()
+    if output is not None:
+        output.write_text(json.dumps(doc, default=str), encoding="utf-8")
+    if as_json:
+        print_json(doc)
+        return
+    print_ranked(result, top)
+    if output is not None:
+        out.print(f"Wrote {len(doc['features'])} hotspots to {output}.")
+
+
+def analyse_store(st: Store, params, weights):
+    """Run an analysis on the incidents of a store (the API calls this too)."""
+    import shapely
+
+    from geodata.crs import WGS84
+    from geodata.stores import IncidentQuery
+    from hotspots.analysis import run_analysis
+    from hotspots.temporal import month_keys
+
+    window = IncidentQuery(start=params.start, end=params.end)
+    incidents = st.query_incidents(
+        IncidentQuery(start=params.start, end=params.end, categories=params.categories)
+    ).to_pandas()
+    stamps = (
+        st.query_incidents(
+            IncidentQuery(start=window.start, end=window.end, columns=["occurred_at"])
+        )
+        .column("occurred_at")
+        .to_numpy()
+    )
+    months = sorted(set(month_keys(stamps)))
+    district = st.boundaries("district")
+    area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
+    batches = {b.batch_id: b.content_hash for b in st.list_batches()}
+    return run_analysis(
+        incidents,
+        params,
+        crs=st.analysis_crs,
+        area_lonlat=area,
+        months=months,
+        batches=batches,
+        harm_weights=weights,
+    )
+
+
+def print_ranked(result, top: int, title: str | None = None) -> None:
+    """The ranked hotspots as a table: score, its four components, counts, where."""
+    prov = result.provenance
+    table = Table(
+        title=title
+        or f"{prov.method} hotspots — run {result.run_id}, {prov.n_incidents:,} incidents",
+        title_justify="left",
+    )
+    for col in ("rank", "score", "volume", "harm", "trend", "concern", "count", "harm sum"):
+        table.add_column(col, justify="right")
+    table.add_column("where (top street; lat, lon)")
+    for _, r in result.hotspots.head(top).iterrows():
+        streets = r.get("top_locations")
+        street = streets[0][0] if streets is not None and len(streets) else "(unnamed)"
+        table.add_row(
+            str(r["rank"]),
+            f"{r['score']:.3f}",
+            f"{r['volume_component']:.2f}",
+            f"{r['harm_component']:.2f}",
+            f"{r['trend_component']:.2f}",
+            f"{r['concern_component']:.2f}",
+            f"{r['count']:,}",
+            f"{r['harm']:,.0f}",
+            f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",
+        )
+    out.print(table)
+    for name, choice in prov.automatic.items():
+        out.print(f"[dim]{name} = {choice['value']}: {choice['reason']}[/]")
+    for note in result.notes:
+        out.print(f"[yellow]{note}[/]")
+    out.print(
+        f"[dim]harm weights {prov.weights_version}; concern profile "
+        f"{prov.concern_profile}; score = "
+        + " + ".join(f"{w:.2f}×{c}" for c, w in prov.ranking_weights.items())
+        + "[/]"
+    )
+
+
+DEMO_ANALYSES = (
+    (
+        "Violence and sexual offences: density clusters (DBSCAN, scale chosen from the data)",
+        {"method": "dbscan", "categories": ("violent-crime",)},
+    ),
+    (
+        "Anti-social behaviour: Gi* hot H3 cells (res 9, FDR-corrected)",
+        {
+            "method": "gistar",
+            "categories": ("anti-social-behaviour",),
+            "resolution": 9,
+            "fdr": True,
+        },
+    ),
+)
+
+
 @app.command("demo")
 def demo(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Load the Gravesham demo (real police.uk data, 2022) and say what was loaded."""
     from geodata.demo import ATTRIBUTION, load_demo
+    from hotspots.analysis import AnalysisParams
+    from hotspots.harm import HarmWeights
 
     with reporting_errors(as_json), _store(store) as st:
         where = getattr(st, "path", None) or "PostGIS"
         with import_progress(not as_json) as (on_file, on_rows):
             summary = load_demo(st, progress=on_rows, on_file=on_file)
         total = st.count_incidents()
+        analyses = {
+            name: analyse_store(st, AnalysisParams(**kw), HarmWeights.default())
+            for name, kw in DEMO_ANALYSES
+        }
     if as_json:
-        print_json({**summary.to_dict(), "store": str(where), "incidents_stored": total})
+        print_json(
+            {
+                **summary.to_dict(),
+                "store": str(where),
+                "incidents_stored": total,
+                "analyses": {name: r.to_geojson() for name, r in analyses.items()},
+            }
+        )
         return
     out.print(f"[bold]Gravesham demo[/] loaded into {where}")
     out.print(
@@ -385,6 +593,13 @@ def demo(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         f"{total:,} incidents stored. The police.uk extracts also hold rows from neighbouring "
         "districts; those more than 2 km outside Gravesham are quarantined as outside the "
         "study area, by design."
+    )
+    for name, result in analyses.items():
+        out.print()
+        print_ranked(result, 5, title=f"{name} — run {result.run_id}")
+    out.print(
+        "\nMore: `hotspots analyse --help`, e.g. `hotspots analyse --method emerging "
+        "--categories anti-social-behaviour`."
     )
     err.print(f"[dim]{ATTRIBUTION}[/]")
 

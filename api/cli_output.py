@@ -39,6 +39,8 @@ from geodata.model import REASONS, ImportReport
 EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INPUT, EXIT_STORE, EXIT_CONFIG, EXIT_NOT_FOUND = range(7)
 
 out = Console(highlight=False)
+if not out.is_terminal:  # piped or captured: wide enough for the tables, no wrapping
+    out = Console(highlight=False, width=160)
 err = Console(stderr=True, highlight=False)
 
 

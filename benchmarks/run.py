@@ -1,14 +1,18 @@
-"""Run every benchmark in turn: ``python -m benchmarks.run``."""
+"""Run every benchmark in turn: ``python -m benchmarks.run`` (``make bench``)."""
 
 from __future__ import annotations
 
 import sys
 
-from . import bench_import
+from . import bench_analysis, bench_dbscan, bench_gistar, bench_import
 
 
 def main() -> int:
-    return max(bench_import.main([]), 0)
+    codes = []
+    for bench in (bench_import, bench_dbscan, bench_gistar, bench_analysis):
+        print(f"\n== {bench.__name__}", flush=True)
+        codes.append(bench.main([]) or 0)
+    return max(codes)
 
 
 if __name__ == "__main__":

@@ -198,3 +198,79 @@ def test_human_output_has_summary_table(tmp_path: Path) -> None:
     assert "police-uk/kent-police/2023-05" in result.stdout
     assert "no-coordinates" in result.stdout
     assert "'Loitering'" in result.stdout  # unknown category named in the warnings
+
+
+def test_demo_shows_ranked_hotspots(demo_store: tuple[Path, dict]) -> None:
+    _, doc = demo_store
+    analyses = doc["analyses"]
+    assert len(analyses) == 2
+    for fc in analyses.values():
+        assert fc["type"] == "FeatureCollection" and fc["features"]
+        assert [f["properties"]["rank"] for f in fc["features"]][:3] == [1, 2, 3]
+
+
+def test_analyse_writes_geojson_and_reports_choices(
+    demo_store: tuple[Path, dict], tmp_path: Path
+) -> None:
+    path, _ = demo_store
+    out = tmp_path / "hot.geojson"
+    code, doc = run(
+        "analyse",
+        "--store",
+        str(path),
+        "--method",
+        "hexes",
+        "--categories",
+        "burglary,robbery",
+        "--from",
+        "2022-03",
+        "--to",
+        "2022-05",
+        "--output",
+        str(out),
+    )
+    assert code == 0
+    written = json.loads(out.read_text())
+    assert written["run_id"] == doc["run_id"]
+    assert written["provenance"]["window"]["months"] == ["2022-03", "2022-04", "2022-05"]
+    assert written["provenance"]["automatic"]["resolution"]["reason"]
+    cats = set()
+    for f in written["features"]:
+        cats |= set(f["properties"]["categories"])
+    assert cats <= {"burglary", "robbery"}
+
+
+def test_analyse_refuses_bad_options_and_weights(
+    demo_store: tuple[Path, dict], tmp_path: Path
+) -> None:
+    path, _ = demo_store
+    result = runner.invoke(app, ["analyse", "--store", str(path), "--method", "kmeans"])
+    assert result.exit_code == 2 and "method must be one of" in result.output
+    result = runner.invoke(app, ["analyse", "--store", str(path), "--from", "March"])
+    assert result.exit_code == 2 and "YYYY-MM" in result.output
+    weights = tmp_path / "w.toml"
+    weights.write_text('version = "x"\n[weights.mugging]\nweight = 3\n')
+    code, doc = run("analyse", "--store", str(path), "--harm-weights", str(weights))
+    assert code == EXIT_INPUT and "unknown category 'mugging'" in doc["error"]["detail"]
+
+
+def test_analyse_with_own_harm_weights(demo_store: tuple[Path, dict], tmp_path: Path) -> None:
+    path, _ = demo_store
+    weights = tmp_path / "w.toml"
+    weights.write_text('version = "kent-test"\n[weights.violent-crime]\nweight = 2\n')
+    code, doc = run(
+        "analyse",
+        "--store",
+        str(path),
+        "--method",
+        "hexes",
+        "--resolution",
+        "8",
+        "--categories",
+        "violent-crime",
+        "--harm-weights",
+        str(weights),
+    )
+    assert code == 0 and doc["provenance"]["weights_version"] == "kent-test"
+    top = doc["features"][0]["properties"]
+    assert top["harm"] == 2 * top["count"]

@@ -1,0 +1,515 @@
+"""One analysis run: select incidents, find hotspots by a method, profile and rank them.
+
+:func:`run_analysis` is what the CLI (``hotspots analyse``) and the API call.
+It takes incidents as a DataFrame with the columns of
+``geodata.model.INCIDENT_SCHEMA`` (as a store returns them) and returns an
+:class:`AnalysisResult` whose hotspots are ranked in the partnership's terms
+and carry their provenance.
+
+Methods and what a "hotspot" is for each:
+
+``dbscan`` / ``hdbscan``
+    a density cluster of incidents (metres, projected CRS);
+``hexes``
+    an H3 cell, by incident count;
+``gistar``
+    an H3 cell whose Getis-Ord Gi* class is hot at ≥ 95 % (``min_gi_bin``);
+``emerging``
+    an H3 cell in one of the hot emerging categories (new, consecutive,
+    intensifying, persistent, diminishing, sporadic, oscillating, historical);
+``kde``
+    a connected part of the densest ``kde_top_share`` of the density surface.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata.crs import xy_to_lonlat
+from geodata.taxonomy import validate_slugs
+
+from .harm import HarmWeights
+from .provenance import Provenance
+from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspots
+from .temporal import month_keys, monthly_counts, temporal_profile
+
+METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
+HOT_EMERGING = (
+    "new",
+    "consecutive",
+    "intensifying",
+    "persistent",
+    "diminishing",
+    "sporadic",
+    "oscillating",
+    "historical",
+)
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """What to analyse and how. ``None`` for a scale parameter means: choose from the data."""
+
+    method: str = "dbscan"
+    categories: tuple[str, ...] | None = None
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+    eps_m: float | None = None
+    min_samples: int | None = None
+    min_cluster_size: int = 15
+    resolution: int | None = None
+    k: int = 1
+    value: str = "count"  # what Gi* and hexes measure: "count" or "harm"
+    permutations: int = 0
+    fdr: bool = False
+    min_gi_bin: int = 2
+    bandwidth_m: float | None = None
+    cell_m: float = 50.0
+    kde_top_share: float = 0.05
+    seed: int = 0
+    top: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+        if self.categories is not None:
+            validate_slugs(self.categories)
+        if self.value not in ("count", "harm"):
+            raise ValueError(f"value must be 'count' or 'harm'; got {self.value!r}")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        if (self.min_samples is not None and self.min_samples < 1) or self.k < 1:
+            raise ValueError("min_samples >= 1 and k >= 1 are required")
+        if self.min_cluster_size < 2:
+            raise ValueError(f"min_cluster_size must be >= 2; got {self.min_cluster_size}")
+        if self.permutations < 0:
+            raise ValueError(f"permutations must be >= 0; got {self.permutations}")
+
+    def method_parameters(self) -> dict:
+        keys = {
+            "dbscan": ("eps_m", "min_samples"),
+            "hdbscan": ("min_cluster_size", "min_samples"),
+            "hexes": ("resolution", "value"),
+            "gistar": ("resolution", "k", "value", "permutations", "fdr", "min_gi_bin"),
+            "emerging": ("resolution", "k", "value", "permutations"),
+            "kde": ("bandwidth_m", "cell_m", "kde_top_share"),
+        }[self.method]
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass
+class AnalysisResult:
+    provenance: Provenance
+    hotspots: gpd.GeoDataFrame  # ranked; geometry in the analysis CRS
+    crs: str
+    cells: gpd.GeoDataFrame | None = None  # every grid cell with its statistics (grid methods)
+    surface: object | None = None  # DensitySurface (kde)
+    profiles: dict = field(default_factory=dict)  # hotspot id -> TemporalProfile dict
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.provenance.run_id
+
+    def hotspots_lonlat(self) -> gpd.GeoDataFrame:
+        return self.hotspots.to_crs("EPSG:4326")
+
+    def to_geojson(self) -> dict:
+        """FeatureCollection of the ranked hotspots (WGS84, lon/lat) with every statistic."""
+        gdf = self.hotspots_lonlat()
+        features = []
+        for rec, geom in zip(gdf.drop(columns="geometry").to_dict("records"), gdf.geometry):
+            props = {k: _plain(v) for k, v in rec.items()}
+            props["profile"] = self.profiles.get(rec["hotspot_id"])
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": rec["hotspot_id"],
+                    "geometry": shapely.geometry.mapping(geom),
+                    "properties": props,
+                }
+            )
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "run_id": self.run_id,
+            "provenance": self.provenance.to_dict(),
+            "notes": self.notes,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_geojson(), default=_plain)
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp | datetime):
+        return v.isoformat()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    return v
+
+
+def select(incidents: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
+    """Incidents in the window and categories of ``params``."""
+    keep = np.ones(len(incidents), bool)
+    if params.categories is not None:
+        keep &= incidents["category"].isin(params.categories).to_numpy()
+    at = incidents["occurred_at"]
+    if params.start is not None:
+        keep &= (at >= pd.Timestamp(params.start)).to_numpy()
+    if params.end is not None:
+        keep &= (at < pd.Timestamp(params.end)).to_numpy()
+    return incidents.loc[keep].reset_index(drop=True)
+
+
+def _categories(cats: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in cats.value_counts().items()}
+
+
+def _trend_z(series: np.ndarray) -> float:
+    from .emerging import mann_kendall
+
+    if np.count_nonzero(~np.isnan(series)) < 3:
+        return float("nan")
+    return float(mann_kendall(series).z)
+
+
+def run_analysis(
+    incidents: pd.DataFrame,
+    params: AnalysisParams,
+    *,
+    crs: str = "EPSG:27700",
+    area_lonlat: shapely.Geometry | None = None,
+    months: list[str] | None = None,
+    batches: dict[str, str] | None = None,
+    harm_weights: HarmWeights | None = None,
+    concern: ConcernProfile = GRAVESHAM_2023,
+    ranking: RankingWeights | None = None,
+) -> AnalysisResult:
+    """Find, profile and rank hotspots.
+
+    Parameters
+    ----------
+    incidents : columns of ``INCIDENT_SCHEMA`` (at least x, y, lon, lat,
+        category, occurred_at, occurred_precision, location, batch_id).
+    area_lonlat : the study area (WGS84), for grids filled with empty cells.
+    months : months with data (``YYYY-MM``) in the window, of any category;
+        months without data are excluded from trends, never counted as zero.
+        Default: the months present in ``incidents``.
+    batches : batch id → content hash of the batches the incidents came from.
+    """
+    harm_weights = harm_weights or HarmWeights.default()
+    ranking = ranking or RankingWeights()
+    data = select(incidents, params)
+    data["harm"] = harm_weights.weigh(data["category"].to_numpy())
+    months = sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
+    automatic: dict[str, dict] = {}
+    notes: list[str] = []
+    if data.empty:
+        notes.append("no incidents match the categories and window")
+
+    finder = {"dbscan": _clusters, "hdbscan": _clusters, "kde": _kde}.get(params.method, _grid)
+    hotspots, cells, surface, params = finder(
+        data, params, crs, area_lonlat, months, automatic, notes
+    )
+
+    # Monthly series, trend and profiles per hotspot
+    member = hotspots.pop("_members") if "_members" in hotspots else None
+    trend = np.full(len(hotspots), np.nan)
+    profiles = {}
+    if member is not None:
+        for i, idx in enumerate(member):
+            sub = data.iloc[idx]
+            series = monthly_counts(sub["occurred_at"], months).astype(float)
+            trend[i] = _trend_z(series)
+            profiles[hotspots["hotspot_id"].iloc[i]] = temporal_profile(
+                sub["occurred_at"], sub["occurred_precision"], months
+            ).to_dict()
+    ranked = rank_hotspots(hotspots, trend_z=trend, concern=concern, weights=ranking).table
+    if params.top is not None:
+        ranked = ranked.head(params.top)
+    ranked = gpd.GeoDataFrame(ranked, geometry="geometry", crs=crs)
+
+    used = sorted(set(data["batch_id"])) if "batch_id" in data else []
+    prov = Provenance(
+        method=params.method,
+        parameters=params.method_parameters(),
+        automatic=automatic,
+        window={"start": params.start, "end": params.end, "months": months},
+        categories=list(params.categories) if params.categories else None,
+        batches={b: (batches or {}).get(b, "") for b in used},
+        weights_version=harm_weights.version,
+        concern_profile=concern.name,
+        ranking_weights=ranking.normalised(),
+        seed=params.seed,
+        n_incidents=len(data),
+    )
+    ranked.insert(0, "run_id", prov.run_id)
+    return AnalysisResult(
+        prov,
+        ranked,
+        crs,
+        cells,
+        surface,
+        {k: v for k, v in profiles.items() if k in set(ranked["hotspot_id"])},
+        notes,
+    )
+
+
+# --------------------------------------------------------------------------- finders
+
+
+def _clusters(data, params, crs, area_lonlat, months, automatic, notes):
+    from .clusters import DensityClusterer, suggest_eps_m, summarise_clusters
+
+    x, y = data["x"].to_numpy(), data["y"].to_numpy()
+    if len(data) == 0:
+        return _empty(crs), None, None, params
+    if params.method == "dbscan":
+        if params.eps_m is None:
+            if len(data) > BASE_MIN_SAMPLES:
+                eps, reason = suggest_eps_m(x, y, BASE_MIN_SAMPLES)
+            else:
+                eps, reason = 150.0, "too few incidents to judge: the usual 150 m"
+            automatic["eps_m"] = {"value": eps, "reason": reason}
+            params = replace(params, eps_m=eps)
+        if params.min_samples is None:
+            ms, reason = suggest_min_samples(x, y, params.eps_m, seed=params.seed)
+            automatic["min_samples"] = {"value": ms, "reason": reason}
+            params = replace(params, min_samples=ms)
+    model = DensityClusterer(
+        eps_m=params.eps_m or 150.0,
+        min_samples=params.min_samples or BASE_MIN_SAMPLES,
+        method=params.method,
+        min_cluster_size=params.min_cluster_size,
+        seed=params.seed,
+    ).fit(x, y)
+    labels = model.labels_
+    summary = summarise_clusters(data, labels, data["harm"].to_numpy(), crs=crs)
+    if summary.empty:
+        notes.append("no cluster reaches the density threshold")
+        return _empty(crs), None, None, params
+    summary = summary.copy()
+    summary["hotspot_id"] = [f"c{int(c)}" for c in summary["cluster_id"]]
+    summary["_members"] = [np.flatnonzero(labels == c) for c in summary["cluster_id"]]
+    summary["harm_density_per_km2"] = summary["harm"] / (summary["area_m2"] / 1e6)
+    summary["top_locations"] = [_named(locs) for locs in summary["top_locations"]]
+    return summary, None, None, params
+
+
+BASE_MIN_SAMPLES = 10
+CORE_QUANTILE = 0.90
+
+
+def suggest_min_samples(
+    x: np.ndarray,
+    y: np.ndarray,
+    eps_m: float,
+    *,
+    quantile: float = CORE_QUANTILE,
+    sample: int = 20_000,
+    seed: int = 0,
+) -> tuple[int, str]:
+    """DBSCAN ``min_samples`` so that core points are the densest neighbourhoods.
+
+    The ``quantile`` (default 90 %) of the number of incidents within ``eps_m``
+    of each incident (itself included), at least 10: core points are then the
+    10 % of incidents with the most company, which is what a hotspot means. A
+    fixed small ``min_samples`` over many months makes almost every incident
+    core and the whole town one cluster. Counted on a seeded sample of up to
+    ``sample`` incidents against all of them.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(x)
+    pts = np.column_stack([x, y])
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(n, size=sample, replace=False) if n > sample else np.arange(n)
+    counts = cKDTree(pts).query_ball_point(pts[idx], eps_m, return_length=True)
+    value = int(max(BASE_MIN_SAMPLES, np.ceil(np.quantile(counts, quantile))))
+    reason = (
+        f"min_samples {value}: {quantile:.0%} of incidents have at most that many incidents "
+        f"within {eps_m:.0f} m (itself included; {len(idx):,} sampled of {n:,}), so core "
+        f"points are the densest {1 - quantile:.0%}; never below {BASE_MIN_SAMPLES}"
+    )
+    return value, reason
+
+
+def _grid(data, params, crs, area_lonlat, months, automatic, notes):
+    from .grid import build_grid, suggest_resolution
+
+    res = params.resolution
+    if res is None:
+        res, reason = suggest_resolution(data, area_lonlat=area_lonlat)
+        automatic["resolution"] = {"value": res, "reason": reason}
+        params = replace(params, resolution=res)
+    grid = build_grid(data, res=res, area_lonlat=area_lonlat, months=months)
+    cells = grid.to_geodataframe().to_crs(crs)
+    values = grid.harm if params.value == "harm" else grid.count
+    if params.method == "hexes":
+        keep = np.flatnonzero(values > 0)
+    elif params.method == "gistar":
+        from .gistar import gi_star
+
+        result = gi_star(
+            values,
+            grid.neighbours(params.k),
+            permutations=params.permutations,
+            seed=params.seed,
+            fdr=params.fdr,
+        )
+        for name in ("z", "p", "p_sim", "p_fdr", "gi_bin"):
+            cells[f"gi_{name}" if not name.startswith("gi") else name] = getattr(result, name)
+        keep = np.flatnonzero(result.gi_bin >= params.min_gi_bin)
+        if params.fdr and params.permutations and not len(keep):
+            floor = 2 / (params.permutations + 1)
+            notes.append(
+                f"with {params.permutations} permutations the smallest two-sided p is "
+                f"{floor:.4f}, too coarse for the FDR correction over {len(grid.cells):,} cells; "
+                "use more permutations or analytical p-values (no --permutations)"
+            )
+    else:
+        from .emerging import emerging_hotspots
+
+        monthly = grid.monthly_harm if params.value == "harm" else grid.monthly_count
+        # ArcGIS Pro's current wording: sporadic needs a hot final time step.
+        result = emerging_hotspots(
+            monthly,
+            grid.neighbours(params.k),
+            permutations=params.permutations,
+            seed=params.seed,
+            sporadic_needs_final=True,
+        )
+        cells["emerging"] = result.category
+        cells["emerging_trend_z"] = result.trend_z
+        cells["emerging_trend_p"] = result.trend_p
+        keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in HOT_EMERGING]))
+    cell_of = grid.cell_of_incident if hasattr(grid, "cell_of_incident") else None
+    if cell_of is None:
+        from .grid import assign_cells
+
+        cell_of = assign_cells(data["lat"].to_numpy(), data["lon"].to_numpy(), res)
+    index = {c: i for i, c in enumerate(grid.cells)}
+    pos = np.array([index.get(c, -1) for c in cell_of], dtype=int)
+    rows = []
+    for i in keep:
+        members = np.flatnonzero(pos == i)
+        sub = data.iloc[members]
+        rows.append(
+            {
+                "hotspot_id": str(grid.cells[i]),
+                "cell": str(grid.cells[i]),
+                "count": len(sub),
+                "harm": float(sub["harm"].sum()),
+                "categories": _categories(sub["category"]),
+                "top_locations": _top_locations(sub),
+                "geometry": cells.geometry.iloc[i],
+                "_members": members,
+                **{
+                    c: cells[c].iloc[i]
+                    for c in cells.columns
+                    if c.startswith(("gi_", "emerging")) or c == "gi_bin"
+                },
+            }
+        )
+    if not rows:
+        notes.append("no cell meets the hotspot rule for this method")
+        return _empty(crs), cells, None, params
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out["area_m2"] = out.geometry.area
+    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
+    centroid = out.geometry.centroid
+    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
+        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
+    )
+    return out, cells, None, params
+
+
+def _kde(data, params, crs, area_lonlat, months, automatic, notes):
+    from .kde import density_contours, kernel_density
+
+    if len(data) < 2:
+        notes.append("too few incidents for a density surface")
+        return _empty(crs), None, None, params
+    surface = kernel_density(
+        data["x"].to_numpy(),
+        data["y"].to_numpy(),
+        data["harm"].to_numpy(),
+        bandwidth_m=params.bandwidth_m,
+        cell_m=params.cell_m,
+    )
+    if params.bandwidth_m is None:
+        automatic["bandwidth_m"] = {
+            "value": surface.bandwidth_m,
+            "reason": surface.bandwidth_reason,
+        }
+        params = replace(params, bandwidth_m=surface.bandwidth_m)
+    contours = density_contours(surface, (params.kde_top_share,), crs=crs)
+    parts = list(shapely.get_parts(contours.geometry.iloc[0])) if len(contours) else []
+    pts = shapely.points(data["x"].to_numpy(), data["y"].to_numpy())
+    rows = []
+    for j, poly in enumerate(parts):
+        members = np.flatnonzero(shapely.covers(poly, pts))
+        if not len(members):
+            continue
+        sub = data.iloc[members]
+        rows.append(
+            {
+                "hotspot_id": f"k{j}",
+                "count": len(sub),
+                "harm": float(sub["harm"].sum()),
+                "categories": _categories(sub["category"]),
+                "top_locations": _top_locations(sub),
+                "geometry": poly,
+                "_members": members,
+            }
+        )
+    if not rows:
+        return _empty(crs), None, surface, params
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out["area_m2"] = out.geometry.area
+    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
+    centroid = out.geometry.centroid
+    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
+        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
+    )
+    return out, None, surface, params
+
+
+def _named(locations) -> list:
+    """Drop police.uk's nameless snap points ("On or near " with no street) from a top list."""
+    return [loc for loc in locations if str(loc[0]).strip().lower() not in ("on or near", "")]
+
+
+def _top_locations(sub: pd.DataFrame, n: int = 5) -> list[list]:
+    if "location" not in sub:
+        return []
+    counts = sub["location"].dropna().value_counts()
+    return _named([[str(k), int(v)] for k, v in counts.items()])[:n]
+
+
+def _empty(crs: str) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "hotspot_id": pd.Series(dtype=str),
+            "count": pd.Series(dtype=int),
+            "harm": pd.Series(dtype=float),
+            "categories": pd.Series(dtype=object),
+        },
+        geometry=[],
+        crs=crs,
+    )
+
+
+__all__ = ["METHODS", "AnalysisParams", "AnalysisResult", "run_analysis", "select"]

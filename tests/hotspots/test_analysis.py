@@ -1,0 +1,197 @@
+"""Whole analyses on the real Gravesham demo data (shipped in the project) and planted data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geodata.crs import WGS84, lonlat_to_xy
+from geodata.demo import load_demo
+from geodata.stores import DuckDBStore, IncidentQuery
+from hotspots.analysis import AnalysisParams, run_analysis
+from hotspots.temporal import month_keys
+
+STATION_LAT, STATION_LON = 51.4415, 0.3700  # Gravesend railway station: the "transport quarter"
+
+
+def metres_from_station(lat: float, lon: float) -> float:
+    x, y = lonlat_to_xy(np.array([lon, STATION_LON]), np.array([lat, STATION_LAT]), "EPSG:27700")
+    return float(math.hypot(x[0] - x[1], y[0] - y[1]))
+
+
+@pytest.fixture(scope="module")
+def gravesham(tmp_path_factory: pytest.TempPathFactory):
+    store = DuckDBStore(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    load_demo(store)
+    incidents = store.query_incidents().to_pandas()
+    area = shapely.union_all(store.boundaries("district").to_crs(WGS84).geometry.to_numpy())
+    months = sorted(set(month_keys(incidents["occurred_at"])))
+    batches = {b.batch_id: b.content_hash for b in store.list_batches()}
+    store.close()
+    return incidents, area, months, batches
+
+
+def analyse(gravesham, **kw):
+    incidents, area, months, batches = gravesham
+    return run_analysis(
+        incidents, AnalysisParams(**kw), area_lonlat=area, months=months, batches=batches
+    )
+
+
+@pytest.mark.parametrize("method", ["dbscan", "gistar"])
+def test_top_violence_hotspot_is_the_transport_quarter(gravesham, method: str) -> None:
+    """The strategy: violence concentrates round Gravesend station and bus hub."""
+    result = analyse(gravesham, method=method, categories=("violent-crime",))
+    top = result.hotspots.iloc[0]
+    assert top["rank"] == 1
+    assert metres_from_station(top["centroid_lat"], top["centroid_lon"]) < 300
+    # ... and it is violence, ranked on visible components
+    assert set(top["categories"]) == {"violent-crime"}
+    for c in ("volume", "harm", "trend", "concern"):
+        assert 0 <= top[f"{c}_component"] <= 1
+
+
+def test_automatic_choices_are_reported_with_reasons(gravesham) -> None:
+    result = analyse(gravesham, method="dbscan", categories=("violent-crime",))
+    auto = result.provenance.automatic
+    assert set(auto) == {"eps_m", "min_samples"}
+    assert 50 <= auto["eps_m"]["value"] <= 500 and "k-distance" in auto["eps_m"]["reason"]
+    assert auto["min_samples"]["value"] >= 10 and "90%" in auto["min_samples"]["reason"]
+    grid = analyse(gravesham, method="gistar", categories=("violent-crime",))
+    assert 7 <= grid.provenance.automatic["resolution"]["value"] <= 10
+
+
+def test_same_inputs_same_run_id_and_numbers(gravesham) -> None:
+    a = analyse(
+        gravesham, method="gistar", categories=("anti-social-behaviour",), permutations=99, seed=3
+    )
+    b = analyse(
+        gravesham, method="gistar", categories=("anti-social-behaviour",), permutations=99, seed=3
+    )
+    assert a.run_id == b.run_id
+    pd.testing.assert_frame_equal(
+        a.hotspots.drop(columns="geometry"), b.hotspots.drop(columns="geometry")
+    )
+    c = analyse(
+        gravesham, method="gistar", categories=("anti-social-behaviour",), permutations=99, seed=4
+    )
+    assert c.run_id != a.run_id
+    prov = a.provenance.to_dict()
+    assert prov["seed"] == 3 and prov["parameters"]["permutations"] == 99
+    assert len(prov["batches"]) == 11 and all(prov["batches"].values())
+    assert prov["weights_version"].startswith("hotspots-harm")
+    assert prov["libraries"]["numpy"] == np.__version__
+
+
+def test_every_method_ranks_and_exports_geojson(gravesham) -> None:
+    for method in ("hdbscan", "hexes", "emerging", "kde"):
+        result = analyse(gravesham, method=method, categories=("violent-crime",))
+        assert len(result.hotspots) > 0, method
+        doc = result.to_geojson()
+        assert doc["type"] == "FeatureCollection" and doc["run_id"] == result.run_id
+        first = doc["features"][0]
+        lon, lat = shapely.geometry.shape(first["geometry"]).centroid.coords[0]
+        assert 0.2 < lon < 0.6 and 51.3 < lat < 51.5, method  # lon/lat order, WGS84
+        props = first["properties"]
+        assert props["rank"] == 1 and props["count"] > 0 and props["harm"] > 0
+        assert props["harm_density_per_km2"] > 0
+        assert props["profile"]["hour_weekday"] is None  # police.uk: month only
+        assert "month only" in props["profile"]["hour_weekday_note"]
+
+
+def test_emerging_uses_only_months_with_data(gravesham) -> None:
+    result = analyse(gravesham, method="emerging", categories=("anti-social-behaviour",))
+    assert result.provenance.window["months"] == [f"2022-{m:02d}" for m in range(1, 12)]
+    cats = set(result.cells["emerging"])
+    assert cats <= {
+        f"{p} {k} spot"
+        for p in (
+            "new",
+            "consecutive",
+            "intensifying",
+            "persistent",
+            "diminishing",
+            "sporadic",
+            "oscillating",
+            "historical",
+        )
+        for k in ("hot", "cold")
+    } | {"no pattern detected"}
+    assert all("hot spot" in c for c in result.hotspots["emerging"])
+
+
+def planted(seed: int = 0) -> pd.DataFrame:
+    """Uniform background over 10 × 10 km plus one dense planted hotspot of robbery."""
+    rng = np.random.default_rng(seed)
+    n_bg, n_hot = 3000, 300
+    x = np.r_[rng.uniform(560_000, 570_000, n_bg), rng.normal(566_000, 40, n_hot)]
+    y = np.r_[rng.uniform(170_000, 180_000, n_bg), rng.normal(172_000, 40, n_hot)]
+    from geodata.crs import xy_to_lonlat
+
+    lon, lat = xy_to_lonlat(x, y, "EPSG:27700")
+    months = pd.to_datetime(
+        rng.choice(pd.date_range("2023-01-01", periods=12, freq="MS"), n_bg + n_hot)
+    )
+    return pd.DataFrame(
+        {
+            "x": x,
+            "y": y,
+            "lon": lon,
+            "lat": lat,
+            "occurred_at": months,
+            "occurred_precision": "month",
+            "category": ["burglary"] * n_bg + ["robbery"] * n_hot,
+            "location": "On or near Somewhere",
+            "batch_id": "synthetic/2023",
+        }
+    )
+
+
+@pytest.mark.parametrize("method", ["dbscan", "gistar", "kde"])
+def test_planted_hotspot_is_found_and_ranked_first(method: str) -> None:
+    result = run_analysis(planted(), AnalysisParams(method=method))
+    top = result.hotspots.iloc[0]
+    assert top.geometry.buffer(50).contains(shapely.Point(566_000, 172_000))
+    assert top["categories"].get("robbery", 0) >= 0.7 * top["count"]
+    assert top["categories"]["robbery"] >= 0.9 * 300  # the planted incidents are in it
+
+
+def test_empty_selection_is_reported_not_an_error(gravesham) -> None:
+    incidents, *_ = gravesham
+    result = run_analysis(
+        incidents,
+        AnalysisParams(
+            method="dbscan",
+            categories=("violent-crime",),
+            start=pd.Timestamp("2030-01-01").to_pydatetime(),
+        ),
+    )
+    assert result.hotspots.empty
+    assert "no incidents" in result.notes[0]
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="method must be one of"):
+        AnalysisParams(method="kmeans")
+    with pytest.raises(ValueError, match="unknown category"):
+        AnalysisParams(categories=("mugging",))
+    with pytest.raises(ValueError, match="start"):
+        AnalysisParams(
+            start=pd.Timestamp("2023-02-01").to_pydatetime(),
+            end=pd.Timestamp("2023-01-01").to_pydatetime(),
+        )
+
+
+def test_store_query_feeds_analysis(tmp_path) -> None:
+    """The CLI path: incidents straight from a store, filtered there."""
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    load_demo(store)
+    table = store.query_incidents(IncidentQuery(categories=["violent-crime"])).to_pandas()
+    store.close()
+    assert (table["category"] == "violent-crime").all()
+    result = run_analysis(table, AnalysisParams(method="hexes", resolution=8))
+    assert result.hotspots["count"].sum() == len(table)
