@@ -509,7 +509,17 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
         or f"{prov.method} hotspots — run {result.run_id}, {prov.n_incidents:,} incidents",
         title_justify="left",
     )
-    for col in ("rank", "score", "volume", "harm", "trend", "concern", "count", "harm sum"):
+    for col in (
+        "rank",
+        "score",
+        "volume",
+        "harm",
+        "trend",
+        "concern",
+        "count",
+        "harm sum",
+        "harm/km²",
+    ):
         table.add_column(col, justify="right")
     table.add_column("where (top street; lat, lon)")
     for _, r in result.hotspots.head(top).iterrows():
@@ -524,6 +534,7 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
             f"{r['concern_component']:.2f}",
             f"{r['count']:,}",
             f"{r['harm']:,.0f}",
+            f"{r['harm_density_per_km2']:,.0f}",
             f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",
         )
     out.print(table)
@@ -536,6 +547,95 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
         f"{prov.concern_profile}; score = "
         + " + ".join(f"{w:.2f}×{c}" for c, w in prov.ranking_weights.items())
         + "[/]"
+    )
+
+
+@app.command("rates")
+def rates(
+    kind: Annotated[str, typer.Option(help="Areas: lsoa or ward.")] = "ward",
+    categories: Annotated[str | None, typer.Option(help="Comma-separated category slugs.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Last month or day, inclusive.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
+    from geodata.stores import IncidentQuery
+    from hotspots.rates import area_rates, lsoa_population_to_areas
+
+    if kind not in ("lsoa", "ward"):
+        fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)
+    cats = [c.strip() for c in categories.split(",")] if categories else None
+    try:
+        if cats:
+            from geodata.taxonomy import validate_slugs
+
+            validate_slugs(cats)
+    except ValueError as exc:
+        fail(str(exc), 2, as_json)
+    start, end = _parse_when(from_, end=False), _parse_when(to, end=True)
+    with reporting_errors(as_json), _store(store) as st:
+        population = st.population("lsoa")
+        if population.empty:
+            fail(
+                "no LSOA population is loaded; see `hotspots import population`",
+                EXIT_NOT_FOUND,
+                as_json,
+            )
+        latest = population["year"].max()
+        population = population[population["year"] == latest]
+        areas = st.boundaries(kind)
+        method = f"ONS LSOA population, {latest}"
+        if kind == "ward":
+            if areas.empty:
+                fail(
+                    "no ward boundaries are loaded; see `hotspots import boundaries`",
+                    EXIT_NOT_FOUND,
+                    as_json,
+                )
+            population = lsoa_population_to_areas(st.boundaries("lsoa"), areas, population)
+            method += ", summed to wards by each LSOA's representative point"
+        column = "ward_code" if kind == "ward" else "lsoa_code"
+        codes = (
+            st.query_incidents(
+                IncidentQuery(categories=cats, start=start, end=end, columns=[column])
+            )
+            .column(column)
+            .to_pandas()
+        )
+    names = dict(zip(areas["code"], areas["name"])) if len(areas) else {}
+    table, borough = area_rates(codes, population, names=names)
+    if as_json:
+        print_json(
+            {
+                "kind": kind,
+                "categories": cats,
+                "population": method,
+                "borough": borough,
+                "areas": table.to_dict("records"),
+            }
+        )
+        return
+    t = Table(title=f"Incidents per 1,000 residents by {kind} ({method})", title_justify="left")
+    for col in ("area", "name", "count", "population", "rate", "95% interval", "× borough"):
+        t.add_column(col, justify="left" if col in ("area", "name") else "right")
+    for r in table.itertuples():
+        t.add_row(
+            r.area_code,
+            r.name,
+            f"{r.count:,}",
+            f"{r.population:,.0f}",
+            f"{r.rate:.1f}",
+            f"{r.rate_low:.1f}–{r.rate_high:.1f}",
+            f"{r.ratio_to_borough:.2f}",
+        )
+    out.print(t)
+    out.print(
+        f"Borough: {borough['count']:,} incidents, {borough['population']:,.0f} residents, "
+        f"{borough['rate']:.1f} per 1,000; {borough['outside_areas']:,} incidents outside "
+        f"these {kind}s."
     )
 
 

@@ -274,3 +274,21 @@ def test_analyse_with_own_harm_weights(demo_store: tuple[Path, dict], tmp_path: 
     assert code == 0 and doc["provenance"]["weights_version"] == "kent-test"
     top = doc["features"][0]["properties"]
     assert top["harm"] == 2 * top["count"]
+
+
+def test_rates_by_ward_against_the_borough(demo_store: tuple[Path, dict]) -> None:
+    path, _ = demo_store
+    code, doc = run(
+        "rates", "--store", str(path), "--kind", "ward", "--categories", "anti-social-behaviour"
+    )
+    assert code == 0
+    areas = doc["areas"]
+    assert len(areas) == 18 and sum(a["population"] for a in areas) == 106_939
+    for a in areas:
+        assert a["rate"] == pytest.approx(a["count"] / a["population"] * 1000)
+        assert a["rate_low"] <= a["rate"] <= a["rate_high"]
+    borough = doc["borough"]
+    assert borough["rate"] == pytest.approx(sum(a["count"] for a in areas) / 106_939 * 1000)
+    code, lsoa = run("rates", "--store", str(path), "--kind", "lsoa")
+    assert code == 0 and len(lsoa["areas"]) == 64
+    assert {a["name"] for a in lsoa["areas"]} >= {"Gravesham 001A"}
