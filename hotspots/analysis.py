@@ -35,12 +35,14 @@ import shapely
 from geodata.crs import xy_to_lonlat
 from geodata.taxonomy import validate_slugs
 
+from .emerging import _mk_rows
 from .harm import HarmWeights
 from .provenance import Provenance
 from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspots
-from .temporal import month_keys, monthly_counts, temporal_profile
+from .temporal import month_keys, temporal_profile
 
 METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
+PROFILE_LIMIT = 200  # temporal profiles for this many top-ranked hotspots
 HOT_EMERGING = (
     "new",
     "consecutive",
@@ -173,18 +175,6 @@ def select(incidents: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
     return incidents.loc[keep].reset_index(drop=True)
 
 
-def _categories(cats: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in cats.value_counts().items()}
-
-
-def _trend_z(series: np.ndarray) -> float:
-    from .emerging import mann_kendall
-
-    if np.count_nonzero(~np.isnan(series)) < 3:
-        return float("nan")
-    return float(mann_kendall(series).z)
-
-
 def run_analysis(
     incidents: pd.DataFrame,
     params: AnalysisParams,
@@ -224,21 +214,33 @@ def run_analysis(
         data, params, crs, area_lonlat, months, automatic, notes
     )
 
-    # Monthly series, trend and profiles per hotspot
-    member = hotspots.pop("_members") if "_members" in hotspots else None
-    trend = np.full(len(hotspots), np.nan)
-    profiles = {}
-    if member is not None:
-        for i, idx in enumerate(member):
-            sub = data.iloc[idx]
-            series = monthly_counts(sub["occurred_at"], months).astype(float)
-            trend[i] = _trend_z(series)
-            profiles[hotspots["hotspot_id"].iloc[i]] = temporal_profile(
-                sub["occurred_at"], sub["occurred_precision"], months
-            ).to_dict()
+    # Monthly series, trend and profiles per hotspot, vectorised over hotspots
+    hs_of = hotspots.attrs.pop("hs_of", np.full(len(data), -1))
+    n_h, n_m = len(hotspots), len(months)
+    month_index = {m: i for i, m in enumerate(months)}
+    keys = month_keys(data["occurred_at"]) if len(data) else np.array([], dtype=str)
+    m_of = np.array([month_index.get(k, -1) for k in keys], dtype=np.int64)
+    ok = (hs_of >= 0) & (m_of >= 0)
+    monthly = np.bincount(hs_of[ok] * n_m + m_of[ok], minlength=n_h * n_m).reshape(n_h, n_m)
+    trend = np.full(n_h, np.nan)
+    if n_h and n_m >= 3:
+        trend = _mk_rows(monthly.astype(float))[2]
     ranked = rank_hotspots(hotspots, trend_z=trend, concern=concern, weights=ranking).table
     if params.top is not None:
         ranked = ranked.head(params.top)
+    profiles = {}
+    if n_h:
+        position = {h: i for i, h in enumerate(hotspots["hotspot_id"])}
+        order = np.argsort(hs_of, kind="stable")
+        starts = np.searchsorted(hs_of[order], np.arange(n_h + 1))
+        for hid in ranked["hotspot_id"].head(PROFILE_LIMIT):
+            i = position[hid]
+            sub = data.iloc[order[starts[i] : starts[i + 1]]]
+            profiles[hid] = temporal_profile(
+                sub["occurred_at"], sub["occurred_precision"], months
+            ).to_dict()
+        if n_h > PROFILE_LIMIT:
+            notes.append(f"temporal profiles are given for the top {PROFILE_LIMIT} hotspots")
     ranked = gpd.GeoDataFrame(ranked, geometry="geometry", crs=crs)
 
     used = sorted(set(data["batch_id"])) if "batch_id" in data else []
@@ -262,7 +264,7 @@ def run_analysis(
         crs,
         cells,
         surface,
-        {k: v for k, v in profiles.items() if k in set(ranked["hotspot_id"])},
+        profiles,
         notes,
     )
 
@@ -302,7 +304,9 @@ def _clusters(data, params, crs, area_lonlat, months, automatic, notes):
         return _empty(crs), None, None, params
     summary = summary.copy()
     summary["hotspot_id"] = [f"c{int(c)}" for c in summary["cluster_id"]]
-    summary["_members"] = [np.flatnonzero(labels == c) for c in summary["cluster_id"]]
+    lookup = np.full(int(labels.max()) + 2, -1)
+    lookup[summary["cluster_id"].to_numpy(int)] = np.arange(len(summary))
+    summary.attrs["hs_of"] = lookup[labels]  # labels -1 (noise) → lookup[-1] = -1
     summary["harm_density_per_km2"] = summary["harm"] / (summary["area_m2"] / 1e6)
     summary["top_locations"] = [_named(locs) for locs in summary["top_locations"]]
     return summary, None, None, params
@@ -400,38 +404,29 @@ def _grid(data, params, crs, area_lonlat, months, automatic, notes):
         from .grid import assign_cells
 
         cell_of = assign_cells(data["lat"].to_numpy(), data["lon"].to_numpy(), res)
-    index = {c: i for i, c in enumerate(grid.cells)}
-    pos = np.array([index.get(c, -1) for c in cell_of], dtype=int)
-    rows = []
-    for i in keep:
-        members = np.flatnonzero(pos == i)
-        sub = data.iloc[members]
-        rows.append(
-            {
-                "hotspot_id": str(grid.cells[i]),
-                "cell": str(grid.cells[i]),
-                "count": len(sub),
-                "harm": float(sub["harm"].sum()),
-                "categories": _categories(sub["category"]),
-                "top_locations": _top_locations(sub),
-                "geometry": cells.geometry.iloc[i],
-                "_members": members,
-                **{
-                    c: cells[c].iloc[i]
-                    for c in cells.columns
-                    if c.startswith(("gi_", "emerging")) or c == "gi_bin"
-                },
-            }
-        )
-    if not rows:
+    cells_sorted = np.asarray(grid.cells).astype(str)  # Grid keeps its cells sorted
+    cell_of = np.asarray(cell_of).astype(str)
+    pos = np.searchsorted(cells_sorted, cell_of)
+    pos[pos >= len(cells_sorted)] = 0
+    pos = np.where(cells_sorted[pos] == cell_of, pos, -1).astype(np.int64)
+    if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")
         return _empty(crs), cells, None, params
-    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
-    out["area_m2"] = out.geometry.area
-    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
-    centroid = out.geometry.centroid
-    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
-        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
+    hs_index = np.full(len(grid.cells) + 1, -1)
+    hs_index[keep] = np.arange(len(keep))
+    hs_of = hs_index[pos]  # pos -1 → hs_index[-1] = -1
+    stats = [c for c in cells.columns if c.startswith(("gi_", "emerging"))]
+    out = _hotspot_table(
+        data,
+        hs_of,
+        len(keep),
+        {
+            "hotspot_id": grid.cells[keep].astype(str),
+            "cell": grid.cells[keep].astype(str),
+            **{c: cells[c].to_numpy()[keep] for c in stats},
+        },
+        cells.geometry.to_numpy()[keep],
+        crs,
     )
     return out, cells, None, params
 
@@ -458,31 +453,22 @@ def _kde(data, params, crs, area_lonlat, months, automatic, notes):
     contours = density_contours(surface, (params.kde_top_share,), crs=crs)
     parts = list(shapely.get_parts(contours.geometry.iloc[0])) if len(contours) else []
     pts = shapely.points(data["x"].to_numpy(), data["y"].to_numpy())
-    rows = []
-    for j, poly in enumerate(parts):
-        members = np.flatnonzero(shapely.covers(poly, pts))
-        if not len(members):
-            continue
-        sub = data.iloc[members]
-        rows.append(
-            {
-                "hotspot_id": f"k{j}",
-                "count": len(sub),
-                "harm": float(sub["harm"].sum()),
-                "categories": _categories(sub["category"]),
-                "top_locations": _top_locations(sub),
-                "geometry": poly,
-                "_members": members,
-            }
-        )
-    if not rows:
+    hs_of = np.full(len(data), -1)
+    kept = []
+    for poly in parts:
+        inside = shapely.covers(poly, pts) & (hs_of < 0)
+        if inside.any():
+            hs_of[inside] = len(kept)
+            kept.append(poly)
+    if not kept:
         return _empty(crs), None, surface, params
-    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
-    out["area_m2"] = out.geometry.area
-    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
-    centroid = out.geometry.centroid
-    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
-        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
+    out = _hotspot_table(
+        data,
+        hs_of,
+        len(kept),
+        {"hotspot_id": [f"k{j}" for j in range(len(kept))]},
+        np.array(kept, dtype=object),
+        crs,
     )
     return out, None, surface, params
 
@@ -492,11 +478,52 @@ def _named(locations) -> list:
     return [loc for loc in locations if str(loc[0]).strip().lower() not in ("on or near", "")]
 
 
-def _top_locations(sub: pd.DataFrame, n: int = 5) -> list[list]:
-    if "location" not in sub:
-        return []
-    counts = sub["location"].dropna().value_counts()
-    return _named([[str(k), int(v)] for k, v in counts.items()])[:n]
+def _hotspot_table(
+    data: pd.DataFrame,
+    hs_of: np.ndarray,
+    n: int,
+    columns: dict,
+    geometry: np.ndarray,
+    crs: str,
+    top_n: int = 5,
+) -> gpd.GeoDataFrame:
+    """Counts, harm, categories and top streets per hotspot, in one pass over the incidents.
+
+    ``hs_of`` gives each incident's hotspot (0..n-1) or -1.
+    """
+    inside = hs_of >= 0
+    h = hs_of[inside]
+    count = np.bincount(h, minlength=n)
+    harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
+    sub = pd.DataFrame({"h": h, "category": data["category"].to_numpy()[inside]})
+    cats: list[dict] = [{} for _ in range(n)]
+    for (hi, cat), k in sub.groupby(["h", "category"], sort=True).size().items():
+        cats[hi][str(cat)] = int(k)
+    tops: list[list] = [[] for _ in range(n)]
+    if "location" in data:
+        sub["location"] = data["location"].to_numpy()[inside]
+        named = sub.dropna(subset=["location"])
+        named = named[~named["location"].str.strip().str.lower().isin(["on or near", ""])]
+        sizes = named.groupby(["h", "location"], sort=False).size().reset_index(name="k")
+        sizes = sizes.sort_values(["h", "k", "location"], ascending=[True, False, True])
+        for hi, group in sizes.groupby("h", sort=False):
+            tops[hi] = [
+                [str(loc), int(k)]
+                for loc, k in zip(group["location"].head(top_n), group["k"].head(top_n))
+            ]
+    out = gpd.GeoDataFrame(
+        {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
+        geometry=geometry,
+        crs=crs,
+    )
+    out["area_m2"] = out.geometry.area
+    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
+    centroid = out.geometry.centroid
+    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
+        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
+    )
+    out.attrs["hs_of"] = hs_of
+    return out
 
 
 def _empty(crs: str) -> gpd.GeoDataFrame:
