@@ -416,12 +416,22 @@ def analyse(
     ] = None,
     k: Annotated[int, typer.Option(help="Gi* neighbours: k-ring.")] = 1,
     value: Annotated[str, typer.Option(help="Grid value: count or harm.")] = "count",
-    permutations: Annotated[int, typer.Option(help="Gi* permutations (0: analytical only).")] = 0,
+    permute: Annotated[
+        bool, typer.Option(help="Gi*: conditional permutation inference (seeded).")
+    ] = False,
+    permutations: Annotated[int, typer.Option(help="Permutations when --permute.")] = 999,
     fdr: Annotated[bool, typer.Option(help="Benjamini-Hochberg FDR for Gi* classes.")] = False,
     bandwidth_m: Annotated[float | None, typer.Option(help="KDE bandwidth, m.")] = None,
     cell_m: Annotated[float, typer.Option(help="KDE cell size, m.")] = 50.0,
     seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
     top: Annotated[int, typer.Option(help="How many ranked hotspots to show.")] = 10,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Ranking weights, e.g. volume=0.25,harm=0.35,trend=0.15,concern=0.25."),
+    ] = None,
+    concern: Annotated[
+        Path | None, typer.Option(help="Your own community-concern profile (TOML).")
+    ] = None,
     harm_weights: Annotated[Path | None, typer.Option(help="Your own harm weights (TOML).")] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write the ranked hotspots as GeoJSON.")
@@ -444,17 +454,21 @@ def analyse(
             resolution=resolution,
             k=k,
             value=value,
-            permutations=permutations,
+            permutations=permutations if permute else 0,
             fdr=fdr,
             bandwidth_m=bandwidth_m,
             cell_m=cell_m,
             seed=seed,
         )
+        from hotspots.ranking import RankingWeights
+
+        ranking = RankingWeights.parse(weights) if weights else RankingWeights()
     except ValueError as exc:
         fail(str(exc), 2, as_json)
     with reporting_errors(as_json), _store(store) as st:
-        weights = _load_harm_weights(harm_weights)
-        result = analyse_store(st, params, weights)
+        harm = _load_harm_weights(harm_weights)
+        profile = _load_concern(concern)
+        result = analyse_store(st, params, harm, concern=profile, ranking=ranking)
     doc = result.to_geojson()
     if output is not None:
         output.write_text(json.dumps(doc, default=str), encoding="utf-8")
@@ -466,7 +480,22 @@ def analyse(
         out.print(f"Wrote {len(doc['features'])} hotspots to {output}.")
 
 
-def analyse_store(st: Store, params, weights):
+def _load_concern(path: Path | None):
+    from hotspots.ranking import GRAVESHAM_2023, ConcernProfile
+
+    if path is None:
+        return GRAVESHAM_2023
+    import tomllib
+
+    try:
+        return ConcernProfile.from_mapping(
+            tomllib.loads(path.read_text(encoding="utf-8")), where=str(path)
+        )
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ProfileError(f"concern profile {path}: {exc}") from exc
+
+
+def analyse_store(st: Store, params, weights, concern=None, ranking=None):
     """Run an analysis on the incidents of a store (the API calls this too)."""
     import shapely
 
@@ -498,6 +527,8 @@ def analyse_store(st: Store, params, weights):
         months=months,
         batches=batches,
         harm_weights=weights,
+        **({"concern": concern} if concern is not None else {}),
+        ranking=ranking,
     )
 
 

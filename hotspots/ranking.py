@@ -55,6 +55,53 @@ class ConcernProfile:
     themes: tuple[ConcernTheme, ...]
     note: str = ""
 
+    @classmethod
+    def from_mapping(cls, data: Mapping, where: str = "concern profile") -> ConcernProfile:
+        """Build a profile from parsed TOML/JSON; raise ``ValueError`` naming the bad entry.
+
+        Shape: ``name``, optional ``note``, and ``[[themes]]`` tables with ``name``,
+        ``first_choice_pct``, optional ``second_choice_pct`` and ``categories``.
+        """
+        from geodata.taxonomy import BY_SLUG
+
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: expected a 'name' string, got {name!r}")
+        themes = data.get("themes")
+        if not isinstance(themes, list) or not themes:
+            raise ValueError(f"{where}: expected at least one [[themes]] table")
+        out = []
+        for i, t in enumerate(themes, 1):
+            first = t.get("first_choice_pct") if isinstance(t, Mapping) else None
+            second = t.get("second_choice_pct") if isinstance(t, Mapping) else None
+            cats = t.get("categories") if isinstance(t, Mapping) else None
+            if not isinstance(first, int | float) or not 0 <= first <= 100:
+                raise ValueError(
+                    f"{where}: themes[{i}].first_choice_pct must be 0-100, got {first!r}"
+                )
+            if second is not None and (
+                not isinstance(second, int | float) or not 0 <= second <= 100
+            ):
+                raise ValueError(
+                    f"{where}: themes[{i}].second_choice_pct must be 0-100, got {second!r}"
+                )
+            if not isinstance(cats, list) or not cats:
+                raise ValueError(f"{where}: themes[{i}].categories must list category slugs")
+            bad = [c for c in cats if c not in BY_SLUG]
+            if bad:
+                raise ValueError(f"{where}: themes[{i}] has unknown categories {bad}")
+            out.append(
+                ConcernTheme(
+                    str(t.get("name", f"theme {i}")),
+                    float(first),
+                    None if second is None else float(second),
+                    tuple(cats),
+                )
+            )
+        if max(t.first_choice_pct for t in out) <= 0:
+            raise ValueError(f"{where}: at least one theme needs a share above 0")
+        return cls(name, tuple(out), str(data.get("note", "")))
+
     def category_weights(self) -> dict[str, float]:
         support = {
             t.name: t.first_choice_pct + 0.5 * (t.second_choice_pct or 0.0) for t in self.themes
@@ -138,6 +185,8 @@ GRAVESHAM_2023 = ConcernProfile(
 
 @dataclass(frozen=True)
 class RankingWeights:
+    """Weights of the four components; they need not sum to 1 (they are normalised)."""
+
     volume: float = 0.25
     harm: float = 0.35
     trend: float = 0.15
@@ -147,6 +196,24 @@ class RankingWeights:
         values = [getattr(self, c) for c in COMPONENTS]
         if any(v < 0 for v in values) or sum(values) <= 0:
             raise ValueError(f"ranking weights must be >= 0 and not all 0; got {values}")
+
+    @classmethod
+    def parse(cls, text: str) -> RankingWeights:
+        """``"volume=1,harm=2,trend=0,concern=1"``; components left out keep their default."""
+        values: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep or key.strip() not in COMPONENTS:
+                raise ValueError(
+                    f"ranking weights: expected name=number with names {COMPONENTS}, got {part!r}"
+                )
+            try:
+                values[key.strip()] = float(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"ranking weights: {key.strip()} must be a number, got {value!r}"
+                ) from exc
+        return cls(**values)
 
     def normalised(self) -> dict[str, float]:
         total = sum(getattr(self, c) for c in COMPONENTS)

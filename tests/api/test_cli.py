@@ -292,3 +292,45 @@ def test_rates_by_ward_against_the_borough(demo_store: tuple[Path, dict]) -> Non
     code, lsoa = run("rates", "--store", str(path), "--kind", "lsoa")
     assert code == 0 and len(lsoa["areas"]) == 64
     assert {a["name"] for a in lsoa["areas"]} >= {"Gravesham 001A"}
+
+
+def test_analyse_permutations_ranking_weights_and_concern(
+    demo_store: tuple[Path, dict], tmp_path: Path
+) -> None:
+    path, _ = demo_store
+    base = [
+        "analyse",
+        "--store",
+        str(path),
+        "--method",
+        "gistar",
+        "--resolution",
+        "9",
+        "--categories",
+        "anti-social-behaviour,burglary",
+    ]
+    code, analytical = run(*base)
+    assert code == 0 and analytical["provenance"]["parameters"]["permutations"] == 0
+    code, permuted = run(*base, "--permute", "--permutations", "199", "--seed", "5")
+    assert code == 0 and permuted["provenance"]["parameters"]["permutations"] == 199
+    assert permuted["features"][0]["properties"]["gi_p_sim"] >= 1 / 200
+    code, by_volume = run(*base, "--weights", "volume=1,harm=0,trend=0,concern=0")
+    counts = [f["properties"]["count"] for f in by_volume["features"]]
+    assert counts == sorted(counts, reverse=True)
+    assert by_volume["provenance"]["ranking_weights"]["volume"] == 1.0
+    profile = tmp_path / "concern.toml"
+    profile.write_text(
+        'name = "burglary-first"\n[[themes]]\nname = "homes"\n'
+        'first_choice_pct = 60\ncategories = ["burglary"]\n'
+    )
+    code, doc = run(*base, "--concern", str(profile))
+    assert code == 0 and doc["provenance"]["concern_profile"] == "burglary-first"
+    for f in doc["features"]:
+        p = f["properties"]
+        share = p["categories"].get("burglary", 0) / p["count"] if p["count"] else 0.0
+        assert p["concern_component"] == pytest.approx(share, abs=1e-6)
+    result = runner.invoke(app, [*base, "--weights", "volume=x"])
+    assert result.exit_code == 2 and "must be a number" in result.output
+    profile.write_text('name = "bad"\n[[themes]]\nfirst_choice_pct = 150\ncategories = ["x"]\n')
+    code, doc = run(*base, "--concern", str(profile))
+    assert code == EXIT_INPUT and "first_choice_pct must be 0-100" in doc["error"]["detail"]
