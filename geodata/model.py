@@ -150,3 +150,64 @@ class ImportReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str)
+
+
+# -- service records (web API) ------------------------------------------------
+# Every datetime in these records is UTC without a zone (naive); stores convert
+# an aware datetime to naive UTC on the way in.
+
+
+@dataclass
+class RunRecord:
+    """A stored analysis run, so a map link made today shows today's answer later.
+
+    ``result`` is the GeoJSON FeatureCollection; :meth:`Store.list_runs` leaves
+    it empty (``{}``) for speed, :meth:`Store.get_run` fills it.
+    """
+
+    run_id: str
+    method: str
+    params: dict[str, Any]
+    provenance: dict[str, Any]
+    result: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass
+class ApiKeyRecord:
+    """An API key as stored: its SHA-256 hash, never the key itself."""
+
+    key_id: str
+    name: str
+    role: str  # "analyst" | "partner" | "public"
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class ShareLinkRecord:
+    """A share link: which run it shows, as which role, with which filters, until when."""
+
+    link_id: str
+    run_id: str
+    role: str  # "analyst" | "partner" | "public"
+    filters: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class JobRecord:
+    """A background job (e.g. a large import) and its progress."""
+
+    job_id: str
+    kind: str
+    status: str  # "queued" | "running" | "done" | "failed"
+    progress: float  # 0 to 1
+    message: str
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime

@@ -9,15 +9,27 @@ columns of :data:`geodata.model.INCIDENT_SCHEMA`, ready for analysis
 
 The same contract test suite (``tests/geodata/test_store_contract.py``) runs
 against both stores.
+
+Stores also keep the web service's records: analysis runs, API keys (hashed),
+share links with their opens, and background jobs
+(``tests/geodata/test_store_service.py``). Their datetimes are UTC without a
+zone: an aware datetime is converted to naive UTC on the way in
+(:func:`utc_naive`), and reads return naive UTC, to the microsecond. Their
+JSON must be strict JSON (no NaN or Infinity; :func:`dump_json`). In the
+PostGIS store it is ``jsonb``, which keeps values but not key order or
+duplicate keys, and returns a float written with a positive exponent
+(``abs(x) >= 1e16``) as an int.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -25,7 +37,14 @@ import pyarrow as pa
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from ..model import INCIDENT_SCHEMA, BatchInfo
+from ..model import (
+    INCIDENT_SCHEMA,
+    ApiKeyRecord,
+    BatchInfo,
+    JobRecord,
+    RunRecord,
+    ShareLinkRecord,
+)
 from ..validate import ValidatedBatch
 
 #: ``progress(rows_written, rows_total)`` — called while a write is under way.
@@ -34,6 +53,9 @@ Progress = Callable[[int, int], None]
 INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA.names)
 BOUNDARY_KINDS = ("ward", "lsoa", "msoa", "district", "custom")
 WRITE_CHUNK_ROWS = 25_000
+#: Roles an API key or a share link can carry (most to least trusted).
+ROLES = ("analyst", "partner", "public")
+JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
 @dataclass(frozen=True)
@@ -193,6 +215,113 @@ class Store(ABC):
     def population(self, kind: str | None = None) -> pd.DataFrame:
         """Population rows: kind, area_code, year, population."""
 
+    # -- analysis runs -------------------------------------------------------
+    @abstractmethod
+    def save_run(self, record: RunRecord) -> bool:
+        """Store a run; True if stored, False if ``run_id`` was already stored.
+
+        An existing run is kept unchanged (identical requests reuse it).
+        ``ValueError`` if a JSON field holds something strict JSON cannot
+        (NaN, Infinity, a non-JSON type).
+        """
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run with its whole ``result``; ``None`` if there is no such run."""
+
+    @abstractmethod
+    def list_runs(self, method: str | None = None, limit: int = 100) -> list[RunRecord]:
+        """Runs (of ``method`` if given), newest first (ties by ``run_id``, descending).
+
+        For speed the listing leaves out the result payload: ``result`` is
+        ``{}`` in every record; :meth:`get_run` has it. ``params``,
+        ``provenance`` and ``created_at`` are filled.
+        """
+
+    @abstractmethod
+    def latest_run(self, method: str) -> RunRecord | None:
+        """The newest run of ``method``, with its whole ``result``; ``None`` if none."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> bool:
+        """Remove a run; False if it was not there. Share links to it are kept."""
+
+    # -- API keys --------------------------------------------------------------
+    @abstractmethod
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a key (its hash); ``ValueError`` for an unknown role,
+        :class:`StoreError` if its id or hash is already stored."""
+
+    @abstractmethod
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, revoked or not (the caller checks ``revoked_at``)."""
+
+    @abstractmethod
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones too, oldest first (ties by ``key_id``)."""
+
+    @abstractmethod
+    def revoke_api_key(self, key_id: str, when: datetime) -> bool:
+        """Mark a key revoked at ``when``; False if it is unknown or already revoked."""
+
+    # -- share links -----------------------------------------------------------
+    @abstractmethod
+    def add_share_link(self, record: ShareLinkRecord) -> None:
+        """Store a share link; ``ValueError`` for an unknown role,
+        :class:`StoreError` if its id is already stored. The run is not checked."""
+
+    @abstractmethod
+    def get_share_link(self, link_id: str) -> ShareLinkRecord | None:
+        """One link, revoked or expired ones too; ``None`` if unknown."""
+
+    @abstractmethod
+    def list_share_links(self) -> list[ShareLinkRecord]:
+        """Every link, newest first (ties by ``link_id``, descending)."""
+
+    @abstractmethod
+    def revoke_share_link(self, link_id: str, when: datetime) -> bool:
+        """Mark a link revoked at ``when``; False if it is unknown or already revoked."""
+
+    @abstractmethod
+    def log_share_open(self, link_id: str, opened_at: datetime, client: str | None) -> None:
+        """Record that a link was opened (``client``: e.g. the caller's address).
+
+        :class:`~geodata.errors.NotFound` if the link is unknown.
+        """
+
+    @abstractmethod
+    def share_link_opens(self, link_id: str) -> list[tuple[datetime, str | None]]:
+        """``(opened_at, client)`` of every open of a link, oldest first (then in the
+        order they were logged); ``[]`` for an unknown link."""
+
+    # -- jobs --------------------------------------------------------------------
+    @abstractmethod
+    def add_job(self, record: JobRecord) -> None:
+        """Store a new job; ``ValueError`` for an unknown status or a progress outside
+        0–1, :class:`StoreError` if its id is already stored."""
+
+    @abstractmethod
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        result: dict | None = None,
+        when: datetime,
+    ) -> bool:
+        """Change the fields given (``None`` leaves a field as it is) and set
+        ``updated_at`` to ``when``; False if the job is unknown.
+
+        Runs in a transaction of its own, so it can be called from an
+        import's progress callback while :meth:`apply` is writing.
+        """
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """One job; ``None`` if unknown."""
+
     @abstractmethod
     def close(self) -> None:
         """Release the file or the connection pool."""
@@ -219,6 +348,67 @@ def check_kind(kind: str) -> str:
     if kind not in BOUNDARY_KINDS:
         raise ValueError(f"boundary kind must be one of {BOUNDARY_KINDS}; got {kind!r}")
     return kind
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is one of :data:`ROLES`, else ``ValueError`` naming it."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}; got {role!r}")
+    return role
+
+
+def check_job_status(status: str) -> str:
+    """``status`` if it is one of :data:`JOB_STATUSES`, else ``ValueError`` naming it."""
+    if status not in JOB_STATUSES:
+        raise ValueError(f"job status must be one of {JOB_STATUSES}; got {status!r}")
+    return status
+
+
+def check_progress(progress: float) -> float:
+    """``progress`` as a float if it is within 0–1, else ``ValueError`` naming it."""
+    try:
+        value = float(progress)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"job progress must be between 0 and 1; got {progress!r}")
+    return value
+
+
+def utc_naive(when: datetime | None, what: str = "time") -> datetime | None:
+    """A datetime as naive UTC (how the service tables keep time); ``None`` stays ``None``.
+
+    An aware datetime is converted to UTC; a naive one is taken to be UTC already.
+    """
+    if when is None:
+        return None
+    if not isinstance(when, datetime):
+        raise ValueError(f"{what} must be a datetime; got {type(when).__name__}")
+    if when.tzinfo is not None:
+        return when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+# "\u0000" that is an escape, not an escaped backslash followed by "u0000"
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def dump_json(value: Any, what: str) -> str:
+    """Strict JSON text of ``value`` (what both stores keep).
+
+    ``ValueError`` naming ``what`` for NaN, Infinity, a value JSON cannot hold,
+    or a NUL character in a string (PostgreSQL's ``jsonb`` refuses it).
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+        if "float" in problem:  # allow_nan=False
+            problem = "it holds NaN or Infinity (use null)"
+        raise ValueError(f"{what} cannot be stored as JSON: {problem}") from exc
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        raise ValueError(f"{what} cannot be stored as JSON: a string holds a NUL character")
+    return text
 
 
 def batch_from_row(row: dict) -> BatchInfo:

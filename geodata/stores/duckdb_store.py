@@ -7,12 +7,21 @@ bounding-box condition in SQL followed by an exact polygon test with shapely.
 
 A DuckDB file takes one writing process at a time; a second one gets
 :class:`~geodata.errors.StoreUnavailable` naming the file.
+
+The service records (runs, API keys, share links, jobs) are kept in tables
+added by schema v2, with JSON as text and times as naive UTC ``TIMESTAMP``.
+Each service call uses a cursor of its own (a separate DuckDB connection to
+the same database), so it has its own transaction: a job's progress can be
+written from inside :meth:`DuckDBStore.apply`'s progress callback, or from
+another thread, without joining the import's transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -23,8 +32,16 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from ..errors import ConfigurationError, StoreError, StoreUnavailable
-from ..model import INCIDENT_SCHEMA, QUARANTINE_SCHEMA, BatchInfo
+from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
+from ..model import (
+    INCIDENT_SCHEMA,
+    QUARANTINE_SCHEMA,
+    ApiKeyRecord,
+    BatchInfo,
+    JobRecord,
+    RunRecord,
+    ShareLinkRecord,
+)
 from ..validate import ValidatedBatch
 from .base import (
     WRITE_CHUNK_ROWS,
@@ -33,10 +50,15 @@ from .base import (
     Store,
     attribute_filters,
     batch_from_row,
+    check_job_status,
     check_kind,
+    check_progress,
+    check_role,
+    dump_json,
+    utc_naive,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -68,6 +90,64 @@ _SCHEMA_V1 = [
         PRIMARY KEY (kind, area_code, year))""",
 ]
 
+# v2: the web service's records. Additive only, so a v1 file upgrades in place.
+# Times are naive UTC; JSON is text. Roles and statuses are also checked in code
+# (base.check_role / check_job_status), which gives both stores the same error.
+_ROLE_CHECK = "CHECK (role IN ('analyst', 'partner', 'public'))"
+_SCHEMA_V2 = [
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR PRIMARY KEY, method VARCHAR NOT NULL, params VARCHAR NOT NULL,
+        provenance VARCHAR NOT NULL, result VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS api_keys (
+        key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, role VARCHAR NOT NULL {_ROLE_CHECK},
+        key_hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
+    f"""CREATE TABLE IF NOT EXISTS share_links (
+        link_id VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL,
+        role VARCHAR NOT NULL {_ROLE_CHECK}, filters VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+        expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
+    "CREATE SEQUENCE IF NOT EXISTS share_opens_seq",
+    """CREATE TABLE IF NOT EXISTS share_opens (
+        seq BIGINT NOT NULL DEFAULT nextval('share_opens_seq'), link_id VARCHAR NOT NULL,
+        opened_at TIMESTAMP NOT NULL, client VARCHAR)""",
+    "CREATE INDEX IF NOT EXISTS share_opens_link ON share_opens (link_id)",
+    """CREATE TABLE IF NOT EXISTS jobs (
+        job_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+        progress DOUBLE NOT NULL CHECK (progress >= 0 AND progress <= 1),
+        message VARCHAR NOT NULL, result VARCHAR,
+        created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+]
+
+#: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
+SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+_RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
+_RUN_LISTED = "run_id, method, params, provenance, '{}' AS result, created_at"
+_KEY_COLUMNS = "key_id, name, role, key_hash, created_at, revoked_at"
+_LINK_COLUMNS = "link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at"
+_JOB_COLUMNS = "job_id, kind, status, progress, message, result, created_at, updated_at"
+
+
+def _run_record(row: tuple) -> RunRecord:
+    run_id, method, params, provenance, result, created_at = row
+    return RunRecord(
+        run_id, method, json.loads(params), json.loads(provenance), json.loads(result), created_at
+    )
+
+
+def _link_record(row: tuple) -> ShareLinkRecord:
+    link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at = row
+    return ShareLinkRecord(
+        link_id, run_id, role, json.loads(filters), created_by, created_at, expires_at, revoked_at
+    )
+
+
+def _job_record(row: tuple) -> JobRecord:
+    job_id, kind, status, progress, message, result, created_at, updated_at = row
+    result = None if result is None else json.loads(result)
+    return JobRecord(job_id, kind, status, float(progress), message, result, created_at, updated_at)
+
 
 class DuckDBStore(Store):
     """Store in a DuckDB file (``":memory:"`` for a throwaway one).
@@ -93,9 +173,9 @@ class DuckDBStore(Store):
                 f"cannot open the DuckDB file {self.path}: {exc}. Is another hotspots "
                 "process (a server or an import) using it?"
             ) from exc
+        self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
-        self._check_crs()
 
     def _run(self, query: str, params: list | None = None) -> list[tuple]:
         """Execute and consume the whole result (DuckDB wants results finished)."""
@@ -116,21 +196,27 @@ class DuckDBStore(Store):
         return int(row[0]) if row else 0
 
     def upgrade(self) -> list[str]:
-        if self._version() >= SCHEMA_VERSION:
+        version = self._version()
+        if version >= SCHEMA_VERSION:
             return []
+        ran: list[str] = []
         self.con.begin()
         try:
-            for stmt in _SCHEMA_V1:
-                self._run(stmt)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in SCHEMA_STEPS[step]:
+                    self._run(stmt)
+                ran.append(f"duckdb schema v{step}")
             self._run(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('analysis_crs', ?)",
-                [str(SCHEMA_VERSION), self.analysis_crs],
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+            self._run(  # a new file takes the configured CRS; an upgraded one keeps its own
+                "INSERT OR IGNORE INTO meta VALUES ('analysis_crs', ?)", [self.analysis_crs]
             )
             self.con.commit()
         except Exception:
             self.con.rollback()
             raise
-        return ["duckdb schema v1"]
+        return ran
 
     def schema_status(self) -> dict[str, object]:
         version = self._version()
@@ -380,6 +466,252 @@ class DuckDBStore(Store):
             .to_arrow_table()
             .to_pandas()
         )
+
+    # -- service records -----------------------------------------------------
+    @contextmanager
+    def _service(self, action: str, duplicate: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own, in a transaction committed on success; errors translated."""
+        try:
+            cur = self.con.cursor()
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"{action}: the DuckDB file {self.path} is closed") from exc
+        try:
+            cur.begin()
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    cur.rollback()
+                raise
+            cur.commit()
+        except duckdb.CatalogException as exc:
+            raise StoreError(
+                f"{action}: the store {self.path} lacks the service tables (its schema is "
+                "out of date); run `hotspots db upgrade`"
+            ) from exc
+        except duckdb.ConstraintException as exc:
+            raise StoreError(f"{action}: {duplicate or 'a constraint was violated'}") from exc
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{action} failed; nothing was changed ({type(exc).__name__})"
+            ) from exc
+        finally:
+            cur.close()
+
+    @staticmethod
+    def _count(cur: duckdb.DuckDBPyConnection, query: str, params: list) -> int:
+        """Rows changed by an INSERT / UPDATE / DELETE."""
+        row = cur.execute(query, params).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_run(self, record: RunRecord) -> bool:
+        values = [
+            record.run_id,
+            record.method,
+            dump_json(record.params, "run params"),
+            dump_json(record.provenance, "run provenance"),
+            dump_json(record.result, "run result"),
+            utc_naive(record.created_at, "created_at"),
+        ]
+        try:
+            with self._service("saving the run") as cur:
+                return bool(
+                    self._count(
+                        cur,
+                        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        values,
+                    )
+                )
+        except StoreError:
+            # Another thread stored the same run id first (a write-write conflict).
+            if self.get_run(record.run_id) is not None:
+                return False
+            raise
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._service("reading the run") as cur:
+            row = cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]
+            ).fetchone()
+        return _run_record(row) if row else None
+
+    def list_runs(self, method: str | None = None, limit: int = 100) -> list[RunRecord]:
+        limit = int(limit)
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or more; got {limit}")
+        where, params = ("WHERE method = ? ", [method]) if method is not None else ("", [])
+        with self._service("listing runs") as cur:
+            rows = cur.execute(
+                f"SELECT {_RUN_LISTED} FROM runs {where}"
+                "ORDER BY created_at DESC, run_id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [_run_record(r) for r in rows]
+
+    def latest_run(self, method: str) -> RunRecord | None:
+        with self._service("reading the latest run") as cur:
+            row = cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE method = ? "
+                "ORDER BY created_at DESC, run_id DESC LIMIT 1",
+                [method],
+            ).fetchone()
+        return _run_record(row) if row else None
+
+    def delete_run(self, run_id: str) -> bool:
+        with self._service("deleting the run") as cur:
+            return bool(self._count(cur, "DELETE FROM runs WHERE run_id = ?", [run_id]))
+
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        values = [
+            record.key_id,
+            record.name,
+            check_role(record.role),
+            record.key_hash,
+            utc_naive(record.created_at, "created_at"),
+            utc_naive(record.revoked_at, "revoked_at"),
+        ]
+        with self._service(
+            "adding the API key", "an API key with this id or hash is already stored"
+        ) as cur:
+            cur.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", values)
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        with self._service("looking up the API key") as cur:
+            row = cur.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", [key_hash]
+            ).fetchone()
+        return ApiKeyRecord(*row) if row else None
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        with self._service("listing API keys") as cur:
+            rows = cur.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+            ).fetchall()
+        return [ApiKeyRecord(*r) for r in rows]
+
+    def revoke_api_key(self, key_id: str, when: datetime) -> bool:
+        with self._service("revoking the API key") as cur:
+            return bool(
+                self._count(
+                    cur,
+                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                    [utc_naive(when, "when"), key_id],
+                )
+            )
+
+    def add_share_link(self, record: ShareLinkRecord) -> None:
+        values = [
+            record.link_id,
+            record.run_id,
+            check_role(record.role),
+            dump_json(record.filters, "share link filters"),
+            record.created_by,
+            utc_naive(record.created_at, "created_at"),
+            utc_naive(record.expires_at, "expires_at"),
+            utc_naive(record.revoked_at, "revoked_at"),
+        ]
+        with self._service(
+            "adding the share link", "a share link with this id is already stored"
+        ) as cur:
+            cur.execute(
+                f"INSERT INTO share_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+
+    def get_share_link(self, link_id: str) -> ShareLinkRecord | None:
+        with self._service("reading the share link") as cur:
+            row = cur.execute(
+                f"SELECT {_LINK_COLUMNS} FROM share_links WHERE link_id = ?", [link_id]
+            ).fetchone()
+        return _link_record(row) if row else None
+
+    def list_share_links(self) -> list[ShareLinkRecord]:
+        with self._service("listing share links") as cur:
+            rows = cur.execute(
+                f"SELECT {_LINK_COLUMNS} FROM share_links ORDER BY created_at DESC, link_id DESC"
+            ).fetchall()
+        return [_link_record(r) for r in rows]
+
+    def revoke_share_link(self, link_id: str, when: datetime) -> bool:
+        with self._service("revoking the share link") as cur:
+            return bool(
+                self._count(
+                    cur,
+                    "UPDATE share_links SET revoked_at = ? "
+                    "WHERE link_id = ? AND revoked_at IS NULL",
+                    [utc_naive(when, "when"), link_id],
+                )
+            )
+
+    def log_share_open(self, link_id: str, opened_at: datetime, client: str | None) -> None:
+        opened = utc_naive(opened_at, "opened_at")
+        with self._service("logging the share link open") as cur:
+            if not cur.execute("SELECT 1 FROM share_links WHERE link_id = ?", [link_id]).fetchone():
+                raise NotFound(f"no share link {link_id!r}")
+            cur.execute(
+                "INSERT INTO share_opens (link_id, opened_at, client) VALUES (?, ?, ?)",
+                [link_id, opened, client],
+            )
+
+    def share_link_opens(self, link_id: str) -> list[tuple[datetime, str | None]]:
+        with self._service("reading share link opens") as cur:
+            rows = cur.execute(
+                "SELECT opened_at, client FROM share_opens WHERE link_id = ? "
+                "ORDER BY opened_at, seq",
+                [link_id],
+            ).fetchall()
+        return [(opened, client) for opened, client in rows]
+
+    def add_job(self, record: JobRecord) -> None:
+        values = [
+            record.job_id,
+            record.kind,
+            check_job_status(record.status),
+            check_progress(record.progress),
+            record.message,
+            None if record.result is None else dump_json(record.result, "job result"),
+            utc_naive(record.created_at, "created_at"),
+            utc_naive(record.updated_at, "updated_at"),
+        ]
+        with self._service("adding the job", "a job with this id is already stored") as cur:
+            cur.execute(
+                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
+            )
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: str | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        result: dict | None = None,
+        when: datetime,
+    ) -> bool:
+        changes: dict[str, object] = {"updated_at": utc_naive(when, "when")}
+        if status is not None:
+            changes["status"] = check_job_status(status)
+        if progress is not None:
+            changes["progress"] = check_progress(progress)
+        if message is not None:
+            changes["message"] = message
+        if result is not None:
+            changes["result"] = dump_json(result, "job result")
+        sets = ", ".join(f"{col} = ?" for col in changes)  # column names are literals above
+        with self._service("updating the job") as cur:
+            return bool(
+                self._count(
+                    cur, f"UPDATE jobs SET {sets} WHERE job_id = ?", [*changes.values(), job_id]
+                )
+            )
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._service("reading the job") as cur:
+            row = cur.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]
+            ).fetchone()
+        return _job_record(row) if row else None
 
     def close(self) -> None:
         self.con.close()
