@@ -21,6 +21,7 @@ from geodata.stores import Store, open_store
 from geodata.taxonomy import CATEGORIES
 
 from .cli_output import (
+    EXIT_CONFIG,
     EXIT_NOT_FOUND,
     EXIT_STRICT,
     err,
@@ -31,6 +32,7 @@ from .cli_output import (
     print_json,
     reporting_errors,
 )
+from .service import analyse_store
 
 app = typer.Typer(
     name="hotspots",
@@ -495,43 +497,6 @@ def _load_concern(path: Path | None):
         raise ProfileError(f"concern profile {path}: {exc}") from exc
 
 
-def analyse_store(st: Store, params, weights, concern=None, ranking=None):
-    """Run an analysis on the incidents of a store (the API calls this too)."""
-    import shapely
-
-    from geodata.crs import WGS84
-    from geodata.stores import IncidentQuery
-    from hotspots.analysis import run_analysis
-    from hotspots.temporal import month_keys
-
-    window = IncidentQuery(start=params.start, end=params.end)
-    incidents = st.query_incidents(
-        IncidentQuery(start=params.start, end=params.end, categories=params.categories)
-    ).to_pandas()
-    stamps = (
-        st.query_incidents(
-            IncidentQuery(start=window.start, end=window.end, columns=["occurred_at"])
-        )
-        .column("occurred_at")
-        .to_numpy()
-    )
-    months = sorted(set(month_keys(stamps)))
-    district = st.boundaries("district")
-    area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
-    batches = {b.batch_id: b.content_hash for b in st.list_batches()}
-    return run_analysis(
-        incidents,
-        params,
-        crs=st.analysis_crs,
-        area_lonlat=area,
-        months=months,
-        batches=batches,
-        harm_weights=weights,
-        **({"concern": concern} if concern is not None else {}),
-        ranking=ranking,
-    )
-
-
 def print_ranked(result, top: int, title: str | None = None) -> None:
     """The ranked hotspots as a table: score, its four components, counts, where."""
     prov = result.provenance
@@ -668,6 +633,113 @@ def rates(
         f"{borough['rate']:.1f} per 1,000; {borough['outside_areas']:,} incidents outside "
         f"these {kind}s."
     )
+
+
+keys_app = typer.Typer(help="API keys for the web service (stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="analyst, partner or public.")] = "partner",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make an API key. It is shown once: only its hash is stored."""
+    from geodata.model import ApiKeyRecord
+
+    from .security import ROLES, new_api_key, now_utc
+
+    if role not in ROLES:
+        fail(f"--role must be one of {ROLES}; got {role!r}", 2, as_json)
+    key_id, key, key_hash = new_api_key()
+    with reporting_errors(as_json), _store(store) as st:
+        st.add_api_key(
+            ApiKeyRecord(
+                key_id=key_id,
+                name=name,
+                role=role,
+                key_hash=key_hash,
+                created_at=now_utc(),
+                revoked_at=None,
+            )
+        )
+    if as_json:
+        print_json({"key_id": key_id, "name": name, "role": role, "key": key})
+    else:
+        out.print(
+            f"Created {role} key {key_id} for {name}:\n\n  {key}\n\n"
+            "Copy it now: it is not shown again. Send it as `X-API-Key`."
+        )
+
+
+@keys_app.command("list")
+def keys_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List API keys (never the keys themselves)."""
+    with reporting_errors(as_json), _store(store) as st:
+        keys = st.list_api_keys()
+    rows = [
+        {
+            "key_id": k.key_id,
+            "name": k.name,
+            "role": k.role,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} API keys", title_justify="left")
+    for col in ("key_id", "name", "role", "created_at", "revoked_at"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            *[str(r[c] or "") for c in ("key_id", "name", "role", "created_at", "revoked_at")]
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Revoke an API key at once."""
+    from .security import now_utc
+
+    with reporting_errors(as_json), _store(store) as st:
+        done = st.revoke_api_key(key_id, now_utc())
+    if not done:
+        fail(f"no live key {key_id!r}; see `hotspots keys list`", EXIT_NOT_FOUND, as_json)
+    if as_json:
+        print_json({"revoked": key_id})
+    else:
+        out.print(f"Revoked {key_id}.")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    store: StoreOpt = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostGIS only).")] = 1,
+) -> None:
+    """Run the web service (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .app import create_app
+    from .settings import ApiSettings, Settings
+
+    settings = StoreSettings()
+    if store is not None:
+        settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
+    try:
+        api = ApiSettings()  # type: ignore[call-arg]
+    except ValueError as exc:
+        fail(f"cannot start: {exc}", EXIT_CONFIG)
+    if workers > 1 and not settings.database_url:
+        fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
+    uvicorn.run(create_app(Settings(api, settings)), host=host, port=port, log_level="info")
 
 
 DEMO_ANALYSES = (

@@ -1,0 +1,72 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds the app; its lifespan opens the store (a
+DuckDB file or a PostGIS pool) and closes it. Nothing happens at import time,
+so two differently configured apps can live in one process (the tests do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+
+from fastapi import FastAPI, Request
+
+from geodata.stores import Store, open_store
+
+from . import ogc, problems
+from .routes import analyses, areas, imports, incidents, share, system
+from .settings import Settings
+
+DESCRIPTION = """Hotspot mapping for Community Safety Partnerships.
+
+Roles: **analyst** (everything), **partner** (hotspots, aggregates and non-sensitive
+incident points), **public** (aggregates only; small counts suppressed). Send an API key
+as `X-API-Key: hsk_…` or `Authorization: Bearer hsk_…`; without one you are *public*.
+Every error is RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the service. ``store`` injects an open store (kept open at shutdown)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = store or open_store(settings.store)
+        app.state.store = opened
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            if store is None:
+                opened.close()
+
+    try:
+        version = metadata.version("hotspots")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        version = "0"
+    app = FastAPI(title="hotspots", version=version, description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    timeout = settings.api.request_timeout_s
+
+    @app.middleware("http")
+    async def _timeout(request: Request, call_next):
+        try:
+            return await asyncio.wait_for(call_next(request), timeout)
+        except TimeoutError:
+            return problems.problem_response(
+                503,
+                f"the request took longer than {timeout:g} s; narrow it (bbox, time "
+                "window, categories) or try again",
+                "timeout",
+                request.url.path,
+                {"Retry-After": "10"},
+            )
+
+    for module in (system, incidents, imports, analyses, areas, share):
+        app.include_router(module.router)
+    app.include_router(ogc.router)
+    return app

@@ -1,0 +1,94 @@
+"""FastAPI dependencies: the store, settings and the caller's role, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from geodata.stores import Store
+
+from .problems import Problem
+from .security import ROLES, hash_key, role_at_least
+from .settings import ApiSettings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings.api
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a role, and the API key (or share link) that gave it."""
+
+    role: str
+    key_id: str | None = None
+    name: str = "anonymous"
+
+    def at_least(self, minimum: str) -> bool:
+        return role_at_least(self.role, minimum)
+
+
+def current_caller(
+    store: StoreDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(description="API key (hsk_…)")] = None,
+) -> Caller:
+    """The caller's role from ``X-API-Key`` or ``Authorization: Bearer``; none → public."""
+    key = x_api_key
+    if key is None and authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401,
+                "expected 'Authorization: Bearer <API key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        key = token.strip()
+    if key is None:
+        return Caller("public")
+    record = store.api_key_by_hash(hash_key(key))
+    if record is None or record.revoked_at is not None:
+        raise Problem(
+            401,
+            "the API key is unknown or has been revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Caller(record.role, record.key_id, record.name)
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require(minimum: str):
+    """A dependency refusing callers below ``minimum`` with 403 (401 when anonymous)."""
+    if minimum not in ROLES:
+        raise ValueError(f"unknown role {minimum!r}")
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.at_least(minimum):
+            if caller.key_id is None:
+                raise Problem(
+                    401,
+                    f"this needs an API key with the {minimum} role or higher",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            raise Problem(
+                403, f"this needs the {minimum} role or higher; your key is {caller.role}"
+            )
+        return caller
+
+    return check
+
+
+AnalystDep = Annotated[Caller, Depends(require("analyst"))]
+PartnerDep = Annotated[Caller, Depends(require("partner"))]

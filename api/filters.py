@@ -1,0 +1,157 @@
+"""Shared request filters (bbox, time window, categories, area, paging) and their limits.
+
+Each parser refuses bad input with a 422 problem naming the parameter, what
+was expected and what was received; each limit (bbox area, window length,
+page size) refuses with a problem saying the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from geodata.stores import IncidentQuery
+from geodata.taxonomy import BY_SLUG
+
+from .problems import Problem
+from .settings import ApiSettings
+
+BBOX_HELP = "minLon,minLat,maxLon,maxLat in WGS84 degrees"
+
+
+def invalid(param: str, expected: str, received: object) -> Problem:
+    return Problem(
+        422,
+        f"query parameter {param!r}: expected {expected}; received {received!r}",
+        errors=[{"field": param, "where": "query", "expected": expected, "received": received}],
+    )
+
+
+def parse_bbox(text: str | None, settings: ApiSettings) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise invalid("bbox", BBOX_HELP, text) from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise invalid("bbox", BBOX_HELP, text)
+    x0, y0, x1, y1 = values
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise invalid("bbox", BBOX_HELP + " with min <= max", text)
+    mid = math.radians((y0 + y1) / 2)
+    km2 = (x1 - x0) * 111.32 * math.cos(mid) * (y1 - y0) * 110.57
+    if km2 > settings.max_bbox_km2:
+        raise Problem(
+            422,
+            f"bbox covers {km2:,.0f} km²; the limit is "
+            f"{settings.max_bbox_km2:,.0f} km² per request",
+            type="bbox-too-large",
+        )
+    return values
+
+
+def _when(text: str, param: str, end: bool) -> datetime:
+    t = text.strip()
+    for fmt, step in (("%Y-%m", "month"), ("%Y-%m-%d", "day")):
+        try:
+            when = datetime.strptime(t, fmt)
+        except ValueError:
+            continue
+        if not end:
+            return when
+        if step == "day":
+            return when + timedelta(days=1)
+        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    try:
+        when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(param, "YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time", text) from None
+    return when.replace(tzinfo=None) + (timedelta(microseconds=1) if end else timedelta())
+
+
+@dataclass
+class Window:
+    start: datetime | None = None
+    end: datetime | None = None  # exclusive
+
+
+def parse_window(
+    date_from: str | None, date_to: str | None, datetime_: str | None, settings: ApiSettings
+) -> Window:
+    """``from``/``to`` (inclusive months or days) or OGC ``datetime`` (instant or a/b, ``..``)."""
+    w = Window()
+    if datetime_ is not None:
+        if "/" in datetime_:
+            a, _, b = datetime_.partition("/")
+            w.start = None if a in ("", "..") else _when(a, "datetime", False)
+            w.end = None if b in ("", "..") else _when(b, "datetime", True)
+        else:
+            w.start = _when(datetime_, "datetime", False)
+            w.end = _when(datetime_, "datetime", True)
+    else:
+        w.start = _when(date_from, "from", False) if date_from else None
+        w.end = _when(date_to, "to", True) if date_to else None
+    if w.start and w.end and w.start >= w.end:
+        raise invalid("to", "a time after 'from'", date_to or datetime_)
+    if w.start and w.end and (w.end - w.start).days > settings.max_window_days:
+        raise Problem(
+            422,
+            f"the time window spans {(w.end - w.start).days:,} days; the limit is "
+            f"{settings.max_window_days:,} days per request",
+            type="window-too-long",
+        )
+    return w
+
+
+def parse_categories(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    cats = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in cats if c not in BY_SLUG]
+    if bad or not cats:
+        raise invalid("categories", "comma-separated category slugs (see /categories)", text)
+    return cats
+
+
+def parse_area(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    kind, sep, code = text.partition(":")
+    if not sep or kind not in ("ward", "lsoa", "msoa", "district", "custom") or not code:
+        raise invalid("area", "kind:code, e.g. ward:E05004964", text)
+    return kind, code
+
+
+def check_page(limit: int | None, offset: int, settings: ApiSettings) -> int:
+    limit = settings.default_page_size if limit is None else limit
+    if limit < 0 or limit > settings.max_page_size:
+        raise invalid("limit", f"an integer from 0 to {settings.max_page_size}", limit)
+    if offset < 0:
+        raise invalid("offset", "an integer >= 0", offset)
+    return limit
+
+
+def incident_query(
+    bbox,
+    window: Window,
+    categories,
+    area,
+    *,
+    include_sensitive: bool,
+    limit: int | None = None,
+    offset: int = 0,
+) -> IncidentQuery:
+    return IncidentQuery(
+        bbox=bbox,
+        bbox_lonlat=bbox is not None,
+        categories=categories,
+        area=area,
+        start=window.start,
+        end=window.end,
+        include_sensitive=include_sensitive,
+        limit=limit,
+        offset=offset,
+    )

@@ -1,0 +1,164 @@
+"""RFC 9457 problem details for every error the service returns.
+
+Every 4xx/5xx is ``application/problem+json`` with a stable ``type`` (a URI
+under ``https://hotspots.invalid/problems/``), a ``title``, the ``status``, a
+``detail`` safe to show a user and, for invalid input, ``errors`` naming each
+field with what was expected and what was received. No SQL text or traceback
+ever reaches a client; an unavailable store is 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geodata.errors import HotspotsError, StoreUnavailable
+
+log = logging.getLogger("hotspots.api")
+PROBLEM_BASE = "https://hotspots.invalid/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    408: "Request timeout",
+    409: "Conflict",
+    410: "Gone",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+SLUGS = {
+    400: "bad-request",
+    401: "not-authenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    408: "timeout",
+    409: "conflict",
+    410: "gone",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type or SLUGS.get(status, "error")
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    type_: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + type_,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _describe(error: dict) -> dict:
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    received = error.get("input")
+    if isinstance(received, dict | list):
+        received = "(object)"
+    return {
+        "field": ".".join(loc) or None,
+        "where": (error.get("loc") or ["?"])[0],
+        "expected": error.get("msg"),
+        "received": received,
+    }
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so nothing leaves the service as anything but problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.detail, exc.type, request.url.path, exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [_describe(e) for e in exc.errors()]
+        first = errors[0] if errors else {}
+        detail = (
+            f"{first.get('where')} parameter {first.get('field')!r}: "
+            f"{first.get('expected')}; received {first.get('received')!r}"
+            if first
+            else "invalid request"
+        )
+        return problem_response(422, detail, "invalid-input", request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
+        return problem_response(
+            exc.status_code,
+            detail,
+            SLUGS.get(exc.status_code, "error"),
+            request.url.path,
+            getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return problem_response(503, exc.message, exc.type, request.url.path, {"Retry-After": "30"})
+
+    @app.exception_handler(HotspotsError)
+    async def _ours(request: Request, exc: HotspotsError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("service error on %s: %s", request.url.path, exc.message)
+            detail = "the service failed; the error has been logged"
+        else:
+            detail = exc.message
+        extra = {k: v for k, v in exc.to_dict().items() if k not in ("type", "status", "detail")}
+        return problem_response(exc.status, detail, exc.type, request.url.path, **extra)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return problem_response(
+            500, "the service failed; the error has been logged", "internal-error", request.url.path
+        )

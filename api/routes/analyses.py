@@ -1,0 +1,180 @@
+"""Analysis runs: create (or reuse) a run, read its provenance and its hotspots as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotspots.analysis import AnalysisParams
+from hotspots.ranking import RankingWeights
+
+from ..deps import AnalystDep, CallerDep, SettingsDep, StoreDep
+from ..filters import parse_categories, parse_window
+from ..problems import Problem
+from ..service import run_or_reuse, shape_for_role
+
+router = APIRouter(tags=["analyses"])
+
+
+class AnalysisRequest(BaseModel):
+    """What to analyse. Scale parameters left out are chosen from the data."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "method": "dbscan",
+                    "categories": ["violent-crime"],
+                    "from": "2022-01",
+                    "to": "2022-11",
+                },
+                {
+                    "method": "gistar",
+                    "categories": ["anti-social-behaviour"],
+                    "resolution": 9,
+                    "fdr": True,
+                },
+            ]
+        },
+    )
+
+    method: Literal["dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde"] = "dbscan"
+    categories: list[str] | None = Field(None, description="category slugs; all when left out")
+    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
+    eps_m: float | None = Field(None, gt=0, le=5000)
+    min_samples: int | None = Field(None, ge=1, le=100_000)
+    min_cluster_size: int = Field(15, ge=2, le=100_000)
+    resolution: int | None = Field(None, ge=7, le=10)
+    k: int = Field(1, ge=1, le=5)
+    value: Literal["count", "harm"] = "count"
+    permute: bool = False
+    permutations: int = Field(999, ge=19, le=9999)
+    fdr: bool = False
+    bandwidth_m: float | None = Field(None, gt=0, le=10_000)
+    cell_m: float = Field(50.0, ge=10, le=1000)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    weights: dict[Literal["volume", "harm", "trend", "concern"], float] | None = Field(
+        None, description="ranking weights; components left out keep their default"
+    )
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    method: str
+    created_at: str
+    n_incidents: int
+    hotspots: int
+    links: dict[str, str]
+
+
+def _summary(run, created: bool | None = None) -> dict:
+    return {
+        "run_id": run.run_id,
+        "method": run.method,
+        "created_at": run.created_at.isoformat(),
+        "n_incidents": run.provenance.get("n_incidents", 0),
+        "hotspots": len(run.result.get("features", [])) if run.result else 0,
+        "links": {
+            "self": f"/runs/{run.run_id}",
+            "hotspots": f"/runs/{run.run_id}/hotspots",
+            "map": f"/runs/{run.run_id}/map",
+        },
+    }
+
+
+@router.post(
+    "/analyses",
+    operation_id="create_analysis",
+    status_code=201,
+    summary="Run an analysis (or reuse the stored run of an identical request)",
+    response_model=RunSummary,
+    responses={200: {"description": "an identical run was already stored"}},
+)
+def create_analysis(
+    body: AnalysisRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: AnalystDep,
+    response: Response,
+) -> dict:
+    window = parse_window(body.date_from, body.date_to, None, settings)
+    cats = parse_categories(",".join(body.categories)) if body.categories else None
+    try:
+        params = AnalysisParams(
+            method=body.method,
+            categories=tuple(cats) if cats else None,
+            start=window.start,
+            end=window.end,
+            eps_m=body.eps_m,
+            min_samples=body.min_samples,
+            min_cluster_size=body.min_cluster_size,
+            resolution=body.resolution,
+            k=body.k,
+            value=body.value,
+            permutations=body.permutations if body.permute else 0,
+            fdr=body.fdr,
+            bandwidth_m=body.bandwidth_m,
+            cell_m=body.cell_m,
+            seed=body.seed,
+        )
+        ranking = RankingWeights(**body.weights) if body.weights else None
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from exc
+    request = body.model_dump(mode="json", by_alias=True)
+    run, created = run_or_reuse(store, request, params, ranking)
+    if not created:
+        response.status_code = 200
+    return _summary(run)
+
+
+@router.get(
+    "/runs",
+    operation_id="list_runs",
+    summary="Stored runs, newest first",
+    response_model=list[RunSummary],
+)
+def list_runs(
+    store: StoreDep,
+    caller: CallerDep,
+    method: Annotated[str | None, Query(description="only this method")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict]:
+    return [_summary(r) for r in store.list_runs(method, limit=limit)]
+
+
+def _get_run(store, run_id: str):
+    run = store.get_run(run_id)
+    if run is None:
+        raise Problem(404, f"no run {run_id!r}; see /runs")
+    return run
+
+
+@router.get(
+    "/runs/{run_id}",
+    operation_id="read_run",
+    summary="A run's provenance: method, parameters, data, weights, versions",
+)
+def read_run(run_id: str, store: StoreDep, caller: CallerDep) -> dict:
+    run = _get_run(store, run_id)
+    return {**_summary(run), "provenance": run.provenance, "request": run.params.get("request")}
+
+
+@router.get(
+    "/runs/{run_id}/hotspots",
+    operation_id="read_run_hotspots",
+    summary="A run's ranked hotspots as GeoJSON, with every statistic",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def read_run_hotspots(
+    run_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> Response:
+    import json
+
+    run = _get_run(store, run_id)
+    doc = shape_for_role(run.result, caller.role, settings.public_min_count)
+    return Response(json.dumps(doc, default=str), media_type="application/geo+json")

@@ -1,0 +1,138 @@
+"""Areas (wards, LSOAs): counts, rates per 1,000 residents and change on the previous year."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+import pandas as pd
+import shapely
+from fastapi import APIRouter, Query, Response
+
+from geodata.crs import WGS84
+from geodata.stores import IncidentQuery
+from hotspots.rates import area_rates, lsoa_population_to_areas
+
+from ..deps import CallerDep, SettingsDep, StoreDep
+from ..filters import parse_categories, parse_window
+from ..problems import Problem
+
+router = APIRouter(tags=["areas"])
+
+
+def _year_earlier(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    try:
+        return when.replace(year=when.year - 1)
+    except ValueError:  # 29 February
+        return when.replace(year=when.year - 1, day=28)
+
+
+def area_table(store, kind: str, categories, window) -> tuple[pd.DataFrame, dict, object]:
+    areas = store.boundaries(kind)
+    if areas.empty:
+        raise Problem(404, f"no {kind} boundaries are loaded")
+    population = store.population("lsoa")
+    if not population.empty:
+        population = population[population["year"] == population["year"].max()]
+        if kind == "ward":
+            population = lsoa_population_to_areas(store.boundaries("lsoa"), areas, population)
+        elif kind != "lsoa":
+            population = population.iloc[0:0]
+    if population.empty:
+        population = pd.DataFrame({"area_code": areas["code"], "population": float("nan")})
+    column = "ward_code" if kind == "ward" else "lsoa_code"
+    codes = (
+        store.query_incidents(
+            IncidentQuery(
+                categories=categories, start=window.start, end=window.end, columns=[column]
+            )
+        )
+        .column(column)
+        .to_pandas()
+    )
+    table, borough = area_rates(codes, population, names=dict(zip(areas["code"], areas["name"])))
+    if window.start is not None and window.end is not None:
+        before = (
+            store.query_incidents(
+                IncidentQuery(
+                    categories=categories,
+                    start=_year_earlier(window.start),
+                    end=_year_earlier(window.end),
+                    columns=[column],
+                )
+            )
+            .column(column)
+            .to_pandas()
+        )
+        prev = before.value_counts()
+        table["previous_year_count"] = table["area_code"].map(prev).fillna(0).astype(int)
+        has_data = len(before) > 0
+        table["change_pct"] = [
+            (round(100 * (c - p) / p, 1) if p else None) if has_data else None
+            for c, p in zip(table["count"], table["previous_year_count"])
+        ]
+        if not has_data:
+            table["previous_year_count"] = None
+    else:
+        table["previous_year_count"] = None
+        table["change_pct"] = None
+    return table, borough, areas
+
+
+@router.get(
+    "/areas",
+    operation_id="list_areas",
+    summary="Wards or LSOAs with counts, rates per 1,000 and change on last year",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def list_areas(
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    kind: Annotated[Literal["ward", "lsoa"], Query()] = "ward",
+    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    window = parse_window(date_from, date_to, None, settings)
+    table, borough, areas = area_table(store, kind, parse_categories(categories), window)
+    geoms = dict(zip(areas["code"], areas.to_crs(WGS84).geometry))
+    suppress = caller.role == "public"
+    features = []
+    for rec in table.to_dict("records"):
+        small = suppress and rec["count"] < settings.public_min_count
+        props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
+        if small:
+            for k in (
+                "count",
+                "rate",
+                "rate_low",
+                "rate_high",
+                "ratio_to_borough",
+                "previous_year_count",
+                "change_pct",
+            ):
+                props[k] = None
+        props["suppressed"] = small
+        features.append(
+            {
+                "type": "Feature",
+                "id": rec["area_code"],
+                "geometry": shapely.geometry.mapping(geoms[rec["area_code"]]),
+                "properties": props,
+            }
+        )
+    doc = {
+        "type": "FeatureCollection",
+        "features": features,
+        "borough": {
+            k: (None if isinstance(v, float) and v != v else v) for k, v in borough.items()
+        },
+        "kind": kind,
+        "categories": categories,
+    }
+    return Response(json.dumps(doc, default=str), media_type="application/geo+json")

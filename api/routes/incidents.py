@@ -1,0 +1,106 @@
+"""Incident points as GeoJSON (partners and analysts; sensitive points for analysts only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pyarrow as pa
+from fastapi import APIRouter, Query, Request
+
+from ..deps import PartnerDep, SettingsDep, StoreDep
+from ..filters import (
+    BBOX_HELP,
+    check_page,
+    incident_query,
+    parse_area,
+    parse_bbox,
+    parse_categories,
+    parse_window,
+)
+
+router = APIRouter(tags=["incidents"])
+
+POINT_COLUMNS = [
+    "id",
+    "category",
+    "occurred_at",
+    "occurred_precision",
+    "lon",
+    "lat",
+    "location",
+    "lsoa_code",
+    "ward_code",
+    "source",
+    "batch_id",
+    "sensitive",
+]
+
+
+def incident_features(table: pa.Table) -> list[dict]:
+    """GeoJSON Point features (lon, lat) from an incident table."""
+    out = []
+    for row in table.to_pylist():
+        lon, lat = row.pop("lon"), row.pop("lat")
+        when = row.get("occurred_at")
+        if when is not None:
+            row["occurred_at"] = when.isoformat()
+        out.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": row,
+            }
+        )
+    return out
+
+
+@router.get(
+    "/incidents",
+    operation_id="list_incidents",
+    summary="Incidents as a GeoJSON FeatureCollection, filtered and paged",
+)
+def list_incidents(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: PartnerDep,
+    bbox: Annotated[str | None, Query(description=BBOX_HELP)] = None,
+    area: Annotated[str | None, Query(description="kind:code, e.g. ward:E05004964")] = None,
+    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
+    date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM[-DD]")] = None,
+    date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM[-DD], inclusive")] = None,
+    limit: Annotated[int | None, Query(description="page size")] = None,
+    offset: Annotated[int, Query(description="first item")] = 0,
+) -> dict:
+    window = parse_window(date_from, date_to, None, settings)
+    limit = check_page(limit, offset, settings)
+    q = incident_query(
+        parse_bbox(bbox, settings),
+        window,
+        parse_categories(categories),
+        parse_area(area),
+        include_sensitive=caller.at_least("analyst"),
+        limit=limit,
+        offset=offset,
+    )
+    from dataclasses import replace
+
+    table = store.query_incidents(replace(q, columns=POINT_COLUMNS))
+    matched = store.count_incidents(q)
+    links = []
+    if offset + table.num_rows < matched:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        links.append({"rel": "next", "href": str(nxt), "type": "application/geo+json"})
+    return {
+        "type": "FeatureCollection",
+        "features": incident_features(table),
+        "numberMatched": matched,
+        "numberReturned": table.num_rows,
+        "links": links,
+    }
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(doc, default=str)

@@ -1,0 +1,278 @@
+"""Maps of runs, and share links for neighbourhood teams (no login, no install).
+
+A share link is made by an analyst for one run, a role (partner or public)
+and an expiry; its token is signed with the server secret, so it cannot be
+edited to widen what it shows. Links can be listed and revoked, and every
+open is recorded. Expired, revoked or tampered links get a plain-language
+page with the right status, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import timedelta
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from geodata.model import ShareLinkRecord
+
+from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
+from ..problems import Problem
+from ..security import new_link_id, now_utc, sign_link, verify_link
+from ..service import shape_for_role
+
+router = APIRouter(tags=["maps and share links"])
+
+
+def map_page(run, role: str, min_count: int, title: str) -> str:
+    """The HTML page of a run (self-contained: no outside scripts, styles or fonts)."""
+    fc = shape_for_role(run.result, role, min_count)
+    rows = []
+    for f in fc.get("features", [])[:25]:
+        p = f["properties"]
+        where = (p.get("top_locations") or [["(unnamed)", 0]])[0][0]
+        count = f"fewer than {min_count}" if p.get("count") is None else f"{p['count']:,}"
+        rows.append(
+            f"<tr><td>{p.get('rank')}</td><td>{html.escape(str(where))}</td>"
+            f"<td>{count}</td><td>{p.get('centroid_lat', 0):.4f}, "
+            f"{p.get('centroid_lon', 0):.4f}</td></tr>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1rem;max-width:60rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;
+text-align:left}}@media print{{a{{display:none}}}}</style></head>
+<body data-run-id="{html.escape(run.run_id)}" data-role="{role}">
+<h1>{html.escape(title)}</h1>
+<p>Run <code>{html.escape(run.run_id)}</code> ({html.escape(run.method)}),
+made {run.created_at:%d %B %Y}. Ranked by volume, harm, trend and community concern.</p>
+<table><thead><tr><th>Rank</th><th>Where</th><th>Incidents</th><th>Lat, lon</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<p><a href="hotspots.geojson">Download as GeoJSON</a></p>
+</body></html>"""
+
+
+def plain_page(status: int, title: str, message: str) -> HTMLResponse:
+    body = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        f"content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
+        f"</head><body style='font-family:system-ui,sans-serif;margin:2rem'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get(
+    "/runs/{run_id}/map",
+    operation_id="read_run_map",
+    response_class=HTMLResponse,
+    summary="The map page of a run (partners and analysts)",
+)
+def read_run_map(
+    run_id: str, store: StoreDep, settings: SettingsDep, caller: PartnerDep
+) -> HTMLResponse:
+    run = store.get_run(run_id)
+    if run is None:
+        raise Problem(404, f"no run {run_id!r}; see /runs")
+    return HTMLResponse(
+        map_page(run, caller.role, settings.public_min_count, f"Hotspots — {run.method}")
+    )
+
+
+class ShareLinkRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"run_id": "run-0123456789abcdef", "role": "partner", "expires_in_days": 14}
+            ]
+        },
+    )
+
+    run_id: str = Field(..., min_length=1, max_length=100)
+    role: Literal["partner", "public"] = "partner"
+    expires_in_days: int = Field(14, ge=1, le=365)
+    filters: dict[str, str] = Field(default_factory=dict, description="kept with the link")
+    title: str = Field("Hotspots", max_length=120)
+
+
+class ShareLinkPublic(BaseModel):
+    link_id: str
+    run_id: str
+    role: str
+    created_by: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+    url: str | None = None
+
+
+def _public(link, url: str | None = None) -> dict:
+    return {
+        "link_id": link.link_id,
+        "run_id": link.run_id,
+        "role": link.role,
+        "created_by": link.created_by,
+        "created_at": link.created_at.isoformat(),
+        "expires_at": link.expires_at.isoformat(),
+        "revoked_at": link.revoked_at.isoformat() if link.revoked_at else None,
+        "url": url,
+    }
+
+
+@router.post(
+    "/share-links",
+    operation_id="create_share_link",
+    status_code=201,
+    response_model=ShareLinkPublic,
+    summary="Make a share link to a run's map",
+)
+def create_share_link(
+    body: ShareLinkRequest,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: AnalystDep,
+) -> dict:
+    if store.get_run(body.run_id) is None:
+        raise Problem(404, f"no run {body.run_id!r}; see /runs")
+    if body.expires_in_days > settings.share_link_max_days:
+        raise Problem(
+            422,
+            f"expires_in_days: at most {settings.share_link_max_days}; "
+            f"received {body.expires_in_days}",
+        )
+    created = now_utc()
+    link = ShareLinkRecord(
+        link_id=new_link_id(),
+        run_id=body.run_id,
+        role=body.role,
+        filters={**body.filters, "title": body.title},
+        created_by=caller.name,
+        created_at=created,
+        expires_at=created + timedelta(days=body.expires_in_days),
+        revoked_at=None,
+    )
+    store.add_share_link(link)
+    token = sign_link(link.link_id, settings.secret_key.get_secret_value())
+    base = (settings.base_url or str(request.base_url)).rstrip("/")
+    return _public(link, f"{base}/share/{token}/")
+
+
+@router.get(
+    "/share-links",
+    operation_id="list_share_links",
+    response_model=list[ShareLinkPublic],
+    summary="Share links, newest first",
+)
+def list_share_links(store: StoreDep, caller: AnalystDep) -> list[dict]:
+    return [_public(link) for link in store.list_share_links()]
+
+
+@router.delete(
+    "/share-links/{link_id}",
+    operation_id="revoke_share_link",
+    status_code=204,
+    summary="Revoke a share link at once",
+)
+def revoke_share_link(link_id: str, store: StoreDep, caller: AnalystDep) -> Response:
+    if not store.revoke_share_link(link_id, now_utc()):
+        raise Problem(404, f"no live share link {link_id!r}")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/share-links/{link_id}/opens",
+    operation_id="list_share_link_opens",
+    summary="When a share link was opened",
+)
+def list_share_link_opens(link_id: str, store: StoreDep, caller: AnalystDep) -> list[dict]:
+    if store.get_share_link(link_id) is None:
+        raise Problem(404, f"no share link {link_id!r}")
+    return [
+        {"opened_at": when.isoformat(), "client": client}
+        for when, client in store.share_link_opens(link_id)
+    ]
+
+
+def _open(token: str, request: Request, store, settings):
+    link_id = verify_link(token, settings.secret_key.get_secret_value())
+    if link_id is None:
+        return None, plain_page(
+            404,
+            "This link does not work",
+            "The link is not valid: it may have been copied incompletely or "
+            "changed. Ask the analyst who sent it for a new one.",
+        )
+    link = store.get_share_link(link_id)
+    if link is None:
+        return None, plain_page(
+            404, "This link does not work", "This link is not known here. Ask for a new one."
+        )
+    now = now_utc()
+    if link.revoked_at is not None:
+        return None, plain_page(
+            410,
+            "This link has been withdrawn",
+            "The analyst who shared it has withdrawn it. Ask for a new one.",
+        )
+    if link.expires_at <= now:
+        return None, plain_page(
+            410,
+            "This link has expired",
+            f"It expired on {link.expires_at:%d %B %Y}. Ask the analyst for a new one.",
+        )
+    run = store.get_run(link.run_id)
+    if run is None:
+        return None, plain_page(
+            410,
+            "This map is no longer available",
+            "The analysis behind this link has been removed.",
+        )
+    client = request.client.host if request.client else None
+    store.log_share_open(link.link_id, now, client)
+    return (link, run), None
+
+
+@router.get(
+    "/share/{token}/",
+    operation_id="open_share_link",
+    response_class=HTMLResponse,
+    summary="Open a share link: the map page, as the link's role",
+)
+def open_share_link(
+    token: str, request: Request, store: StoreDep, settings: SettingsDep
+) -> HTMLResponse:
+    opened, page = _open(token, request, store, settings)
+    if page is not None:
+        return page
+    link, run = opened
+    return HTMLResponse(
+        map_page(run, link.role, settings.public_min_count, link.filters.get("title", "Hotspots"))
+    )
+
+
+@router.get(
+    "/share/{token}/hotspots.geojson",
+    operation_id="read_share_link_hotspots",
+    summary="A share link's hotspots as GeoJSON, as the link's role",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def read_share_link_hotspots(
+    token: str, request: Request, store: StoreDep, settings: SettingsDep
+) -> Response:
+    opened, page = _open(token, request, store, settings)
+    if page is not None:
+        raise Problem(
+            page.status_code, "this share link is not valid, has expired or has been withdrawn"
+        )
+    link, run = opened
+    doc = shape_for_role(run.result, link.role, settings.public_min_count)
+    return Response(json.dumps(doc, default=str), media_type="application/geo+json")

@@ -1,0 +1,134 @@
+"""What the CLI and the web API share: running analyses on a store, storing runs, and
+shaping results for a role."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+import shapely
+
+from geodata.crs import WGS84
+from geodata.model import RunRecord
+from geodata.stores import IncidentQuery, Store
+from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
+from hotspots.harm import HarmWeights
+from hotspots.provenance import library_versions
+from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
+from hotspots.temporal import month_keys
+
+from .security import now_utc
+
+
+def analyse_store(
+    st: Store,
+    params: AnalysisParams,
+    weights: HarmWeights | None = None,
+    concern: ConcernProfile | None = None,
+    ranking: RankingWeights | None = None,
+) -> AnalysisResult:
+    """Run an analysis on the incidents of a store, with its study area and months."""
+    incidents = st.query_incidents(
+        IncidentQuery(start=params.start, end=params.end, categories=params.categories)
+    ).to_pandas()
+    stamps = (
+        st.query_incidents(
+            IncidentQuery(start=params.start, end=params.end, columns=["occurred_at"])
+        )
+        .column("occurred_at")
+        .to_numpy()
+    )
+    months = sorted(set(month_keys(stamps)))
+    district = st.boundaries("district")
+    area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
+    batches = {b.batch_id: b.content_hash for b in st.list_batches()}
+    return run_analysis(
+        incidents,
+        params,
+        crs=st.analysis_crs,
+        area_lonlat=area,
+        months=months,
+        batches=batches,
+        harm_weights=weights or HarmWeights.default(),
+        concern=concern or GRAVESHAM_2023,
+        ranking=ranking or RankingWeights(),
+    )
+
+
+def request_key(st: Store, request: dict) -> str:
+    """Identifies an analysis request against the data as stored now (for reuse)."""
+    batches = sorted((b.batch_id, b.content_hash) for b in st.list_batches())
+    body = json.dumps(
+        {
+            "request": request,
+            "batches": batches,
+            "libraries": library_versions(),
+            "weights": HarmWeights.default().version,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def run_or_reuse(
+    st: Store, request: dict, params: AnalysisParams, ranking: RankingWeights | None = None
+) -> tuple[RunRecord, bool]:
+    """The stored run for an identical request on unchanged data, or a new one (True)."""
+    key = request_key(st, request)
+    for run in st.list_runs(params.method, limit=1000):
+        if run.params.get("request_key") == key:
+            found = st.get_run(run.run_id)
+            if found is not None:
+                return found, False
+    result = analyse_store(st, params, ranking=ranking)
+    record = RunRecord(
+        run_id=result.run_id,
+        method=params.method,
+        params={"request": request, "request_key": key},
+        provenance=json.loads(json.dumps(result.provenance.to_dict(), default=str)),
+        result=json.loads(result.to_json()),
+        created_at=now_utc(),
+    )
+    created = st.save_run(record)
+    if not created:  # same run id already stored (same inputs): keep the original
+        stored = st.get_run(record.run_id)
+        return (stored or record), False
+    return record, True
+
+
+SUPPRESSED = None
+
+
+def shape_for_role(fc: dict, role: str, min_count: int) -> dict:
+    """A run's FeatureCollection as a role may see it.
+
+    ``public`` gets aggregates with every count below ``min_count`` suppressed
+    (``null``, with ``suppressed: true``), and no street-level top locations
+    with small counts; ``partner`` and ``analyst`` get it whole (hotspot
+    results hold aggregates only, never incident points).
+    """
+    if role != "public":
+        return fc
+    out = copy.deepcopy(fc)
+    for f in out.get("features", []):
+        p = f["properties"]
+        small = p.get("count") is not None and p["count"] < min_count
+        if small:
+            p["count"] = SUPPRESSED
+            p["harm"] = SUPPRESSED
+            p["harm_density_per_km2"] = SUPPRESSED
+        p["suppressed"] = small
+        cats = p.get("categories") or {}
+        p["categories"] = {k: (v if v >= min_count else SUPPRESSED) for k, v in cats.items()}
+        p["top_locations"] = [loc for loc in p.get("top_locations") or [] if loc[1] >= min_count]
+        profile = p.get("profile")
+        if profile:
+            profile["monthly"] = {
+                m: (v if v >= min_count else SUPPRESSED)
+                for m, v in profile.get("monthly", {}).items()
+            }
+            profile["hour_weekday"] = None
+    out["suppression"] = {"role": "public", "min_count": min_count}
+    return out

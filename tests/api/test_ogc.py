@@ -1,0 +1,589 @@
+"""OGC API – Features (``/ogc``) on the Gravesham demo, as QGIS and GDAL would use it.
+
+The demo is loaded with ``bicycle-theft`` configured as sensitive, so partners
+must see fewer incidents than analysts. Expectations are computed from the
+stored incident table, boundaries and run results, not through the OGC code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import shapely
+from shapely.geometry import shape
+from starlette.exceptions import StarletteDeprecationWarning
+
+from api.app import create_app
+from api.security import new_api_key, now_utc
+from api.service import run_or_reuse
+from api.settings import ApiSettings, Settings
+from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
+from geodata.ingest import context_for, import_records
+from geodata.model import ApiKeyRecord, RunRecord
+from geodata.readers.areas import read_boundaries, read_population
+from geodata.readers.police import read_police
+from geodata.settings import IngestSettings, StoreSettings
+from geodata.stores import DuckDBStore
+from hotspots.analysis import AnalysisParams
+
+with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is installed
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+GEOJSON = "application/geo+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+MIN_COUNT = 100  # public suppression threshold, high so the demo has suppressed areas
+SENSITIVE = "bicycle-theft"
+CENTRE = (0.36, 51.43, 0.38, 51.45)  # Gravesham town centre
+
+
+def load(store: DuckDBStore) -> None:
+    """The demo (as geodata.demo.load_demo) with bicycle theft treated as sensitive."""
+    folder = demo_dir()
+    for kind, name in (
+        ("district", "gravesham-district.geojsonl"),
+        ("ward", "gravesham-wards-2013.geojson"),
+        ("lsoa", "gravesham-lsoa-2011.geojson"),
+    ):
+        store.replace_boundaries(
+            kind, read_boundaries(folder / name, kind, analysis_crs=store.analysis_crs)
+        )
+    population = read_population(
+        folder / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019
+    )
+    store.replace_population("lsoa", population)
+    settings = IngestSettings(
+        study_area=folder / "gravesham-district.geojsonl",
+        study_area_buffer_m=STUDY_AREA_BUFFER_M,
+        sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"}),
+    )
+    import_records(
+        store, read_police(folder / "gravesham-police-2022.zip"), context_for(store, settings)
+    )
+
+
+def add_key(store: DuckDBStore, role: str) -> dict[str, str]:
+    key_id, key, key_hash = new_api_key()
+    store.add_api_key(ApiKeyRecord(key_id, f"test {role}", role, key_hash, now_utc()))
+    return {"X-API-Key": key}
+
+
+def make_app(store: DuckDBStore, path: Path, **api):
+    settings = Settings(ApiSettings(secret_key="x" * 40, **api), StoreSettings(duckdb_path=path))
+    return create_app(settings, store=store)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("ogc") / "demo.duckdb"
+    store = DuckDBStore(path)
+    load(store)
+    keys = {
+        "public": {},
+        "public-key": add_key(store, "public"),
+        "partner": add_key(store, "partner"),
+        "analyst": add_key(store, "analyst"),
+    }
+    app = make_app(store, path, public_min_count=MIN_COUNT)
+    with TestClient(app) as client:
+        made = client.post(
+            "/analyses", json={"method": "dbscan", "min_samples": 40}, headers=keys["analyst"]
+        )
+        assert made.status_code == 201, made.text
+        run_or_reuse(store, {"method": "gistar"}, AnalysisParams(method="gistar"))
+        run_or_reuse(store, {"method": "dbscan"}, AnalysisParams(method="dbscan"))
+        table = store.query_incidents()
+        yield {"client": client, "store": store, "keys": keys, "table": table, "path": path}
+    store.close()
+
+
+def get(env, url: str, role: str = "analyst", **kw):
+    return env["client"].get(url, headers={**env["keys"][role], **kw.pop("headers", {})}, **kw)
+
+
+def collections(env, role: str) -> dict[str, dict]:
+    r = get(env, "/ogc/collections", role)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    return {c["id"]: c for c in r.json()["collections"]}
+
+
+def rel(doc: dict, name: str, type_: str | None = None) -> list[dict]:
+    return [lk for lk in doc["links"] if lk["rel"] == name and type_ in (None, lk["type"])]
+
+
+def check_fc(doc: dict) -> None:
+    assert doc["type"] == "FeatureCollection"
+    assert doc["numberReturned"] == len(doc["features"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["timeStamp"])
+    assert rel(doc, "self", GEOJSON) and rel(doc, "collection")
+    for f in doc["features"]:
+        assert f["type"] == "Feature" and isinstance(f["id"], str)
+        assert isinstance(f["properties"], dict)
+        geom = shape(f["geometry"])
+        assert geom.is_valid or geom.geom_type != "Point"
+        x0, y0, x1, y1 = geom.bounds
+        assert 0.1 < x0 <= x1 < 0.7 and 51.2 < y0 <= y1 < 51.6  # around Gravesham
+
+
+def walk(env, url: str, role: str = "analyst") -> tuple[list[str], int, int]:
+    """Follow ``next`` links: (ids in order, numberMatched, pages)."""
+    ids: list[str] = []
+    matched = None
+    pages = 0
+    while url:
+        r = get(env, url, role)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith(GEOJSON)
+        doc = r.json()
+        check_fc(doc)
+        matched = doc["numberMatched"] if matched is None else matched
+        assert doc["numberMatched"] == matched
+        ids += [f["id"] for f in doc["features"]]
+        nxt = rel(doc, "next", GEOJSON)
+        url = nxt[0]["href"] if nxt else None
+        pages += 1
+    return ids, matched, pages
+
+
+def expected_ids(env, cid: str, role: str = "analyst", bbox=None) -> set[str]:
+    store, table = env["store"], env["table"]
+    if cid == "incidents":
+        rows = table.select(["id", "lon", "lat", "sensitive"]).to_pylist()
+        return {
+            r["id"]
+            for r in rows
+            if (role == "analyst" or not r["sensitive"])
+            and (
+                bbox is None or (bbox[0] <= r["lon"] <= bbox[2] and bbox[1] <= r["lat"] <= bbox[3])
+            )
+        }
+    if cid in ("wards", "lsoas"):
+        areas = store.boundaries(cid[:-1]).to_crs("EPSG:4326")
+        if bbox is not None:
+            areas = areas[areas.intersects(shapely.box(*bbox))]
+        return set(areas["code"])
+    run = run_of(env, cid)
+    return {
+        str(f["id"])
+        for f in run.result["features"]
+        if bbox is None or shape(f["geometry"]).intersects(shapely.box(*bbox))
+    }
+
+
+def run_of(env, cid: str) -> RunRecord:
+    store = env["store"]
+    if cid.startswith("hotspots-"):
+        return store.latest_run(cid.removeprefix("hotspots-"))
+    return store.get_run(cid)
+
+
+# -- landing page, conformance, collections ----------------------------------------------------
+def test_landing_page_links_lead_to_conformance_collections_and_the_api(env):
+    for url in ("/ogc", "/ogc/"):
+        r = get(env, url, "public")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = r.json()
+    assert doc["title"] and doc["description"]
+    assert rel(doc, "self", "application/json") and rel(doc, "alternate", "text/html")
+    (desc,) = rel(doc, "service-desc")
+    assert desc["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    assert "openapi" in get(env, desc["href"], "public").json()
+    (docs,) = rel(doc, "service-doc")
+    assert get(env, docs["href"], "public").status_code == 200
+    (conf,) = rel(doc, "conformance")
+    conforms = get(env, conf["href"], "public").json()["conformsTo"]
+    base = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
+    assert {base + c for c in ("core", "geojson", "html", "oas30")} <= set(conforms)
+    (data,) = rel(doc, "data")
+    assert get(env, data["href"], "public").json()["collections"]
+
+
+def test_collections_list_areas_latest_hotspots_and_every_run(env):
+    store = env["store"]
+    runs = store.list_runs()
+    assert len(runs) == 3
+    colls = collections(env, "analyst")
+    assert {"incidents", "wards", "lsoas", "hotspots-dbscan", "hotspots-gistar"} <= set(colls)
+    assert {r.run_id for r in runs} <= set(colls)
+    assert len(colls) == 5 + len(runs)
+    latest = store.latest_run("dbscan")
+    assert latest.run_id in colls["hotspots-dbscan"]["description"]
+    for cid, c in colls.items():
+        assert c["title"] and c["description"] and c["itemType"] == "feature"
+        assert c["crs"] == [CRS84]
+        (bbox,) = c["extent"]["spatial"]["bbox"]
+        assert 0.2 < bbox[0] < bbox[2] < 0.6 and 51.2 < bbox[1] < bbox[3] < 51.6, cid
+        (interval,) = c["extent"]["temporal"]["interval"]
+        assert interval[0].startswith("2022-01-01") and interval[1].startswith("2022-1"), cid
+        (items,) = rel(c, "items", GEOJSON)
+        assert items["href"].startswith(f"http://testserver/ogc/collections/{cid}/items")
+        (own,) = rel(c, "self")
+        one = get(env, own["href"])
+        assert one.status_code == 200 and one.json()["id"] == cid
+        assert one.json()["title"] == c["title"]
+
+
+def test_run_listing_is_limited_to_the_50_newest_but_older_runs_stay_readable(tmp_path):
+    path = tmp_path / "runs.duckdb"
+    store = DuckDBStore(path)
+    t0 = datetime(2024, 1, 1)
+    for i in range(52):
+        store.save_run(
+            RunRecord(
+                run_id=f"run-{i:016x}",
+                method="kde",
+                params={},
+                provenance={"window": {"start": None, "end": None, "months": ["2023-04"]}},
+                result={
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": "h1",
+                            "geometry": {"type": "Point", "coordinates": [0.37 + i / 1e4, 51.44]},
+                            "properties": {"rank": 1, "count": 3 + i},
+                        }
+                    ],
+                },
+                created_at=t0 + timedelta(hours=i),
+            )
+        )
+    with TestClient(make_app(store, path)) as client:
+        colls = {c["id"]: c for c in client.get("/ogc/collections").json()["collections"]}
+        assert set(colls) == {"hotspots-kde"} | {f"run-{i:016x}" for i in range(2, 52)}
+        assert colls["run-0000000000000033"]["extent"]["temporal"]["interval"] == [
+            ["2023-04-01T00:00:00Z", "2023-05-01T00:00:00Z"]
+        ]
+        assert "run-0000000000000033" in colls["hotspots-kde"]["description"]
+        old = client.get("/ogc/collections/run-0000000000000000/items")
+        assert old.status_code == 200 and old.json()["numberMatched"] == 1
+        small = old.json()["features"][0]["properties"]  # public: 3 < 5 suppressed
+        assert small["count"] is None and small["suppressed"] is True
+    store.close()
+
+
+# -- items: paging, filters, single features -------------------------------------------------
+@pytest.mark.parametrize("role", ["analyst", "partner", "public"])
+def test_next_links_visit_every_item_of_every_collection_exactly_once(env, role):
+    for cid, c in collections(env, role).items():
+        expected = expected_ids(env, cid, role)
+        limit = 2500 if cid == "incidents" else max(1, len(expected) // 3 + 1)
+        (items,) = rel(c, "items", GEOJSON)
+        ids, matched, pages = walk(env, f"{items['href']}&limit={limit}", role)
+        assert matched == len(expected) == len(ids), cid
+        assert len(set(ids)) == len(ids) and set(ids) == expected, cid
+        assert pages == -(-len(expected) // limit) if expected else pages == 1
+
+
+def test_default_page_is_100_with_next_prev_and_collection_links(env):
+    doc = get(env, "/ogc/collections/incidents/items?offset=200").json()
+    assert doc["numberReturned"] == 100 and doc["numberMatched"] == env["table"].num_rows
+    (nxt,) = rel(doc, "next", GEOJSON)
+    assert "offset=300" in nxt["href"] and "limit=100" in nxt["href"]
+    (prev,) = rel(doc, "prev", GEOJSON)
+    assert "offset=100" in prev["href"]
+    (coll,) = rel(doc, "collection")
+    assert get(env, coll["href"]).json()["id"] == "incidents"
+    last = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] - 5}")
+    assert last.json()["numberReturned"] == 5 and not rel(last.json(), "next")
+
+
+@pytest.mark.parametrize(
+    "cid", ["incidents", "wards", "lsoas", "hotspots-dbscan", "hotspots-gistar"]
+)
+def test_bbox_filter_matches_an_independent_selection(env, cid):
+    bbox = ",".join(map(str, CENTRE))
+    ids, matched, _ = walk(env, f"/ogc/collections/{cid}/items?bbox={bbox}&limit=1000")
+    expected = expected_ids(env, cid, bbox=CENTRE)
+    assert 0 < len(expected) < len(expected_ids(env, cid))
+    assert set(ids) == expected and matched == len(expected)
+    crs = f"&bbox-crs={quote(CRS84)}"
+    again = get(env, f"/ogc/collections/{cid}/items?bbox={bbox}{crs}&limit=10000").json()
+    assert {f["id"] for f in again["features"]} == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "months"),
+    [
+        ("2022-03-01T00:00:00Z/2022-05-31T23:59:59Z", {3, 4, 5}),
+        ("../2022-02-15", {1, 2}),
+        ("2022-10-01/..", {10, 11, 12}),
+        ("2022-04-01T00:00:00Z", {4}),
+    ],
+)
+def test_datetime_filters_incidents_and_area_counts(env, value, months):
+    rows = env["table"].select(["id", "occurred_at", "ward_code"]).to_pylist()
+    chosen = [r for r in rows if r["occurred_at"].month in months]
+    assert chosen
+    ids, matched, _ = walk(env, f"/ogc/collections/incidents/items?datetime={value}&limit=5000")
+    assert set(ids) == {r["id"] for r in chosen} and matched == len(chosen)
+    wards = get(env, f"/ogc/collections/wards/items?datetime={value}").json()
+    counts = {f["id"]: f["properties"]["count"] for f in wards["features"]}
+    for code, n in counts.items():
+        assert n == sum(r["ward_code"] == code for r in chosen), code
+
+
+def test_single_features_match_the_listing(env):
+    for cid in collections(env, "analyst"):
+        doc = get(env, f"/ogc/collections/{cid}/items?limit=3&offset=1").json()
+        for feature in doc["features"]:
+            url = f"/ogc/collections/{cid}/items/{quote(feature['id'], safe='')}"
+            r = get(env, url)
+            assert r.status_code == 200 and r.headers["content-type"].startswith(GEOJSON)
+            one = r.json()
+            assert one["id"] == feature["id"] and one["geometry"] == feature["geometry"]
+            assert one["properties"] == feature["properties"]
+            (own,) = rel(one, "self", GEOJSON)
+            assert get(env, own["href"]).json()["id"] == feature["id"]
+            assert rel(one, "collection") and rel(one, "alternate", "text/html")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/ogc/collections/nope",
+        "/ogc/collections/nope/items",
+        "/ogc/collections/run-0123456789abcdef/items",
+        "/ogc/collections/hotspots-kde",  # no kde run stored
+        "/ogc/collections/wards/items/E99999999",
+        "/ogc/collections/incidents/items/no-such-id",
+        "/ogc/collections/incidents/items/police-uk%2Fkent-police%2F2022-01%23999999",
+        "/ogc/collections/hotspots-dbscan/items/nope",
+    ],
+)
+def test_unknown_collections_and_features_are_404_problems(env, url):
+    r = get(env, url)
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 404 and r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=many", "limit"),
+        ("offset=-1", "offset"),
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=0.4,51.4,0.3,51.5", "bbox"),
+        ("bbox=0.3,51.4,0.4,51.5&bbox-crs=EPSG:27700", "bbox-crs"),
+        ("datetime=yesterday", "datetime"),
+        ("f=xml", "f"),
+    ],
+)
+def test_bad_parameters_are_422_problems_naming_the_parameter(env, query, param):
+    r = get(env, f"/ogc/collections/wards/items?{query}")
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert param in r.json()["detail"]
+
+
+def test_unknown_parameters_are_ignored(env):
+    r = get(env, "/ogc/collections/wards/items?colour=blue&limit=2")
+    assert r.status_code == 200 and r.json()["numberReturned"] == 2
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+def assert_self_contained(text: str) -> None:
+    assert text.lower().startswith("<!doctype html>")
+    assert "<script" not in text.lower() and "<link" not in text.lower()
+    assert "@import" not in text and "url(" not in text
+    for href in re.findall(r'(?:href|src)="([^"]*)"', text):
+        assert href.startswith("http://testserver/"), href
+
+
+def test_html_pages_show_collections_and_use_no_outside_resources(env):
+    colls = collections(env, "analyst")
+    pages = ["/ogc", "/ogc/conformance", "/ogc/collections"]
+    for cid in colls:
+        pages += [f"/ogc/collections/{cid}", f"/ogc/collections/{cid}/items?limit=5"]
+    first = get(env, "/ogc/collections/incidents/items?limit=1").json()["features"][0]["id"]
+    pages.append(f"/ogc/collections/incidents/items/{quote(first, safe='')}")
+    for url in pages:
+        r = get(env, url, params={"f": "html"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), url
+        assert_self_contained(r.text)
+    listing = get(env, "/ogc/collections?f=html").text
+    for c in colls.values():
+        assert c["title"].replace("&", "&amp;") in listing
+    assert colls["wards"]["title"] in get(env, "/ogc/collections/wards?f=html").text
+    assert first in get(env, "/ogc/collections/incidents/items?limit=1&f=html").text
+
+
+def test_accept_header_chooses_html_unless_f_says_json(env):
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    r = get(env, "/ogc/collections/wards/items", headers={"Accept": browser})
+    assert r.headers["content-type"].startswith("text/html") and "Wards" in r.text
+    r = get(env, "/ogc/collections/wards/items?f=json", headers={"Accept": browser})
+    assert r.headers["content-type"].startswith(GEOJSON)
+    r = get(env, "/ogc/collections", headers={"Accept": "application/json, text/html;q=0.5"})
+    assert r.headers["content-type"].startswith("application/json")
+    assert rel(r.json(), "alternate", "text/html")[0]["href"].endswith("f=html")
+
+
+# -- roles -------------------------------------------------------------------------------------
+def test_public_cannot_see_incidents(env):
+    assert "incidents" not in collections(env, "public")
+    for url in ("/ogc/collections/incidents", "/ogc/collections/incidents/items"):
+        anonymous = get(env, url, "public")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"] == "application/problem+json"
+        assert get(env, url, "public-key").status_code == 403
+
+
+def test_partners_never_see_sensitive_incidents_analysts_see_all(env):
+    table = env["table"]
+    sensitive = [
+        r for r in table.select(["id", "category", "sensitive"]).to_pylist() if r["sensitive"]
+    ]
+    assert sensitive and {r["category"] for r in sensitive} == {SENSITIVE}
+    ids, matched, _ = walk(env, "/ogc/collections/incidents/items?limit=10000", "partner")
+    assert matched == table.num_rows - len(sensitive)
+    assert not {r["id"] for r in sensitive} & set(ids)
+    one = quote(sensitive[0]["id"], safe="")
+    assert get(env, f"/ogc/collections/incidents/items/{one}", "partner").status_code == 404
+    found = get(env, f"/ogc/collections/incidents/items/{one}", "analyst").json()
+    assert found["properties"]["sensitive"] is True and found["properties"]["category"] == SENSITIVE
+    q = f"/ogc/collections/incidents/items?limit=1&bbox={','.join(map(str, CENTRE))}"
+    assert (
+        get(env, q, "analyst").json()["numberMatched"]
+        > get(env, q, "partner").json()["numberMatched"]
+    )
+
+
+def test_public_gets_small_counts_suppressed(env):
+    suppressed = 0
+    for cid in ("wards", "lsoas", "hotspots-dbscan", "hotspots-gistar"):
+        url = f"/ogc/collections/{cid}/items?limit=1000"
+        full = {f["id"]: f["properties"] for f in get(env, url).json()["features"]}
+        public = {f["id"]: f["properties"] for f in get(env, url, "public").json()["features"]}
+        assert set(full) == set(public)
+        for fid, props in public.items():
+            small = full[fid]["count"] < MIN_COUNT
+            assert props["suppressed"] is small, (cid, fid)
+            assert (props["count"] is None) is small
+            suppressed += small
+        partner = {f["id"]: f["properties"] for f in get(env, url, "partner").json()["features"]}
+        assert partner == full
+    assert suppressed > 0
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+def test_routes_have_stable_operation_ids_and_summaries(env):
+    spec = get(env, "/openapi.json", "public").json()
+    ops = {
+        (path, op["operationId"]): op
+        for path, item in spec["paths"].items()
+        if path.startswith("/ogc")
+        for op in item.values()
+    }
+    assert {oid for _, oid in ops} == {
+        "ogc_landing_page",
+        "ogc_conformance",
+        "ogc_list_collections",
+        "ogc_read_collection",
+        "ogc_list_items",
+        "ogc_read_item",
+    }
+    assert all(op["summary"] for op in ops.values())
+    items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
+    names = {p["name"] for p in items["parameters"]}
+    assert {"bbox", "bbox-crs", "datetime", "limit", "offset", "f"} <= names
+
+
+# -- a real OAPIF client ---------------------------------------------------------------------
+# GDAL runs in a child process: pyogrio keeps the GIL while it reads, which would starve a
+# server thread in this process. The store stays here (a DuckDB file has one writer).
+PYOGRIO_SCRIPT = """
+import json, sys, pyogrio
+source, out = sys.argv[1], {}
+for name, _ in pyogrio.list_layers(source):
+    frame = pyogrio.read_dataframe(source, layer=name, PAGE_SIZE=1000)
+    out[name] = [len(frame), frame.crs.to_epsg() if frame.crs else None,
+                 int(frame.geometry.isna().sum())]
+print(json.dumps(out))
+"""
+
+
+def gdal_command(source: str) -> list[str] | None:
+    """How to list and read every layer of ``source`` with GDAL's OAPIF driver, if we can."""
+    try:
+        import pyogrio
+
+        if "OAPIF" in pyogrio.list_drivers():
+            return [sys.executable, "-c", PYOGRIO_SCRIPT, source]
+    except ImportError:
+        pass
+    if shutil.which("ogrinfo"):
+        return ["ogrinfo", "-ro", "-al", "-so", source]
+    return None
+
+
+def read_with_gdal(source: str, env: dict[str, str]) -> dict[str, int]:
+    """{layer: feature count} as GDAL sees it."""
+    command = gdal_command(source)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    if command[0] == "ogrinfo":
+        found = re.findall(r"Layer name: (\S+).*?Feature Count: (\d+)", done.stdout, re.S)
+        return {name: int(n) for name, n in found}
+    layers = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, (_, epsg, missing) in layers.items():
+        assert epsg in (4326, None) and missing == 0, name
+    return {name: n for name, (n, _, _) in layers.items()}
+
+
+@contextmanager
+def serve(app):
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
+
+
+def test_gdal_oapif_driver_lists_and_reads_every_collection(env):
+    if gdal_command("OAPIF:x") is None:
+        pytest.skip("no GDAL OAPIF driver (pyogrio with OAPIF, or ogrinfo) is available")
+    expected = {cid: len(expected_ids(env, cid)) for cid in collections(env, "analyst")}
+    public = {cid: len(expected_ids(env, cid, "public")) for cid in collections(env, "public")}
+    app = make_app(env["store"], env["path"], public_min_count=MIN_COUNT)
+    base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    # GDAL's OAPIF driver sends its own Accept header, which replaces GDAL_HTTP_HEADERS;
+    # a bearer token gets through (the service takes an API key as a bearer token).
+    analyst = {
+        **base,
+        "GDAL_HTTP_AUTH": "BEARER",
+        "GDAL_HTTP_BEARER": env["keys"]["analyst"]["X-API-Key"],
+    }
+    with serve(app) as url:
+        assert read_with_gdal(f"OAPIF:{url}/ogc", analyst) == expected
+        assert read_with_gdal(f"OAPIF:{url}/ogc", base) == public
+    assert "incidents" in expected and "incidents" not in public
