@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -167,15 +168,40 @@ class DuckDBStore(Store):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            self._root = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
             raise StoreUnavailable(
                 f"cannot open the DuckDB file {self.path}: {exc}. Is another hotspots "
                 "process (a server or an import) using it?"
             ) from exc
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection: the one opened in the owning thread, a cursor elsewhere.
+
+        A DuckDB connection must not be used by two threads at once; the API serves
+        requests from a thread pool, so every other thread gets a cursor of its own
+        (a connection to the same database, sharing its data and lock).
+        """
+        if threading.get_ident() == self._owner:
+            return self._root
+        cur = getattr(self._local, "con", None)
+        if cur is None:
+            try:
+                cur = self._root.cursor()
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"the DuckDB file {self.path} is closed") from exc
+            self._local.con = cur
+            with self._cursors_lock:
+                self._cursors.append(cur)
+        return cur
 
     def _run(self, query: str, params: list | None = None) -> list[tuple]:
         """Execute and consume the whole result (DuckDB wants results finished)."""
@@ -714,4 +740,9 @@ class DuckDBStore(Store):
         return _job_record(row) if row else None
 
     def close(self) -> None:
-        self.con.close()
+        with self._cursors_lock:
+            for cur in self._cursors:
+                with contextlib.suppress(duckdb.Error):
+                    cur.close()
+            self._cursors.clear()
+        self._root.close()
