@@ -498,11 +498,20 @@ def _load_concern(path: Path | None):
 
 
 def print_ranked(result, top: int, title: str | None = None) -> None:
-    """The ranked hotspots as a table: score, its four components, counts, where."""
-    prov = result.provenance
+    """The ranked hotspots as a table: score, its four components, counts, where.
+
+    ``result`` is an :class:`~hotspots.analysis.AnalysisResult` or a stored run's
+    FeatureCollection (the same properties and provenance).
+    """
+    if isinstance(result, dict):
+        rows = [f["properties"] for f in result.get("features", [])[:top]]
+        prov, notes, run_id = result["provenance"], result.get("notes", []), result["run_id"]
+    else:
+        rows = result.hotspots.head(top).to_dict("records")
+        prov, notes, run_id = result.provenance.to_dict(), result.notes, result.run_id
     table = Table(
         title=title
-        or f"{prov.method} hotspots — run {result.run_id}, {prov.n_incidents:,} incidents",
+        or f"{prov['method']} hotspots — run {run_id}, {prov['n_incidents']:,} incidents",
         title_justify="left",
     )
     for col in (
@@ -518,7 +527,7 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
     ):
         table.add_column(col, justify="right")
     table.add_column("where (top street; lat, lon)")
-    for _, r in result.hotspots.head(top).iterrows():
+    for r in rows:
         streets = r.get("top_locations")
         street = streets[0][0] if streets is not None and len(streets) else "(unnamed)"
         table.add_row(
@@ -534,14 +543,14 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
             f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",
         )
     out.print(table)
-    for name, choice in prov.automatic.items():
+    for name, choice in prov["automatic"].items():
         out.print(f"[dim]{name} = {choice['value']}: {choice['reason']}[/]")
-    for note in result.notes:
+    for note in notes:
         out.print(f"[yellow]{note}[/]")
     out.print(
-        f"[dim]harm weights {prov.weights_version}; concern profile "
-        f"{prov.concern_profile}; score = "
-        + " + ".join(f"{w:.2f}×{c}" for c, w in prov.ranking_weights.items())
+        f"[dim]harm weights {prov['weights_version']}; concern profile "
+        f"{prov['concern_profile']}; score = "
+        + " + ".join(f"{w:.2f}×{c}" for c, w in prov["ranking_weights"].items())
         + "[/]"
     )
 
@@ -717,6 +726,14 @@ def keys_revoke(key_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -
         out.print(f"Revoked {key_id}.")
 
 
+def _serve(app_settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(app_settings), host=host, port=port, log_level="info")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -724,10 +741,7 @@ def serve(
     store: StoreOpt = None,
     workers: Annotated[int, typer.Option(help="Worker processes (PostGIS only).")] = 1,
 ) -> None:
-    """Run the web service (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from .app import create_app
+    """Run the web service (OpenAPI docs at /docs, OGC API - Features at /ogc)."""
     from .settings import ApiSettings, Settings
 
     settings = StoreSettings()
@@ -739,49 +753,130 @@ def serve(
         fail(f"cannot start: {exc}", EXIT_CONFIG)
     if workers > 1 and not settings.database_url:
         fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
-    uvicorn.run(create_app(Settings(api, settings)), host=host, port=port, log_level="info")
+    if workers > 1:
+        fail(
+            "several workers need an import string: run `uvicorn --factory api.app:create_app "
+            f"--workers {workers}` with HOTSPOTS_DATABASE_URL set instead",
+            2,
+        )
+    _serve(Settings(api, settings), host, port)
 
 
 DEMO_ANALYSES = (
     (
         "Violence and sexual offences: density clusters (DBSCAN, scale chosen from the data)",
-        {"method": "dbscan", "categories": ("violent-crime",)},
+        {"method": "dbscan", "categories": ["violent-crime"]},
     ),
     (
         "Anti-social behaviour: Gi* hot H3 cells (res 9, FDR-corrected)",
-        {
-            "method": "gistar",
-            "categories": ("anti-social-behaviour",),
-            "resolution": 9,
-            "fdr": True,
-        },
+        {"method": "gistar", "categories": ["anti-social-behaviour"], "resolution": 9, "fdr": True},
     ),
 )
+DEMO_LINK_DAYS = 30
+
+
+def _demo_secret(st: Store) -> tuple[str, str]:
+    """HOTSPOTS_SECRET_KEY, or a random one kept beside the demo's DuckDB file."""
+    import os
+    import secrets
+
+    given = os.environ.get("HOTSPOTS_SECRET_KEY")
+    if given:
+        return given, "HOTSPOTS_SECRET_KEY"
+    path = getattr(st, "path", None)
+    if not path or path == ":memory:":
+        return secrets.token_urlsafe(48), "a random key for this session"
+    keyfile = Path(f"{path}.secret")
+    if not keyfile.exists():
+        keyfile.touch(mode=0o600)
+        keyfile.write_text(secrets.token_urlsafe(48) + "\n")
+    return keyfile.read_text().strip(), str(keyfile)
+
+
+def _demo_links(st: Store, runs, secret: str, base: str) -> list[tuple[str, str]]:
+    """A partner-role share link per demo run (no login needed to open it)."""
+    from geodata.model import ShareLinkRecord
+
+    from .security import new_link_id, now_utc, sign_link
+
+    links = []
+    live = {
+        link.run_id: link
+        for link in st.list_share_links()
+        if link.created_by == "hotspots demo"
+        and link.revoked_at is None
+        and link.expires_at > now_utc() + timedelta(days=1)
+    }
+    for name, run in runs:
+        if run.run_id in live:  # running the demo again reuses its links
+            links.append((name, f"{base}/share/{sign_link(live[run.run_id].link_id, secret)}/"))
+            continue
+        created = now_utc()
+        link = ShareLinkRecord(
+            link_id=new_link_id(),
+            run_id=run.run_id,
+            role="partner",
+            filters={"title": name.split(":")[0]},
+            created_by="hotspots demo",
+            created_at=created,
+            expires_at=created + timedelta(days=DEMO_LINK_DAYS),
+            revoked_at=None,
+        )
+        st.add_share_link(link)
+        links.append((name, f"{base}/share/{sign_link(link.link_id, secret)}/"))
+    return links
 
 
 @app.command("demo")
-def demo(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Load the Gravesham demo (real police.uk data, 2022) and say what was loaded."""
+def demo(
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    serve_after: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the demo afterwards (default: when run in a terminal).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Load the Gravesham demo (real police.uk data, 2022), rank its hotspots, serve them."""
+    import sys
+
     from geodata.demo import ATTRIBUTION, load_demo
     from hotspots.analysis import AnalysisParams
-    from hotspots.harm import HarmWeights
 
+    from .routes.analyses import AnalysisRequest
+    from .service import run_or_reuse
+    from .settings import ApiSettings, Settings
+
+    if serve_after is None:
+        serve_after = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+    base = f"http://{host}:{port}"
     with reporting_errors(as_json), _store(store) as st:
         where = getattr(st, "path", None) or "PostGIS"
         with import_progress(not as_json) as (on_file, on_rows):
             summary = load_demo(st, progress=on_rows, on_file=on_file)
         total = st.count_incidents()
-        analyses = {
-            name: analyse_store(st, AnalysisParams(**kw), HarmWeights.default())
-            for name, kw in DEMO_ANALYSES
-        }
+        runs = []
+        for name, kw in DEMO_ANALYSES:
+            request = AnalysisRequest(**kw).model_dump(mode="json", by_alias=True)
+            params = AnalysisParams(**{**kw, "categories": tuple(kw["categories"])})
+            run, _ = run_or_reuse(st, request, params)
+            runs.append((name, run))
+        secret, secret_from = _demo_secret(st)
+        links = _demo_links(st, runs, secret, base)
     if as_json:
         print_json(
             {
                 **summary.to_dict(),
                 "store": str(where),
                 "incidents_stored": total,
-                "analyses": {name: r.to_geojson() for name, r in analyses.items()},
+                "analyses": {name: run.result for name, run in runs},
+                "run_ids": {name: run.run_id for name, run in runs},
+                "share_links": dict(links),
+                "served": False,
             }
         )
         return
@@ -797,14 +892,35 @@ def demo(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         "districts; those more than 2 km outside Gravesham are quarantined as outside the "
         "study area, by design."
     )
-    for name, result in analyses.items():
+    for name, run in runs:
         out.print()
-        print_ranked(result, 5, title=f"{name} — run {result.run_id}")
+        print_ranked(run.result, 5, title=f"{name} — run {run.run_id}")
+    out.print("\n[bold]Open in a browser[/] (share links: no login, partner view):")
+    for name, url in links:
+        out.print(f"  {name.split(':')[0]}: {url}")
+    out.print(f"  API docs: {base}/docs    OGC API - Features (QGIS, ArcGIS): {base}/ogc")
     out.print(
         "\nMore: `hotspots analyse --help`, e.g. `hotspots analyse --method emerging "
         "--categories anti-social-behaviour`."
     )
     err.print(f"[dim]{ATTRIBUTION}[/]")
+    if not serve_after:
+        how = (
+            ""
+            if secret_from == "HOTSPOTS_SECRET_KEY"
+            else f"HOTSPOTS_SECRET_KEY=$(cat {secret_from}) "
+        )
+        out.print(
+            f"Not serving (no terminal). To serve these links: {how}hotspots serve --port {port}"
+        )
+        return
+    store_settings = StoreSettings()
+    if store is not None:
+        store_settings = store_settings.model_copy(
+            update={"duckdb_path": store, "database_url": None}
+        )
+    out.print(f"Serving on {base} (share links signed with {secret_from}); Ctrl-C stops.")
+    _serve(Settings(ApiSettings(secret_key=secret), store_settings), host, port)
 
 
 def main() -> None:

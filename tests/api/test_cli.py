@@ -209,6 +209,36 @@ def test_demo_shows_ranked_hotspots(demo_store: tuple[Path, dict]) -> None:
         assert [f["properties"]["rank"] for f in fc["features"]][:3] == [1, 2, 3]
 
 
+def test_demo_stores_its_runs_and_share_links_that_open_in_the_service(
+    demo_store: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings, Settings
+
+    path, doc = demo_store
+    assert doc["served"] is False  # no terminal: the demo does not block serving
+    links = doc["share_links"]
+    assert set(links) == set(doc["run_ids"]) == set(doc["analyses"])
+    # the links are signed with the key the demo kept beside its store
+    secret = Path(f"{path}.secret").read_text().strip()
+    assert len(secret) >= 32 and Path(f"{path}.secret").stat().st_mode & 0o077 == 0
+    with DuckDBStore(path) as store:
+        stored = {r.run_id for r in store.list_runs()}
+        assert set(doc["run_ids"].values()) <= stored
+        app = create_app(Settings(ApiSettings(secret_key=secret)), store=store)
+        with TestClient(app) as client:
+            for name, url in links.items():
+                page = client.get(url.removeprefix("http://127.0.0.1:8000"))
+                assert page.status_code == 200, name
+                assert doc["run_ids"][name] in page.text
+    # running the demo again reuses its runs and its (still live) links
+    code, again = run("demo", "--store", str(path))
+    assert code == 0
+    assert again["run_ids"] == doc["run_ids"] and again["share_links"] == links
+
+
 def test_analyse_writes_geojson_and_reports_choices(
     demo_store: tuple[Path, dict], tmp_path: Path
 ) -> None:
