@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -211,3 +211,52 @@ class JobRecord:
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+
+#: Kinds of intervention an interventions log records.
+INTERVENTION_KINDS = (
+    "day-of-action",
+    "patrols",
+    "cctv",
+    "lighting",
+    "environmental",
+    "target-hardening",
+    "enforcement",
+    "outreach",
+    "other",
+)
+#: How an intervention's area was given: a drawn polygon, H3 cells, or a stored area.
+INTERVENTION_AREA_TYPES = ("polygon", "cells", "ward", "lsoa")
+
+
+@dataclass
+class InterventionRecord:
+    """One logged intervention (a day of action, new CCTV, patrols, ...): where, when, what.
+
+    ``geometry`` is the target area as a GeoJSON Polygon or MultiPolygon in
+    WGS84 (lon, lat), whatever way it was given: ``area_type`` says how
+    (``polygon`` drawn by hand; ``cells``, the H3 cells in ``area_codes``; or
+    ``ward`` / ``lsoa``, the one stored area whose code is in ``area_codes``).
+    ``start_date`` and ``end_date`` are both inclusive (a one-day day of action
+    has them equal). ``created_at`` is naive UTC, like the other service records.
+    """
+
+    intervention_id: str
+    title: str
+    kind: str
+    area_type: str
+    area_codes: list[str]
+    geometry: dict[str, Any]
+    start_date: date
+    end_date: date
+    officer_hours: float | None
+    notes: str
+    created_at: datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["start_date"] = self.start_date.isoformat()
+        out["end_date"] = self.end_date.isoformat()
+        out["created_at"] = self.created_at.isoformat()
+        return out

@@ -11,8 +11,9 @@ The same contract test suite (``tests/geodata/test_store_contract.py``) runs
 against both stores.
 
 Stores also keep the web service's records: analysis runs, API keys (hashed),
-share links with their opens, and background jobs
-(``tests/geodata/test_store_service.py``). Their datetimes are UTC without a
+share links with their opens, background jobs
+(``tests/geodata/test_store_service.py``) and the interventions log
+(``tests/geodata/test_store_interventions.py``). Their datetimes are UTC without a
 zone: an aware datetime is converted to naive UTC on the way in
 (:func:`utc_naive`), and reads return naive UTC, to the microsecond. Their
 JSON must be strict JSON (no NaN or Infinity; :func:`dump_json`). In the
@@ -41,6 +42,7 @@ from ..model import (
     INCIDENT_SCHEMA,
     ApiKeyRecord,
     BatchInfo,
+    InterventionRecord,
     JobRecord,
     RunRecord,
     ShareLinkRecord,
@@ -321,6 +323,28 @@ class Store(ABC):
     @abstractmethod
     def get_job(self, job_id: str) -> JobRecord | None:
         """One job; ``None`` if unknown."""
+
+    # -- interventions -----------------------------------------------------------
+    @abstractmethod
+    def add_intervention(self, record: InterventionRecord) -> InterventionRecord:
+        """Store a logged intervention and return it as stored (checked and normalised by
+        :func:`geodata.interventions.check_intervention`).
+
+        :class:`~geodata.interventions.InvalidIntervention` (a ``ValueError``) naming the
+        field for a bad record; :class:`StoreError` if its id is already stored.
+        """
+
+    @abstractmethod
+    def get_intervention(self, intervention_id: str) -> InterventionRecord | None:
+        """One intervention; ``None`` if unknown."""
+
+    @abstractmethod
+    def list_interventions(self) -> list[InterventionRecord]:
+        """Every intervention, latest start first (ties by ``intervention_id``, descending)."""
+
+    @abstractmethod
+    def delete_intervention(self, intervention_id: str) -> bool:
+        """Remove an intervention; False if it was not there."""
 
     @abstractmethod
     def close(self) -> None:

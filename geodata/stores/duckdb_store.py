@@ -9,7 +9,8 @@ A DuckDB file takes one writing process at a time; a second one gets
 :class:`~geodata.errors.StoreUnavailable` naming the file.
 
 The service records (runs, API keys, share links, jobs) are kept in tables
-added by schema v2, with JSON as text and times as naive UTC ``TIMESTAMP``.
+added by schema v2 (the interventions log by v3), with JSON as text and times
+as naive UTC ``TIMESTAMP``.
 Each service call uses a cursor of its own (a separate DuckDB connection to
 the same database), so it has its own transaction: a job's progress can be
 written from inside :meth:`DuckDBStore.apply`'s progress callback, or from
@@ -23,6 +24,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -34,11 +36,13 @@ import pyarrow as pa
 import shapely
 
 from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
+from ..interventions import check_intervention
 from ..model import (
     INCIDENT_SCHEMA,
     QUARANTINE_SCHEMA,
     ApiKeyRecord,
     BatchInfo,
+    InterventionRecord,
     JobRecord,
     RunRecord,
     ShareLinkRecord,
@@ -59,7 +63,7 @@ from .base import (
     utc_naive,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -120,14 +124,28 @@ _SCHEMA_V2 = [
         created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
 ]
 
+# v3: the interventions log (days of action, CCTV, ...). Additive, like v2.
+_SCHEMA_V3 = [
+    """CREATE TABLE IF NOT EXISTS interventions (
+        intervention_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+        area_type VARCHAR NOT NULL, area_codes VARCHAR NOT NULL, geometry VARCHAR NOT NULL,
+        start_date DATE NOT NULL, end_date DATE NOT NULL CHECK (end_date >= start_date),
+        officer_hours DOUBLE CHECK (officer_hours >= 0), notes VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL)""",
+]
+
 #: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
-SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 _RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
 _RUN_LISTED = "run_id, method, params, provenance, '{}' AS result, created_at"
 _KEY_COLUMNS = "key_id, name, role, key_hash, created_at, revoked_at"
 _LINK_COLUMNS = "link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at"
 _JOB_COLUMNS = "job_id, kind, status, progress, message, result, created_at, updated_at"
+_INTERVENTION_COLUMNS = (
+    "intervention_id, title, kind, area_type, area_codes, geometry, start_date, end_date, "
+    "officer_hours, notes, created_at, created_by"
+)
 
 
 def _run_record(row: tuple) -> RunRecord:
@@ -142,6 +160,13 @@ def _link_record(row: tuple) -> ShareLinkRecord:
     return ShareLinkRecord(
         link_id, run_id, role, json.loads(filters), created_by, created_at, expires_at, revoked_at
     )
+
+
+def _intervention_record(row: tuple) -> InterventionRecord:
+    values = list(row)
+    values[4] = json.loads(values[4])  # area_codes
+    values[5] = json.loads(values[5])  # geometry
+    return InterventionRecord(*values)
 
 
 def _job_record(row: tuple) -> JobRecord:
@@ -738,6 +763,56 @@ class DuckDBStore(Store):
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]
             ).fetchone()
         return _job_record(row) if row else None
+
+    def add_intervention(self, record: InterventionRecord) -> InterventionRecord:
+        rec = check_intervention(record)
+        values = [
+            rec.intervention_id,
+            rec.title,
+            rec.kind,
+            rec.area_type,
+            dump_json(rec.area_codes, "intervention area codes"),
+            dump_json(rec.geometry, "intervention geometry"),
+            rec.start_date,
+            rec.end_date,
+            rec.officer_hours,
+            rec.notes,
+            utc_naive(rec.created_at, "created_at"),
+            rec.created_by,
+        ]
+        with self._service(
+            "adding the intervention", "an intervention with this id is already stored"
+        ) as cur:
+            cur.execute(
+                f"INSERT INTO interventions ({_INTERVENTION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        return replace(rec, created_at=values[10])
+
+    def get_intervention(self, intervention_id: str) -> InterventionRecord | None:
+        with self._service("reading the intervention") as cur:
+            row = cur.execute(
+                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions WHERE intervention_id = ?",
+                [intervention_id],
+            ).fetchone()
+        return _intervention_record(row) if row else None
+
+    def list_interventions(self) -> list[InterventionRecord]:
+        with self._service("listing interventions") as cur:
+            rows = cur.execute(
+                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions "
+                "ORDER BY start_date DESC, intervention_id DESC"
+            ).fetchall()
+        return [_intervention_record(r) for r in rows]
+
+    def delete_intervention(self, intervention_id: str) -> bool:
+        with self._service("deleting the intervention") as cur:
+            return bool(
+                self._count(
+                    cur, "DELETE FROM interventions WHERE intervention_id = ?", [intervention_id]
+                )
+            )
 
     def close(self) -> None:
         with self._cursors_lock:

@@ -7,7 +7,8 @@ in either direction; a connection pool; ``psycopg.sql`` for every identifier
 that is not a literal of this module.
 
 The service records (runs, API keys, share links, jobs) are in the tables of
-``migrations/0002_service.sql``: JSON as ``jsonb``, times as ``timestamp``
+``migrations/0002_service.sql`` (the interventions log in
+``0003_interventions.sql``): JSON as ``jsonb``, times as ``timestamp``
 holding naive UTC. Each call is one transaction on a pooled connection.
 """
 
@@ -18,6 +19,7 @@ import json
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 import geopandas as gpd
@@ -33,11 +35,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .. import crs as crsmod
 from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
+from ..interventions import check_intervention, intervention_polygon
 from ..model import (
     INCIDENT_SCHEMA,
     QUARANTINE_SCHEMA,
     ApiKeyRecord,
     BatchInfo,
+    InterventionRecord,
     JobRecord,
     RunRecord,
     ShareLinkRecord,
@@ -98,6 +102,10 @@ _RUN_LISTED = "run_id, method, params, provenance, '{}'::jsonb AS result, create
 _KEY_COLUMNS = "key_id, name, role, key_hash, created_at, revoked_at"
 _LINK_COLUMNS = "link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at"
 _JOB_COLUMNS = "job_id, kind, status, progress, message, result, created_at, updated_at"
+_INTERVENTION_COLUMNS = (
+    "intervention_id, title, kind, area_type, area_codes, geometry, start_date, end_date, "
+    "officer_hours, notes, created_at, created_by"
+)
 
 
 _CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -661,6 +669,61 @@ class PostGISStore(Store):
                 f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = %s", [job_id]
             ).fetchone()
         return JobRecord(*row) if row else None
+
+    def add_intervention(self, record: InterventionRecord) -> InterventionRecord:
+        rec = check_intervention(record)
+        rec = replace(rec, created_at=utc_naive(rec.created_at, "created_at"))
+        geom = shapely.to_wkb(intervention_polygon(rec, self.analysis_crs))
+        values = [
+            rec.intervention_id,
+            rec.title,
+            rec.kind,
+            rec.area_type,
+            _jsonb(rec.area_codes, "intervention area codes"),
+            _jsonb(rec.geometry, "intervention geometry"),
+            geom,
+            self.srid,
+            rec.start_date,
+            rec.end_date,
+            rec.officer_hours,
+            rec.notes,
+            rec.created_at,
+            rec.created_by,
+        ]
+        with self._service(
+            "adding the intervention", "an intervention with this id is already stored"
+        ) as conn:
+            conn.execute(
+                "INSERT INTO interventions (intervention_id, title, kind, area_type, area_codes, "
+                "geometry, geom, start_date, end_date, officer_hours, notes, created_at, "
+                "created_by) VALUES (%s, %s, %s, %s, %s, %s, "
+                "ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), %s)), %s, %s, %s, %s, %s, %s)",
+                values,
+            )
+        return rec
+
+    def get_intervention(self, intervention_id: str) -> InterventionRecord | None:
+        with self._service("reading the intervention") as conn:
+            row = conn.execute(
+                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions WHERE intervention_id = %s",
+                [intervention_id],
+            ).fetchone()
+        return InterventionRecord(*row) if row else None
+
+    def list_interventions(self) -> list[InterventionRecord]:
+        with self._service("listing interventions") as conn:
+            rows = conn.execute(
+                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions "
+                "ORDER BY start_date DESC, intervention_id DESC"
+            ).fetchall()
+        return [InterventionRecord(*r) for r in rows]
+
+    def delete_intervention(self, intervention_id: str) -> bool:
+        with self._service("deleting the intervention") as conn:
+            cur = conn.execute(
+                "DELETE FROM interventions WHERE intervention_id = %s", [intervention_id]
+            )
+            return cur.rowcount > 0
 
     def close(self) -> None:
         self.pool.close()
