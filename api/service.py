@@ -12,6 +12,7 @@ import shapely
 from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
+from geodata.taxonomy import DEFAULT_SENSITIVE
 from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
 from hotspots.harm import HarmWeights
 from hotspots.provenance import library_versions
@@ -83,12 +84,14 @@ def run_or_reuse(
             if found is not None:
                 return found, False
     result = analyse_store(st, params, ranking=ranking)
+    fc = json.loads(result.to_json())
+    fc["sensitive_categories"] = sensitive_categories(st, params)
     record = RunRecord(
         run_id=result.run_id,
         method=params.method,
         params={"request": request, "request_key": key},
         provenance=json.loads(json.dumps(result.provenance.to_dict(), default=str)),
-        result=json.loads(result.to_json()),
+        result=fc,
         created_at=now_utc(),
     )
     created = st.save_run(record)
@@ -98,17 +101,50 @@ def run_or_reuse(
     return record, True
 
 
+def sensitive_categories(st: Store, params: AnalysisParams) -> list[str]:
+    """The categories of the sensitive incidents an analysis used (as flagged at import)."""
+    t = st.query_incidents(
+        IncidentQuery(
+            start=params.start,
+            end=params.end,
+            categories=params.categories,
+            columns=["category", "sensitive"],
+        )
+    )
+    flagged = t.filter(t["sensitive"].fill_null(False)).column("category").to_pylist()
+    return sorted(set(flagged))
+
+
 SUPPRESSED = None
+
+
+def _reveals_sensitive(props: dict, sensitive: frozenset[str], min_count: int) -> bool:
+    """Whether a hotspot would show sensitive incidents as (near enough) points: it holds
+    sensitive incidents and fewer than ``min_count`` incidents, or a single place."""
+    cats = props.get("categories") or {}
+    if not any(cats.get(c) for c in sensitive):
+        return False
+    return (props.get("count") or 0) < min_count or props.get("distinct_points") == 1
 
 
 def shape_for_role(fc: dict, role: str, min_count: int) -> dict:
     """A run's FeatureCollection as a role may see it.
 
-    ``public`` gets aggregates with every count below ``min_count`` suppressed
-    (``null``, with ``suppressed: true``), and no street-level top locations
-    with small counts; ``partner`` and ``analyst`` get it whole (hotspot
-    results hold aggregates only, never incident points).
+    Below ``analyst``, a hotspot holding sensitive incidents (the run's
+    ``sensitive_categories``, else the default ones) is withheld when it holds
+    fewer than ``min_count`` incidents or one place only, since its shape and
+    centroid would show those incidents as points; ``withheld`` says how many.
+    ``public`` also gets every count below ``min_count`` suppressed (``null``,
+    with ``suppressed: true``), and no street-level top locations with small
+    counts; ``analyst`` gets it whole.
     """
+    if role == "analyst":
+        return fc
+    sensitive = frozenset(fc.get("sensitive_categories") or ()) | DEFAULT_SENSITIVE
+    features = fc.get("features", [])
+    kept = [f for f in features if not _reveals_sensitive(f["properties"], sensitive, min_count)]
+    if len(kept) < len(features):
+        fc = {**fc, "features": kept, "withheld": {"features": len(features) - len(kept)}}
     if role != "public":
         return fc
     out = copy.deepcopy(fc)
