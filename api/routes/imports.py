@@ -29,33 +29,60 @@ CHUNK = 1 << 20
 
 
 def _records(path: Path, kind: str, profile: str | None, source: str | None, period: str | None):
+    """The upload's records, each named as uploaded (``name.zip!member.csv``), never by
+    the server's temporary path."""
     if kind == "police":
-        from geodata.readers.police import read_police
+        from geodata.readers.police import iter_police_files, read_police_bytes
 
-        return read_police(path)
-    from geodata.readers.council import load_profile, read_council
+        return (
+            read_police_bytes(data, _shown(name, path.parent))
+            for name, data in iter_police_files(path)
+        )
+    from geodata.readers.council import list_profiles, load_profile, read_council
 
-    if not profile:
+    known = list_profiles()
+    if profile not in known:
         raise Problem(
             422,
-            "form field 'profile': expected a profile name for a council file; received nothing",
+            f"form field 'profile': expected one of {known} for a council file; "
+            f"received {profile!r}",
             errors=[
-                {"field": "profile", "where": "form", "expected": "profile name", "received": None}
+                {
+                    "field": "profile",
+                    "where": "form",
+                    "expected": f"one of {known}",
+                    "received": profile,
+                }
             ],
         )
-    return [read_council(path, load_profile(profile), source=source, period=period)]
+    records = read_council(path, load_profile(profile), source=source, period=period)
+    records.file = path.name
+    return [records]
+
+
+def _shown(name: str, folder: Path) -> str:
+    """``name`` without the temporary upload folder."""
+    return name.replace(f"{folder}/", "")
 
 
 def _import(store, path: Path, kind, profile, source, period, dry_run, progress=None):
+    from geodata.errors import InputFileError
     from geodata.ingest import context_for, import_records
 
-    return import_records(
-        store,
-        _records(path, kind, profile, source, period),
-        context_for(store),
-        dry_run=dry_run,
-        progress=progress,
-    )
+    try:
+        return import_records(
+            store,
+            _records(path, kind, profile, source, period),
+            context_for(store),
+            dry_run=dry_run,
+            progress=progress,
+        )
+    except HotspotsError as exc:  # name the file as uploaded, not by its temporary path
+        exc.message = _shown(exc.message, path.parent)
+        exc.args = (exc.message,)
+        if isinstance(exc, InputFileError):
+            exc.path = _shown(exc.path, path.parent)
+        raise
 
 
 async def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Path:
