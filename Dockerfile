@@ -1,4 +1,13 @@
 # syntax=docker/dockerfile:1
+# --- assets: Leaflet and plugins from the npm registry, pinned and hash-checked
+FROM node:20-bookworm-slim AS assets
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY scripts/fetch-assets.sh ./scripts/
+COPY maps/vendor.txt ./maps/
+RUN bash scripts/fetch-assets.sh
+
 # --- builder: build the wheel and install it with its dependencies into a venv
 FROM python:3.11-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -8,6 +17,7 @@ COPY pyproject.toml README.md* ./
 COPY geodata ./geodata
 COPY hotspots ./hotspots
 COPY maps ./maps
+COPY --from=assets /src/maps/static/vendor ./maps/static/vendor
 COPY api ./api
 COPY migrations ./migrations
 RUN pip wheel --no-deps --wheel-dir /wheels . \

@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	bash scripts/fetch-assets.sh
 	touch $@
 
 demo: venv

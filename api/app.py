@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 
 from geodata.stores import Store, open_store
+from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
 from .routes import analyses, areas, imports, incidents, share, system
@@ -69,4 +71,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     for module in (system, incidents, imports, analyses, areas, share):
         app.include_router(module.router)
     app.include_router(ogc.router)
+    # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     return app

@@ -923,6 +923,11 @@ def demo(
     _serve(Settings(ApiSettings(secret_key=secret), store_settings), host, port)
 
 
+from .cli_maps import write_map as _write_map  # noqa: E402  (hotspots map RUN_ID -o FILE)
+
+app.command("map")(_write_map)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geodata.settings import StoreSettings
+from maps.settings import MapSettings
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "hotspots", "password", "dev", "test"}
 
@@ -48,6 +49,12 @@ class ApiSettings(BaseSettings):
 class Settings:
     """Everything ``create_app`` needs: the service's and the store's settings."""
 
-    def __init__(self, api: ApiSettings | None = None, store: StoreSettings | None = None):
+    def __init__(
+        self,
+        api: ApiSettings | None = None,
+        store: StoreSettings | None = None,
+        maps: MapSettings | None = None,
+    ):
         self.api = api or ApiSettings()  # type: ignore[call-arg]
         self.store = store or StoreSettings()
+        self.maps = maps or MapSettings()

@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 make --no-print-directory venv
+# Map assets from npm (no-op when present) and Debian's chromium for the browser tests.
+bash scripts/fetch-assets.sh
+bash scripts/install-browser.sh
 
 if [ -z "${HOTSPOTS_TEST_DATABASE_URL:-}" ]; then
     trap 'bash scripts/pg-test-cluster.sh stop' EXIT

@@ -5,8 +5,10 @@
   and sets it.
 - ``shared_data``: path of ``../shared/data`` beside the repo; skips when absent,
   fails under ``CI=true``.
-- Under ``CI=true`` a skipped test marked ``postgis`` or ``shared_data`` (or using
-  the fixture of that name) fails the run: CI must never pass by skipping them.
+- ``chromium_path``: Debian's ``/usr/bin/chromium`` for ``browser`` tests (driven by
+  Playwright's Python package); skips when it or Playwright is absent.
+- Under ``CI=true`` a skipped test marked ``postgis``, ``shared_data`` or ``browser``
+  (or using the fixture of that name) fails the run: CI must never pass by skipping them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DATABASE_URL_ENV = "HOTSPOTS_TEST_DATABASE_URL"
 
 # Markers whose skips fail a CI run, and the fixture that implies each of them.
-CI_REQUIRED_MARKERS = {"postgis": "postgis_url", "shared_data": "shared_data"}
+CI_REQUIRED_MARKERS = {
+    "postgis": "postgis_url",
+    "shared_data": "shared_data",
+    "browser": "chromium_path",
+}
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def in_ci() -> bool:
@@ -44,6 +51,17 @@ def shared_data() -> Path:
             pytest.fail(f"{message} (CI=true requires it)", pytrace=False)
         pytest.skip(message)
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (scripts/install-browser.sh installs Debian's chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[test]')")
+    return CHROMIUM
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -89,7 +107,7 @@ class CIRequiredSkips:
         for nodeid, marker, reason in self.skipped:
             tr.line(f"SKIPPED [{marker}] {nodeid}: {reason}", red=True)
         tr.line(
-            f"{len(self.skipped)} test(s) marked postgis/shared_data were skipped "
+            f"{len(self.skipped)} test(s) marked postgis/shared_data/browser were skipped "
             "under CI=true; failing the run (exit 1).",
             red=True,
         )

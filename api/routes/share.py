@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from geodata.model import ShareLinkRecord
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
+from ..map_service import run_map_page
 from ..problems import Problem
 from ..security import new_link_id, now_utc, sign_link, verify_link
 from ..service import shape_for_role
@@ -28,34 +29,19 @@ from ..service import shape_for_role
 router = APIRouter(tags=["maps and share links"])
 
 
-def map_page(run, role: str, min_count: int, title: str) -> str:
-    """The HTML page of a run (self-contained: no outside scripts, styles or fonts)."""
-    fc = shape_for_role(run.result, role, min_count)
-    rows = []
-    for f in fc.get("features", [])[:25]:
-        p = f["properties"]
-        where = (p.get("top_locations") or [["(unnamed)", 0]])[0][0]
-        count = f"fewer than {min_count}" if p.get("count") is None else f"{p['count']:,}"
-        rows.append(
-            f"<tr><td>{p.get('rank')}</td><td>{html.escape(str(where))}</td>"
-            f"<td>{count}</td><td>{p.get('centroid_lat', 0):.4f}, "
-            f"{p.get('centroid_lon', 0):.4f}</td></tr>"
-        )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:1rem;max-width:60rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ccc;padding:.3rem;
-text-align:left}}@media print{{a{{display:none}}}}</style></head>
-<body data-run-id="{html.escape(run.run_id)}" data-role="{role}">
-<h1>{html.escape(title)}</h1>
-<p>Run <code>{html.escape(run.run_id)}</code> ({html.escape(run.method)}),
-made {run.created_at:%d %B %Y}. Ranked by volume, harm, trend and community concern.</p>
-<table><thead><tr><th>Rank</th><th>Where</th><th>Incidents</th><th>Lat, lon</th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-<p><a href="hotspots.geojson">Download as GeoJSON</a></p>
-</body></html>"""
+def map_page(run, role: str, min_count: int, title: str, store=None, maps=None) -> str:
+    """The map page of a run as ``role`` may see it (Leaflet and plugins from our own
+    ``/static/vendor`` route: no outside scripts, styles or fonts).
+
+    Both map routes (``/runs/{id}/map`` and ``/share/{token}/``) sit two levels
+    below the root, so the assets are linked relatively and still load when the
+    service is mounted under a path prefix.
+    """
+    return run_map_page(store, run, role, min_count, title, maps, asset_base="../../static/vendor")
+
+
+def _map_settings(request: Request):
+    return getattr(request.app.state.settings, "maps", None)
 
 
 def plain_page(status: int, title: str, message: str) -> HTMLResponse:
@@ -75,13 +61,20 @@ def plain_page(status: int, title: str, message: str) -> HTMLResponse:
     summary="The map page of a run (partners and analysts)",
 )
 def read_run_map(
-    run_id: str, store: StoreDep, settings: SettingsDep, caller: PartnerDep
+    run_id: str, request: Request, store: StoreDep, settings: SettingsDep, caller: PartnerDep
 ) -> HTMLResponse:
     run = store.get_run(run_id)
     if run is None:
         raise Problem(404, f"no run {run_id!r}; see /runs")
     return HTMLResponse(
-        map_page(run, caller.role, settings.public_min_count, f"Hotspots — {run.method}")
+        map_page(
+            run,
+            caller.role,
+            settings.public_min_count,
+            f"Hotspots — {run.method}",
+            store,
+            _map_settings(request),
+        )
     )
 
 
@@ -254,7 +247,14 @@ def open_share_link(
         return page
     link, run = opened
     return HTMLResponse(
-        map_page(run, link.role, settings.public_min_count, link.filters.get("title", "Hotspots"))
+        map_page(
+            run,
+            link.role,
+            settings.public_min_count,
+            link.filters.get("title", "Hotspots"),
+            store,
+            _map_settings(request),
+        )
     )
 
 

@@ -1,0 +1,87 @@
+"""``hotspots map RUN_ID -o map.html``: a run's map as one standalone HTML file.
+
+Registered on the main app by :mod:`api.cli`. Leaflet and its plugins are
+inlined, so the file opens offline (base-map tiles aside: the hotspot layers
+show on a plain background when tiles cannot load). Exit codes as in
+:mod:`api.cli_output` (2 a bad option, 4 the store failed, 5 the map assets
+were never fetched, 6 no such run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geodata.settings import StoreSettings
+from geodata.stores import open_store
+from maps.assets import MissingAssets
+from maps.settings import MapSettings
+
+from .cli_output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
+from .map_service import run_map_page
+from .security import ROLES
+
+
+def write_map(
+    run_id: Annotated[
+        str, typer.Argument(help="The run, e.g. run-0123456789abcdef (see the API's /runs).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "map.html"
+    ),
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="Whose view: analyst (incident points too), partner, or public "
+            "(small counts suppressed).",
+        ),
+    ] = "partner",
+    title: Annotated[str | None, typer.Option("--title", help="Title on the map.")] = None,
+    min_count: Annotated[
+        int, typer.Option("--min-count", help="public: counts below this are suppressed.")
+    ] = 5,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
+            "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Write a run's map to a standalone HTML file (scripts inlined; works offline)."""
+    if role not in ROLES:
+        fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}", EXIT_USAGE, as_json)
+    if min_count < 1:
+        fail(f"--min-count: expected a whole number >= 1; got {min_count}", EXIT_USAGE, as_json)
+    settings = StoreSettings()
+    if store is not None:
+        settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
+    with reporting_errors(as_json), open_store(settings) as st:
+        run = st.get_run(run_id)
+        if run is None:
+            fail(f"no run {run_id!r} in the store", EXIT_NOT_FOUND, as_json)
+        try:
+            page = run_map_page(
+                st,
+                run,
+                role,
+                min_count,
+                title or f"Hotspots — {run.method}",
+                MapSettings(),
+                assets="inline",
+            )
+        except MissingAssets as exc:
+            fail(str(exc), EXIT_CONFIG, as_json)
+        try:
+            output.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            fail(f"--output: cannot write {output} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+    if as_json:
+        print_json({"run_id": run_id, "role": role, "output": str(output), "bytes": len(page)})
+    else:
+        typer.echo(f"wrote {output} ({len(page) / 1e6:.2f} MB, {role} view of {run_id})")

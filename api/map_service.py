@@ -1,0 +1,131 @@
+"""The map of a stored run for a role: what the map route, share links and the CLI share.
+
+Gathers what :func:`maps.render.build_map` draws, as the role may see it:
+the run's hotspots (``shape_for_role``), ward and LSOA rates for the run's
+categories and window (counts below ``min_count`` suppressed for ``public``),
+and, for ``analyst`` only, the run's incidents (sensitive ones included:
+analysts may see them; no other role gets a single point).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import shapely
+
+from geodata.crs import WGS84
+from geodata.model import RunRecord
+from geodata.stores import IncidentQuery, Store
+from maps.render import MapOptions, build_map, render_html
+from maps.settings import MapSettings
+
+from .filters import Window
+from .problems import Problem
+from .routes.areas import area_table
+from .service import shape_for_role
+
+RATE_FIELDS = (
+    "count",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "ratio_to_borough",
+    "previous_year_count",
+    "change_pct",
+)
+#: boundaries are simplified to about this many degrees (≈ 5 m) for the page
+SIMPLIFY_DEG = 0.00005
+
+
+def _when(value) -> datetime | None:
+    if not value:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def run_window(run: RunRecord) -> tuple[Window, tuple[str, ...] | None]:
+    """The data window and categories the run analysed (from its provenance)."""
+    prov = run.provenance or {}
+    window = prov.get("window") or {}
+    cats = prov.get("categories")
+    return Window(_when(window.get("start")), _when(window.get("end"))), (
+        tuple(cats) if cats else None
+    )
+
+
+def area_rates_geojson(store: Store, kind: str, run: RunRecord, role: str, min_count: int):
+    """Areas of ``kind`` with counts and rates for the run's window, or ``None`` if not loaded."""
+    window, categories = run_window(run)
+    try:
+        table, _borough, areas = area_table(store, kind, categories, window)
+    except Problem:
+        return None
+    geoms = dict(zip(areas["code"], areas.to_crs(WGS84).geometry.simplify(SIMPLIFY_DEG, True)))
+    features = []
+    for rec in table.to_dict("records"):
+        props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
+        small = role == "public" and (rec["count"] or 0) < min_count
+        if small:
+            props.update(dict.fromkeys(RATE_FIELDS))
+        props["suppressed"] = small
+        geom = geoms.get(rec["area_code"])
+        if geom is None:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "id": rec["area_code"],
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "kind": kind, "features": features}
+
+
+def run_incidents(store: Store, run: RunRecord) -> pd.DataFrame:
+    """lon, lat, category of the run's incidents (every one: for analysts only)."""
+    window, categories = run_window(run)
+    table = store.query_incidents(
+        IncidentQuery(
+            start=window.start,
+            end=window.end,
+            categories=categories,
+            include_sensitive=True,
+            columns=["lon", "lat", "category", "sensitive"],
+        )
+    )
+    return table.to_pandas()
+
+
+def run_map_page(
+    store: Store,
+    run: RunRecord,
+    role: str,
+    min_count: int,
+    title: str,
+    settings: MapSettings | None = None,
+    *,
+    assets: str = "link",
+    asset_base: str = "/static/vendor",
+) -> str:
+    """The whole HTML page of a run's map as ``role`` may see it."""
+    settings = settings or MapSettings()
+    fc = shape_for_role(run.result, role, min_count)
+    areas = {
+        kind: doc
+        for kind in ("ward", "lsoa")
+        if (doc := area_rates_geojson(store, kind, run, role, min_count)) is not None
+    }
+    incidents = run_incidents(store, run) if role == "analyst" else None
+    opts = MapOptions(
+        role=role,
+        title=title,
+        min_count=min_count,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+        assets=assets,
+        asset_base=asset_base,
+        notes=(f"Run {run.run_id} ({run.method}), made {run.created_at:%d %B %Y}.",),
+    )
+    return render_html(build_map(fc, run.method, opts, areas=areas, incidents=incidents))

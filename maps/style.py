@@ -1,0 +1,246 @@
+"""Colours, legends and popups of the hotspot map: pure functions of a feature's properties.
+
+Palettes are colour-blind safe: ColorBrewer RdBu (diverging) for Getis-Ord Gi*
+classes, YlOrRd / YlGnBu (sequential) for counts, density and rates, and the
+Okabe–Ito set for emerging hot-spot categories.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+
+#: Gi_Bin → (colour, label), ColorBrewer RdBu 7 (hot = red, cold = blue)
+GI_CLASSES: dict[int, tuple[str, str]] = {
+    3: ("#b2182b", "Hot spot, 99 % confidence"),
+    2: ("#ef8a62", "Hot spot, 95 % confidence"),
+    1: ("#fddbc7", "Hot spot, 90 % confidence"),
+    0: ("#f7f7f7", "Not significant"),
+    -1: ("#d1e5f0", "Cold spot, 90 % confidence"),
+    -2: ("#67a9cf", "Cold spot, 95 % confidence"),
+    -3: ("#2166ac", "Cold spot, 99 % confidence"),
+}
+#: ColorBrewer YlOrRd 5 (counts, density, cluster rank bands)
+HEAT = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+#: ColorBrewer YlGnBu 5 (rates per 1,000 residents)
+RATE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+NO_DATA = "#bdbdbd"
+#: Okabe–Ito, for the eight hot categories of emerging hot-spot analysis
+EMERGING = {
+    "new hot spot": "#E69F00",
+    "consecutive hot spot": "#56B4E9",
+    "intensifying hot spot": "#D55E00",
+    "persistent hot spot": "#CC79A7",
+    "diminishing hot spot": "#009E73",
+    "sporadic hot spot": "#F0E442",
+    "oscillating hot spot": "#0072B2",
+    "historical hot spot": "#000000",
+}
+#: hotspot ranks labelled on cluster hulls
+LABELLED_RANKS = 20
+
+METHOD_NAMES = {
+    "gistar": "Gi* hot spots (H3 hexagons)",
+    "hexes": "H3 hexagons by count",
+    "emerging": "Emerging hot spots (H3 hexagons)",
+    "dbscan": "Clusters (DBSCAN), by rank",
+    "hdbscan": "Clusters (HDBSCAN), by rank",
+    "kde": "Density (KDE), densest areas",
+}
+
+
+def quantile_breaks(values: Sequence[float | None], classes: int = 5) -> list[float]:
+    """Upper bounds of ``classes`` quantile classes of the finite values (may repeat).
+
+    Examples
+    --------
+    >>> quantile_breaks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 5)
+    [2.8, 4.6, 6.4, 8.2, 10.0]
+    """
+    finite = sorted(float(v) for v in values if v is not None and math.isfinite(float(v)))
+    if not finite:
+        return []
+    out = []
+    for i in range(1, classes + 1):
+        pos = (len(finite) - 1) * i / classes
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(finite) - 1)
+        out.append(round(finite[lo] + (finite[hi] - finite[lo]) * (pos - lo), 6))
+    return out
+
+
+def class_of(value: float | None, breaks: Sequence[float]) -> int | None:
+    """Index of the class of ``value`` (0-based), ``None`` for no value."""
+    if value is None or not breaks or not math.isfinite(float(value)):
+        return None
+    for i, upper in enumerate(breaks):
+        if value <= upper:
+            return i
+    return len(breaks) - 1
+
+
+def hotspot_fill(props: dict, method: str, breaks: Sequence[float]) -> str:
+    """The fill colour of a hotspot for its method."""
+    if method == "gistar":
+        return GI_CLASSES.get(int(props.get("gi_bin") or 0), GI_CLASSES[0])[0]
+    if method == "emerging":
+        return EMERGING.get(str(props.get("emerging")), NO_DATA)
+    if method in ("dbscan", "hdbscan"):
+        rank = props.get("rank") or 10**9
+        return HEAT[4] if rank <= 10 else HEAT[3] if rank <= 50 else HEAT[1]
+    value = props.get("harm_density_per_km2") if method == "kde" else props.get("count")
+    k = class_of(value, breaks)
+    return NO_DATA if k is None else HEAT[k]
+
+
+def trend_arrow(z: float | None) -> tuple[str, str]:
+    """(arrow, words) for a Mann–Kendall z of the monthly counts.
+
+    Examples
+    --------
+    >>> trend_arrow(2.5)
+    ('↑', 'rising (significant at 95 %)')
+    >>> trend_arrow(None)
+    ('–', 'no trend measured')
+    """
+    if z is None or not math.isfinite(float(z)):
+        return "–", "no trend measured"
+    if z >= 1.96:
+        return "↑", "rising (significant at 95 %)"
+    if z <= -1.96:
+        return "↓", "falling (significant at 95 %)"
+    if z >= 1.0:
+        return "↗", "rising a little (not significant)"
+    if z <= -1.0:
+        return "↘", "falling a little (not significant)"
+    return "→", "steady"
+
+
+def sparkline_svg(monthly: dict[str, int | None], width: int = 150, height: int = 34) -> str:
+    """An inline SVG line of monthly counts (suppressed months leave a gap), with its range."""
+    months = sorted(monthly)
+    if len(months) < 2:
+        return ""
+    values = [monthly[m] for m in months]
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    top = max(known) or 1
+    step = (width - 4) / (len(months) - 1)
+    segments: list[list[str]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            segments.append([])
+            continue
+        y = height - 2 - (height - 4) * v / top
+        segments[-1].append(f"{2 + i * step:.1f},{y:.1f}")
+    lines = "".join(
+        f'<polyline points="{" ".join(s)}" fill="none" stroke="#b2182b" stroke-width="1.5"/>'
+        for s in segments
+        if len(s) > 1
+    )
+    dots = "".join(
+        f'<circle cx="{s.split(",")[0]}" cy="{s.split(",")[1]}" r="1.5" fill="#b2182b"/>'
+        for seg in segments
+        for s in seg
+        if len(seg) == 1
+    )
+    label = f"monthly incidents {months[0]} to {months[-1]}, highest {max(known)}"
+    return (
+        f'<svg class="hs-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{label}"><rect width="{width}" height="{height}" '
+        f'fill="#fafafa"/>{lines}{dots}</svg>'
+        f'<div class="hs-small">{months[0]} – {months[-1]} · max {max(known):,}/month</div>'
+    )
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def peak_times(profile: dict | None) -> str:
+    """The busiest day and hour, or why times are unknown."""
+    if not profile:
+        return "not profiled (only the top-ranked hotspots are)"
+    matrix = profile.get("hour_weekday")
+    if not matrix:
+        note = profile.get("hour_weekday_note") or "times of day are unknown"
+        return html.escape(note)
+    by_day = [sum(row) for row in matrix]
+    by_hour = [sum(row[h] for row in matrix) for h in range(24)]
+    day = max(range(7), key=lambda d: by_day[d])
+    hour = max(range(24), key=lambda h: by_hour[h])
+    return f"busiest {DAYS[day]}; busiest hour {hour:02d}:00–{(hour + 1) % 24:02d}:00"
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def hotspot_popup(props: dict, method: str, min_count: int) -> str:
+    """The popup HTML of one hotspot (all text escaped)."""
+    rank = props.get("rank")
+    tops = props.get("top_locations") or []
+    where = html.escape(str(tops[0][0])) if tops else "unnamed place"
+    if props.get("count") is None:
+        count = f"fewer than {min_count}"
+        harm = "–"
+    else:
+        count = f"{props['count']:,}"
+        harm = _num(props.get("harm"))
+    arrow, words = trend_arrow(props.get("trend_z"))
+    parts = [
+        f'<div class="hs-pop"><b>#{rank} · {where}</b>',
+        f"<div>Incidents: <b>{count}</b> · harm: <b>{harm}</b> days</div>",
+        f'<div>Trend: <span class="hs-arrow">{arrow}</span> {words}</div>',
+    ]
+    if method == "gistar" and props.get("gi_bin") is not None:
+        label = GI_CLASSES.get(int(props["gi_bin"]), GI_CLASSES[0])[1]
+        parts.append(f"<div>Gi*: {label} (z = {_num(props.get('gi_z'), 1)})</div>")
+    if method == "emerging" and props.get("emerging"):
+        parts.append(f"<div>Pattern: {html.escape(str(props['emerging']))}</div>")
+    profile = props.get("profile") or None
+    if profile and profile.get("monthly"):
+        parts.append(sparkline_svg(profile["monthly"]))
+    parts.append(f"<div>Times: {peak_times(profile)}</div>")
+    cats = props.get("categories") or {}
+    shown = sorted(((v or 0, k) for k, v in cats.items()), reverse=True)[:3]
+    if shown:
+        text = ", ".join(
+            f"{html.escape(k)} {v:,}" if cats[k] is not None else f"{html.escape(k)} (few)"
+            for v, k in shown
+        )
+        parts.append(f"<div>Mostly: {text}</div>")
+    if tops:
+        items = "".join(f"<li>{html.escape(str(n))} ({c:,})</li>" for n, c in tops[:5])
+        parts.append(f'<div>Top streets:</div><ol class="hs-streets">{items}</ol>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def area_popup(props: dict, kind: str) -> str:
+    """The popup HTML of a ward or LSOA with its rate against the borough."""
+    name = html.escape(str(props.get("area_name") or props.get("name") or props.get("area_code")))
+    if props.get("suppressed"):
+        return f'<div class="hs-pop"><b>{name}</b><div>Too few incidents to show.</div></div>'
+    rate = props.get("rate")
+    rows = [
+        f'<div class="hs-pop"><b>{name}</b> <span class="hs-small">({kind})</span>',
+        f"<div>Incidents: <b>{_num(props.get('count'))}</b></div>",
+    ]
+    if rate is not None:
+        ci = ""
+        if props.get("rate_low") is not None and props.get("rate_high") is not None:
+            ci = f" (95 % CI {props['rate_low']:.1f}–{props['rate_high']:.1f})"
+        rows.append(f"<div>Rate: <b>{rate:.1f}</b> per 1,000 residents{ci}</div>")
+        ratio = props.get("ratio_to_borough")
+        if ratio is not None:
+            rows.append(f"<div>{ratio:.2f} × the borough rate</div>")
+    else:
+        rows.append("<div>Rate: no population loaded</div>")
+    if props.get("change_pct") is not None:
+        rows.append(f"<div>Change on a year earlier: {props['change_pct']:+.1f} %</div>")
+    rows.append("</div>")
+    return "".join(rows)

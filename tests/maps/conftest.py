@@ -1,0 +1,63 @@
+"""The Gravesham demo in a DuckDB store with a Gi* and a DBSCAN run, for map tests.
+
+``bicycle-theft`` is configured as sensitive, so role rules have something to hide.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api.security import new_api_key, now_utc
+from api.service import run_or_reuse
+from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
+from geodata.ingest import context_for, import_records
+from geodata.model import ApiKeyRecord
+from geodata.readers.areas import read_boundaries, read_population
+from geodata.readers.police import read_police
+from geodata.settings import IngestSettings, StoreSettings
+from geodata.stores import DuckDBStore, open_store
+from hotspots.analysis import AnalysisParams
+
+SENSITIVE = "bicycle-theft"
+
+
+def load(store: DuckDBStore) -> None:
+    folder = demo_dir()
+    for kind, name in (
+        ("district", "gravesham-district.geojsonl"),
+        ("ward", "gravesham-wards-2013.geojson"),
+        ("lsoa", "gravesham-lsoa-2011.geojson"),
+    ):
+        store.replace_boundaries(
+            kind, read_boundaries(folder / name, kind, analysis_crs=store.analysis_crs)
+        )
+    store.replace_population(
+        "lsoa",
+        read_population(folder / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019),
+    )
+    settings = IngestSettings(
+        study_area=folder / "gravesham-district.geojsonl",
+        study_area_buffer_m=STUDY_AREA_BUFFER_M,
+        sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"}),
+    )
+    import_records(
+        store, read_police(folder / "gravesham-police-2022.zip"), context_for(store, settings)
+    )
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """{store, runs: {method: RunRecord}, keys: {role: key}, path}."""
+    path = tmp_path_factory.mktemp("maps") / "demo.duckdb"
+    store = open_store(StoreSettings(duckdb_path=path))
+    load(store)
+    runs = {}
+    for method in ("gistar", "dbscan"):
+        runs[method], _ = run_or_reuse(store, {"method": method}, AnalysisParams(method=method))
+    keys = {}
+    for role in ("analyst", "partner"):
+        key_id, key, key_hash = new_api_key()
+        store.add_api_key(ApiKeyRecord(key_id, f"{role} test", role, key_hash, now_utc(), None))
+        keys[role] = key
+    yield {"store": store, "runs": runs, "keys": keys, "path": path}
+    store.close()
