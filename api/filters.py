@@ -125,12 +125,16 @@ def parse_area(text: str | None) -> tuple[str, str] | None:
     return kind, code
 
 
+#: the largest ``offset`` a page may start at (the stores' 64-bit OFFSET takes no more)
+MAX_OFFSET = 2**31 - 1
+
+
 def check_page(limit: int | None, offset: int, settings: ApiSettings) -> int:
     limit = settings.default_page_size if limit is None else limit
     if limit < 0 or limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 0 to {settings.max_page_size}", limit)
-    if offset < 0:
-        raise invalid("offset", "an integer >= 0", offset)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise invalid("offset", f"an integer from 0 to {MAX_OFFSET}", offset)
     return limit
 
 

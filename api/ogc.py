@@ -30,7 +30,7 @@ from geodata.stores import IncidentQuery
 from hotspots.analysis import METHODS
 
 from .deps import Caller, CallerDep, SettingsDep, StoreDep, require
-from .filters import Window, invalid, parse_window
+from .filters import MAX_OFFSET, Window, invalid, parse_window
 from .problems import Problem
 from .routes.areas import area_table
 from .routes.incidents import POINT_COLUMNS, incident_features
@@ -540,7 +540,9 @@ def list_items(
     limit: Annotated[
         int | None, Query(ge=1, description=f"page size (default {DEFAULT_LIMIT})")
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="index of the first feature")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="index of the first feature")
+    ] = 0,
     f: Format = None,
 ) -> Response:
     base, html = _base(request, settings), _wants_html(request, f)

@@ -98,20 +98,88 @@ def problem_response(
 
 
 def _describe(error: dict) -> dict:
+    where = (error.get("loc") or ["?"])[0]
+    if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {
+            "field": None,
+            "where": where,
+            "expected": "a JSON document",
+            "received": f"text that is not JSON ({reason} at character {error['loc'][-1]})",
+        }
     loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
     received = error.get("input")
     if isinstance(received, dict | list):
         received = "(object)"
     return {
         "field": ".".join(loc) or None,
-        "where": (error.get("loc") or ["?"])[0],
+        "where": where,
         "expected": error.get("msg"),
         "received": received,
     }
 
 
+#: the JSON Schema of a problem document, for the OpenAPI description
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": ["string", "null"]},
+                    "where": {"type": ["string", "null"]},
+                    "expected": {},
+                    "received": {},
+                },
+            },
+        },
+    },
+}
+
+
+def document(app: FastAPI) -> None:
+    """Describe errors in the app's OpenAPI as they are sent: every operation's 422 and
+    ``default`` response is ``application/problem+json`` with :data:`PROBLEM_SCHEMA`."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                responses = op.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid input", "content": content}
+                responses["default"] = {
+                    "description": "An error, as RFC 9457 problem details",
+                    "content": content,
+                }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Register handlers so nothing leaves the service as anything but problem+json."""
+    """Register handlers so nothing leaves the service as anything but problem+json,
+    and say so in the OpenAPI description."""
+    document(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -144,7 +212,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return problem_response(503, exc.message, exc.type, request.url.path, {"Retry-After": "30"})
+        log.warning("store unavailable on %s: %s", request.url.path, exc.message)
+        return problem_response(
+            503,
+            "the data store cannot be reached just now; try again shortly",
+            exc.type,
+            request.url.path,
+            {"Retry-After": "30"},
+        )
 
     @app.exception_handler(HotspotsError)
     async def _ours(request: Request, exc: HotspotsError) -> JSONResponse:
