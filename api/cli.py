@@ -927,6 +927,13 @@ from .cli_maps import write_map as _write_map  # noqa: E402  (hotspots map RUN_I
 
 app.command("map")(_write_map)
 
+# Forecast backtests and near-repeat (Knox) tests (api/cli_eval.py).
+from .cli_eval import backtest_cmd as _backtest_cmd  # noqa: E402
+from .cli_eval import knox_cmd as _knox_cmd  # noqa: E402
+
+app.command("backtest")(_backtest_cmd)
+app.command("knox")(_knox_cmd)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,342 @@
+"""``hotspots backtest`` (how well hotspot methods predict) and ``hotspots knox`` (near repeats).
+
+Registered on the main app by :mod:`api.cli`. House rules: ``--json`` prints one
+JSON document; exit codes as in :mod:`api.cli_output` (2 a bad option value or
+too little data, 4 the store failed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from geodata.settings import StoreSettings
+from geodata.stores import IncidentQuery, Store, open_store
+
+from .cli_output import EXIT_USAGE, fail, out, print_json, reporting_errors
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
+        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
+    ),
+]
+CategoriesOpt = Annotated[str | None, typer.Option(help="Comma-separated category slugs.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")]
+ToOpt = Annotated[str | None, typer.Option(help="Last month or day, inclusive.")]
+DAY_BANDS_DAYS = (0.0, 1.0, 8.0, 15.0, 22.0, 29.0)
+
+
+def _store(path: Path | None) -> Store:
+    settings = StoreSettings()
+    if path is not None:
+        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
+    return open_store(settings)
+
+
+def _when(text: str | None, *, end: bool, option: str, as_json: bool) -> datetime | None:
+    """``YYYY-MM`` or ``YYYY-MM-DD``; an end is inclusive (through that month or day)."""
+    if text is None:
+        return None
+    for fmt in ("%Y-%m", "%Y-%m-%d"):
+        try:
+            when = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not end:
+            return when
+        if fmt == "%Y-%m-%d":
+            return when + timedelta(days=1)
+        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    fail(f"{option}: expected YYYY-MM or YYYY-MM-DD, got {text!r}", EXIT_USAGE, as_json)
+    return None
+
+
+def _categories(text: str | None, as_json: bool) -> list[str] | None:
+    if text is None:
+        return None
+    from geodata.taxonomy import CATEGORIES
+
+    slugs = [c.strip() for c in text.split(",") if c.strip()]
+    known = {c.slug for c in CATEGORIES}
+    bad = [c for c in slugs if c not in known]
+    if bad or not slugs:
+        fail(
+            f"--categories: expected slugs from `hotspots categories`, got unknown {bad or text!r}",
+            EXIT_USAGE,
+            as_json,
+        )
+    return slugs
+
+
+def _floats(text: str, option: str, as_json: bool) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        fail(f"{option}: expected comma-separated numbers, got {text!r}", EXIT_USAGE, as_json)
+        return []
+
+
+def study_area(st: Store):
+    """The union of the stored district boundaries, else of the wards (analysis CRS)."""
+    import shapely
+
+    for kind in ("district", "ward"):
+        areas = st.boundaries(kind)
+        if len(areas):
+            return shapely.union_all(areas.geometry.to_numpy())
+    return None
+
+
+def _fmt(v: float, spec: str = ".2f") -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def backtest_cmd(
+    categories: CategoriesOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated: naive, gistar, kde, dbscan.")
+    ] = "naive,gistar,kde,dbscan",
+    train_months: Annotated[int, typer.Option(help="Training window, months.")] = 3,
+    test_months: Annotated[int, typer.Option(help="Test window, months.")] = 1,
+    area_share: Annotated[float, typer.Option(help="Share of the area every method flags.")] = 0.05,
+    resolution: Annotated[int, typer.Option(help="H3 resolution of the common grid.")] = 10,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Backtest hotspot methods month by month: hit rate, PAI, PEI, RRI at equal area."""
+    from hotspots.forecast import backtest
+
+    cats = _categories(categories, as_json)
+    start = _when(from_, end=False, option="--from", as_json=as_json)
+    end = _when(to, end=True, option="--to", as_json=as_json)
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    with reporting_errors(as_json), _store(store) as st:
+        area = study_area(st)
+        if area is None:
+            fail(
+                "no district or ward boundaries are loaded: a backtest needs the study area "
+                "(`hotspots import boundaries`, or `hotspots demo`)",
+                EXIT_USAGE,
+                as_json,
+            )
+        incidents = st.query_incidents(
+            IncidentQuery(
+                start=start,
+                end=end,
+                categories=cats,
+                columns=["lon", "lat", "x", "y", "occurred_at", "category"],
+            )
+        ).to_pandas()
+        crs = st.analysis_crs
+    from hotspots.harm import HarmWeights
+
+    incidents["harm"] = HarmWeights.default().weigh(incidents["category"].to_numpy())
+    try:
+        result = backtest(
+            incidents,
+            area,
+            methods=names,
+            train_months=train_months,
+            test_months=test_months,
+            area_share=area_share,
+            res=resolution,
+            crs=crs,
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    doc = result.to_dict()
+    doc["incidents"] = len(incidents)
+    doc["categories"] = cats
+    if as_json:
+        print_json(json.loads(json.dumps(doc, default=str)))
+        return
+    print_backtest(result, title=f"Backtest, {len(incidents):,} incidents")
+
+
+def print_backtest(result, title: str) -> None:
+    """PAI per test window and method, then the summary and the verdict."""
+    t = result.table
+    labels = list(dict.fromkeys(t["method"]))
+    table = Table(
+        title=f"{title}: PAI with {result.area_share:.1%} of the area flagged "
+        f"({result.k_cells} of {result.n_cells} H3 res-{result.res} cells), "
+        f"{result.train_months}-month training",
+        title_justify="left",
+    )
+    table.add_column("test month")
+    table.add_column("incidents", justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for origin, rows in t.groupby("origin", sort=True):
+        pai = dict(zip(rows["method"], rows["pai"], strict=True))
+        best = max(pai, key=lambda k: -1 if math.isnan(pai[k]) else pai[k])
+        table.add_row(
+            origin,
+            f"{rows['total'].iloc[0]:,.0f}",
+            *(
+                f"[bold]{_fmt(pai[m])}[/]" if m == best else _fmt(pai.get(m, math.nan))
+                for m in labels
+            ),
+        )
+    out.print(table)
+    summary = Table(title="Summary over the test windows", title_justify="left")
+    for col in ("method", "mean PAI", "median PAI", "hit rate", "PEI", "RRI", "best in"):
+        summary.add_column(col, justify="left" if col == "method" else "right")
+    for _, r in result.summary().iterrows():
+        summary.add_row(
+            r["method"],
+            _fmt(r["mean_pai"]),
+            _fmt(r["median_pai"]),
+            _fmt(r["mean_hit_rate"], ".1%"),
+            _fmt(r["mean_pei"]),
+            _fmt(r["mean_rri"]),
+            str(r["wins"]),
+        )
+    out.print(summary)
+    out.print(result.best()["sentence"] + ".")
+    for note in result.notes:
+        out.print(f"[yellow]{note}[/]")
+
+
+def knox_cmd(
+    categories: Annotated[str, typer.Option(help="Comma-separated category slugs.")] = "burglary",
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    space_bands: Annotated[
+        str, typer.Option(help="Space band edges, m; bands are [a, b).")
+    ] = "0,100,200,400,800",
+    time_bands: Annotated[
+        str | None,
+        typer.Option(
+            help="Time band edges, days; bands are [a, b). Default: month-wide for "
+            "police.uk (month-dated) data, else weekly."
+        ),
+    ] = None,
+    permutations: Annotated[int, typer.Option(help="Monte Carlo permutations.")] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 0,
+    zones: Annotated[
+        Path | None,
+        typer.Option(help="Write near-repeat risk zones (GeoJSON, WGS84) active at --as-of."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Day the zones are for (default: end of the data).")
+    ] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Knox test of near repeats (space-time pairs vs chance), optionally risk zones."""
+    from hotspots.nearrepeat import MONTH_BANDS_DAYS, days_since, knox, risk_zones
+
+    cats = _categories(categories, as_json)
+    start = _when(from_, end=False, option="--from", as_json=as_json)
+    end = _when(to, end=True, option="--to", as_json=as_json)
+    space = _floats(space_bands, "--space-bands", as_json)
+    with reporting_errors(as_json), _store(store) as st:
+        data = st.query_incidents(
+            IncidentQuery(
+                start=start,
+                end=end,
+                categories=cats,
+                columns=["x", "y", "occurred_at", "occurred_precision"],
+            )
+        ).to_pandas()
+        crs = st.analysis_crs
+    if len(data) < 2:
+        fail(f"{len(data)} incidents match; a Knox test needs at least two", EXIT_USAGE, as_json)
+    monthly = bool((data["occurred_precision"] == "month").all())
+    bands = (
+        _floats(time_bands, "--time-bands", as_json)
+        if time_bands
+        else list(MONTH_BANDS_DAYS if monthly else DAY_BANDS_DAYS)
+    )
+    try:
+        result = knox(
+            data["x"].to_numpy(),
+            data["y"].to_numpy(),
+            days_since(data["occurred_at"]),
+            space,
+            bands,
+            permutations=permutations,
+            seed=seed,
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    doc = result.to_dict()
+    doc["categories"] = cats
+    doc["month_precision"] = monthly
+    extent = result.extent()
+    if zones is not None:
+        when = (
+            _when(as_of, end=False, option="--as-of", as_json=as_json)
+            if as_of
+            else data["occurred_at"].max()
+        )
+        if extent is None:
+            gdf = None
+            doc["zones"] = {"written": 0, "reason": "no significant near-repeat pattern"}
+        else:
+            gdf = risk_zones(
+                data["x"].to_numpy(),
+                data["y"].to_numpy(),
+                data["occurred_at"],
+                as_of=when,
+                radius_m=extent[0],
+                days=extent[1],
+                crs=crs,
+            )
+            zones.write_text(gdf.to_crs("EPSG:4326").to_json(default=str), encoding="utf-8")
+            doc["zones"] = {"written": len(gdf), "file": str(zones), "as_of": str(when)}
+    if as_json:
+        print_json(json.loads(json.dumps(doc, default=str)))
+        return
+    table = Table(
+        title=f"Knox test, {', '.join(cats or [])}: {result.n_events:,} incidents, "
+        f"{permutations} permutations (observed / expected pairs, ratio, p)",
+        title_justify="left",
+    )
+    table.add_column("distance")
+    for label in result.time_labels():
+        table.add_column(label, justify="right")
+    ratio = result.ratio
+    for i, label in enumerate(result.space_labels()):
+        cells = []
+        for j in range(len(result.time_labels())):
+            text = (
+                f"{result.observed[i, j]:,} / {result.expected[i, j]:,.1f}  "
+                f"×{_fmt(ratio[i, j])}  p={result.p[i, j]:.3f}"
+            )
+            significant = result.p[i, j] < 0.05 and ratio[i, j] > 1
+            cells.append(f"[bold]{text}[/]" if significant else text)
+        table.add_row(label, *cells)
+    out.print(table)
+    out.print(
+        "[dim]Bands are half-open: [a, b) means a ≤ distance < b and a ≤ |Δt| < b "
+        "(not the Near Repeat Calculator's [a−1, b)).[/]"
+    )
+    if extent is None:
+        out.print("No significant near-repeat pattern in the nearest band (p < 0.05).")
+    else:
+        out.print(
+            f"Near repeats reach about {extent[0]:g} m and {extent[1]:g} days "
+            "(the bands significant at p < 0.05, ratio > 1, from the nearest outwards)."
+        )
+    if monthly:
+        out.print(
+            "[yellow]police.uk dates are months: only month-wide time bands are meaningful.[/]"
+        )
+    for note in result.notes:
+        out.print(f"[yellow]{note}[/]")
+    if zones is not None:
+        out.print(f"Risk zones: {doc['zones']}")

@@ -1,0 +1,105 @@
+"""``hotspots backtest`` and ``hotspots knox`` on the real Gravesham demo data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.cli_output import EXIT_USAGE
+from geodata.demo import load_demo
+from geodata.stores import DuckDBStore
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, [*args, "--json"])
+    try:
+        doc = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"not one JSON document (exit {result.exit_code}):\n{result.output}")
+    return result.exit_code, doc
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("eval") / "demo.duckdb"
+    with DuckDBStore(path) as store:
+        load_demo(store)
+    return path
+
+
+def test_backtest_reports_pai_per_month_and_method(demo: Path) -> None:
+    code, doc = run(
+        "backtest", "--store", str(demo), "--from", "2022-01", "--to", "2022-06",
+        "--methods", "naive,gistar",
+    )  # fmt: skip
+    assert code == 0, doc
+    origins = sorted({w["origin"] for w in doc["windows"]})
+    assert origins == ["2022-04", "2022-05", "2022-06"]
+    assert {w["method"] for w in doc["windows"]} == {"naive", "gistar"}
+    for w in doc["windows"]:
+        assert w["pai"] == pytest.approx(w["hit_rate"] / w["area_share"])
+        assert 0 < w["pei"] <= 1 and w["hits"] <= w["max_hits"] <= w["total"]
+    assert abs(doc["area_share"] - 0.05) < 0.001
+    assert doc["best"]["method"] in {"naive", "gistar"}
+    assert doc["summary"][0]["mean_pai"] >= doc["summary"][1]["mean_pai"]
+
+    text = runner.invoke(
+        app, ["backtest", "--store", str(demo), "--from", "2022-01", "--to", "2022-05"]
+    )
+    assert text.exit_code == 0, text.output
+    assert "PAI" in text.output and "2022-04" in text.output and "predicted best" in text.output
+
+
+def test_backtest_refuses_bad_options(demo: Path, tmp_path: Path) -> None:
+    code, doc = run("backtest", "--store", str(demo), "--methods", "crystal-ball")
+    assert code == EXIT_USAGE and "expected one of" in doc["error"]["detail"]
+    code, doc = run("backtest", "--store", str(demo), "--area-share", "2")
+    assert code == EXIT_USAGE and "area_share" in doc["error"]["detail"]
+    code, doc = run("backtest", "--store", str(demo), "--categories", "nonsense")
+    assert code == EXIT_USAGE and "nonsense" in doc["error"]["detail"]
+    code, doc = run("backtest", "--store", str(tmp_path / "empty.duckdb"))
+    assert code == EXIT_USAGE and "boundaries" in doc["error"]["detail"]
+
+
+def test_knox_on_burglary_matches_an_all_pairs_count(demo: Path, tmp_path: Path) -> None:
+    zones = tmp_path / "zones.geojson"
+    code, doc = run(
+        "knox", "--store", str(demo), "--categories", "burglary", "--permutations", "19",
+        "--space-bands", "0,200,400", "--zones", str(zones),
+    )  # fmt: skip
+    assert code == 0, doc
+    assert doc["month_precision"] is True
+    assert doc["time_bands_days"] == [0, 1, 32, 63, 93]  # month-wide by default
+    with DuckDBStore(demo) as store:
+        from geodata.stores import IncidentQuery
+
+        b = store.query_incidents(IncidentQuery(categories=["burglary"])).to_pandas()
+    # independent count over all pairs (n² matrix)
+    x, y = b["x"].to_numpy(), b["y"].to_numpy()
+    t = b["occurred_at"].to_numpy("datetime64[D]").astype(float)
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    dt = np.abs(t[:, None] - t[None, :])
+    upper = np.triu(np.ones_like(d, dtype=bool), 1)
+    same_month_near = upper & (d < 200) & (dt < 1)
+    cell = next(c for c in doc["cells"] if c["space_to_m"] == 200 and c["time_to_days"] == 1)
+    assert cell["observed"] == same_month_near.sum()
+    assert doc["n_pairs"] == int((upper & (d < 400) & (dt < 93)).sum())
+    assert zones.exists() == (doc["extent"] is not None)
+
+
+def test_knox_table_and_bad_bands(demo: Path) -> None:
+    text = runner.invoke(
+        app, ["knox", "--store", str(demo), "--categories", "burglary", "--permutations", "9"]
+    )
+    assert text.exit_code == 0, text.output
+    assert "[0, 100) m" in text.output and "[1, 32) days" in text.output
+    assert "Near Repeat Calculator" in text.output
+    code, doc = run("knox", "--store", str(demo), "--time-bands", "7,1", "--permutations", "9")
+    assert code == EXIT_USAGE and "increasing" in doc["error"]["detail"]
