@@ -19,7 +19,7 @@ from geodata.stores import Store, open_store
 from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
-from .routes import analyses, areas, imports, incidents, share, system
+from .routes import analyses, areas, evaluation, imports, incidents, share, system
 from .settings import Settings
 
 DESCRIPTION = """Hotspot mapping for Community Safety Partnerships.
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 {"Retry-After": "10"},
             )
 
-    for module in (system, incidents, imports, analyses, areas, share):
+    for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)
     app.include_router(ogc.router)
     # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)

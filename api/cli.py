@@ -935,6 +935,14 @@ app.command("backtest")(_backtest_cmd)
 app.command("knox")(_knox_cmd)
 
 
+# The interventions log and before/after evaluation (api/cli_interventions.py).
+from .cli_interventions import evaluate as _evaluate  # noqa: E402
+from .cli_interventions import interventions_app  # noqa: E402
+
+app.add_typer(interventions_app, name="interventions")
+app.command("evaluate")(_evaluate)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

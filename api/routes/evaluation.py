@@ -1,0 +1,510 @@
+"""Evaluation: the interventions log, before/after evaluation, forecast backtests, Knox tests.
+
+Roles: analysts log, delete and evaluate interventions and run backtests and
+Knox tests; partners read the log and its map layer; the public sees none of it.
+Bad input is a 422 problem naming the field (``errors[].field``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from geodata.interventions import InvalidIntervention
+from geodata.model import INTERVENTION_KINDS
+from geodata.stores import IncidentQuery
+
+from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
+from ..filters import parse_categories, parse_window
+from ..interventions import (
+    DEFAULT_BUFFER_M,
+    DEFAULT_WINDOW_MONTHS,
+    InvalidEvaluation,
+    build_intervention,
+    evaluate_intervention,
+    finite_json,
+    interventions_geojson,
+    study_area,
+)
+from ..problems import Problem
+
+router = APIRouter(tags=["evaluation"])
+
+GEOJSON = "application/geo+json"
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[0.368, 51.44], [0.372, 51.44], [0.372, 51.4425], [0.368, 51.4425], [0.368, 51.44]]
+    ],
+}
+
+
+def _invalid(exc: InvalidIntervention | InvalidEvaluation, where: str = "body") -> Problem:
+    problem = exc.message.split(": ", 1)[-1]
+    return Problem(
+        422,
+        exc.message,
+        type=exc.type,
+        errors=[{"field": exc.field, "where": where, "expected": problem, "received": None}],
+    )
+
+
+# --------------------------------------------------------------------------- interventions
+
+
+class InterventionCreate(BaseModel):
+    """An intervention to log. Give the area as exactly one of ``geometry``, ``ward``,
+    ``lsoa`` or ``cells``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Day of action: town centre",
+                    "kind": "day-of-action",
+                    "start_date": "2022-06-15",
+                    "end_date": "2022-06-15",
+                    "geometry": SQUARE,
+                    "officer_hours": 40,
+                    "notes": "with council wardens",
+                },
+                {
+                    "title": "Extra evening patrols",
+                    "kind": "patrols",
+                    "start_date": "2022-09-01",
+                    "end_date": "2022-11-30",
+                    "ward": "E05004977",
+                },
+            ]
+        },
+    )
+
+    title: str = Field(..., min_length=1, max_length=200, description="what was done")
+    kind: Literal[INTERVENTION_KINDS] = Field(..., description="what sort of intervention")  # type: ignore[valid-type]
+    start_date: date
+    end_date: date | None = Field(None, description="inclusive; default the start date")
+    geometry: dict[str, Any] | None = Field(
+        None, description="GeoJSON Polygon/MultiPolygon/Feature in WGS84 [lon, lat]"
+    )
+    ward: str | None = Field(None, max_length=20, description="a stored ward code")
+    lsoa: str | None = Field(None, max_length=20, description="a stored LSOA code")
+    cells: list[str] | None = Field(None, max_length=5000, description="H3 cell ids")
+    officer_hours: float | None = Field(None, ge=0, le=1_000_000)
+    notes: str = Field("", max_length=10_000)
+
+
+class InterventionPublic(BaseModel):
+    intervention_id: str
+    title: str
+    kind: str
+    area_type: str
+    area_codes: list[str]
+    geometry: dict[str, Any]
+    start_date: str
+    end_date: str
+    officer_hours: float | None
+    notes: str
+    created_at: str
+    created_by: str
+    links: dict[str, str]
+
+
+def _public(rec) -> dict:
+    return {
+        **rec.to_dict(),
+        "links": {
+            "self": f"/interventions/{rec.intervention_id}",
+            "evaluation": f"/interventions/{rec.intervention_id}/evaluation",
+            "map_layer": "/interventions.geojson",
+        },
+    }
+
+
+@router.post(
+    "/interventions",
+    operation_id="create_intervention",
+    status_code=201,
+    response_model=InterventionPublic,
+    summary="Log an intervention (day of action, CCTV, lighting, patrols, ...)",
+)
+def create_intervention(body: InterventionCreate, store: StoreDep, caller: AnalystDep) -> dict:
+    try:
+        record = build_intervention(
+            store,
+            title=body.title,
+            kind=body.kind,
+            start_date=body.start_date,
+            end_date=body.end_date or body.start_date,
+            created_by=caller.name,
+            geometry=body.geometry,
+            ward=body.ward,
+            lsoa=body.lsoa,
+            cells=body.cells,
+            officer_hours=body.officer_hours,
+            notes=body.notes,
+        )
+        record = store.add_intervention(record)
+    except InvalidIntervention as exc:
+        raise _invalid(exc) from None
+    return _public(record)
+
+
+@router.get(
+    "/interventions",
+    operation_id="list_interventions",
+    response_model=list[InterventionPublic],
+    summary="The interventions log, latest start first",
+)
+def list_interventions(store: StoreDep, caller: PartnerDep) -> list[dict]:
+    return [_public(r) for r in store.list_interventions()]
+
+
+@router.get(
+    "/interventions.geojson",
+    operation_id="read_interventions_geojson",
+    summary="Interventions as GeoJSON for maps: target, buffer and default control outlines",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+def read_interventions_geojson(
+    store: StoreDep, caller: PartnerDep, buffer_m: float = DEFAULT_BUFFER_M
+) -> Response:
+    if not 0 <= buffer_m <= 5000:
+        raise Problem(
+            422,
+            f"query parameter 'buffer_m': expected 0 to 5000 metres; received {buffer_m}",
+            errors=[{"field": "buffer_m", "where": "query", "expected": "0 to 5000"}],
+        )
+    doc = interventions_geojson(store, buffer_m)
+    return Response(json.dumps(doc), media_type=GEOJSON)
+
+
+@router.get(
+    "/interventions/{intervention_id}",
+    operation_id="read_intervention",
+    response_model=InterventionPublic,
+    summary="One intervention",
+)
+def read_intervention(intervention_id: str, store: StoreDep, caller: PartnerDep) -> dict:
+    rec = store.get_intervention(intervention_id)
+    if rec is None:
+        raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
+    return _public(rec)
+
+
+@router.delete(
+    "/interventions/{intervention_id}",
+    operation_id="delete_intervention",
+    status_code=204,
+    summary="Remove an intervention from the log",
+)
+def delete_intervention(intervention_id: str, store: StoreDep, caller: AnalystDep) -> Response:
+    if not store.delete_intervention(intervention_id):
+        raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
+    return Response(status_code=204)
+
+
+class EvaluationRequest(BaseModel):
+    """How to evaluate. Left out: windows of ``months`` whole months either side, the
+    control chosen automatically, a 200 m buffer, every category."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {},
+                {
+                    "buffer_m": 250,
+                    "control": "borough",
+                    "months": 3,
+                    "categories": ["anti-social-behaviour"],
+                },
+                {"before": ["2022-03", "2022-06"], "after": ["2022-07", "2022-10"]},
+            ]
+        },
+    )
+
+    buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=5000, description="displacement buffer")
+    control: str | dict[str, Any] = Field(
+        "auto",
+        description="auto, borough, ward, ward:CODE, lsoa:CODE or a GeoJSON polygon (WGS84)",
+    )
+    months: int = Field(DEFAULT_WINDOW_MONTHS, ge=1, le=36)
+    before: tuple[str, str] | None = Field(
+        None, description="[start, end) as YYYY-MM or YYYY-MM-DD; end exclusive"
+    )
+    after: tuple[str, str] | None = Field(None, description="[start, end); end exclusive")
+    categories: list[str] | None = Field(None, description="category slugs; all when left out")
+
+
+@router.post(
+    "/interventions/{intervention_id}/evaluation",
+    operation_id="create_intervention_evaluation",
+    summary="Before/after evaluation: counts, WDD with its test, harm-weighted WDD, verdict",
+)
+def create_intervention_evaluation(
+    intervention_id: str,
+    store: StoreDep,
+    caller: AnalystDep,
+    body: Annotated[EvaluationRequest | None, Body()] = None,
+) -> dict:
+    body = body or EvaluationRequest()
+    cats = parse_categories(",".join(body.categories)) if body.categories else None
+    if store.get_intervention(intervention_id) is None:
+        raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
+    try:
+        return evaluate_intervention(
+            store,
+            intervention_id,
+            buffer_m=body.buffer_m,
+            control=body.control,
+            before=body.before,
+            after=body.after,
+            months=body.months,
+            categories=cats,
+        )
+    except InvalidEvaluation as exc:
+        raise _invalid(exc) from None
+
+
+# --------------------------------------------------------------------------- backtests
+
+
+class BacktestRequest(BaseModel):
+    """A rolling-origin backtest of hotspot methods with the flagged area held equal."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "categories": ["anti-social-behaviour"],
+                    "from": "2022-01",
+                    "to": "2022-12",
+                    "methods": ["naive", "gistar"],
+                    "train_months": 3,
+                    "area_share": 0.05,
+                }
+            ]
+        },
+    )
+
+    categories: list[str] | None = Field(None, description="category slugs; all when left out")
+    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="inclusive")
+    methods: list[Literal["naive", "gistar", "kde", "dbscan"]] = Field(
+        default_factory=lambda: ["naive", "gistar", "kde", "dbscan"], min_length=1
+    )
+    train_months: int = Field(3, ge=1, le=24)
+    test_months: int = Field(1, ge=1, le=12)
+    area_share: float = Field(0.05, gt=0, lt=1)
+    resolution: int = Field(10, ge=7, le=10)
+
+
+def _study_area(store):
+    area = study_area(store)
+    if area is None:
+        raise Problem(
+            422,
+            "no district or ward boundaries are loaded: a backtest needs the study area",
+            errors=[{"field": None, "where": "store", "expected": "district boundaries"}],
+        )
+    return area
+
+
+@router.post(
+    "/backtests",
+    operation_id="create_backtest",
+    summary="Backtest hotspot methods: hit rate, PAI, PEI and RRI month by month",
+)
+def create_backtest(
+    body: BacktestRequest, store: StoreDep, settings: SettingsDep, caller: AnalystDep
+) -> dict:
+    from hotspots.forecast import backtest
+
+    window = parse_window(body.date_from, body.date_to, None, settings)
+    cats = parse_categories(",".join(body.categories)) if body.categories else None
+    incidents = store.query_incidents(
+        IncidentQuery(
+            start=window.start,
+            end=window.end,
+            categories=cats,
+            columns=["lon", "lat", "x", "y", "occurred_at", "category"],
+        )
+    ).to_pandas()
+    area = _study_area(store)
+    try:
+        result = backtest(
+            incidents,
+            area,
+            methods=list(dict.fromkeys(body.methods)),
+            train_months=body.train_months,
+            test_months=body.test_months,
+            area_share=body.area_share,
+            res=body.resolution,
+            crs=store.analysis_crs,
+        )
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from None
+    doc = result.to_dict()
+    doc["request"] = body.model_dump(mode="json", by_alias=True)
+    doc["incidents"] = len(incidents)
+    return finite_json(json.loads(json.dumps(doc, default=str)))
+
+
+# --------------------------------------------------------------------------- Knox
+
+
+DEFAULT_SPACE_BANDS_M = (0.0, 100.0, 200.0, 400.0, 800.0)
+DAY_BANDS_DAYS = (0.0, 1.0, 8.0, 15.0, 22.0, 29.0)
+MAX_KNOX_INCIDENTS = 20_000
+
+
+class KnoxRequest(BaseModel):
+    """A Knox test of near repeats for chosen categories; bands are half-open ``[a, b)``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "categories": ["burglary"],
+                    "from": "2022-01",
+                    "to": "2022-12",
+                    "space_bands_m": [0, 100, 200, 400, 800],
+                    "permutations": 999,
+                    "risk_zones": True,
+                }
+            ]
+        },
+    )
+
+    categories: list[str] = Field(..., min_length=1, description="category slugs, e.g. burglary")
+    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="inclusive")
+    space_bands_m: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_SPACE_BANDS_M),
+        min_length=2,
+        max_length=20,
+        description="increasing edges in metres; band k is [e[k], e[k+1])",
+    )
+    time_bands_days: list[float] | None = Field(
+        None,
+        min_length=2,
+        max_length=20,
+        description="increasing edges in days; default month-wide bands for police.uk "
+        "(month-dated) data, else weekly",
+    )
+    permutations: int = Field(999, ge=19, le=9999)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    risk_zones: bool = Field(False, description="also return near-repeat risk zones (GeoJSON)")
+    as_of: date | None = Field(None, description="risk zones active on this day (default: end)")
+
+
+@router.post(
+    "/knox",
+    operation_id="create_knox_test",
+    summary="Knox test of near repeats, with Monte Carlo p-values and optional risk zones",
+)
+def create_knox_test(
+    body: KnoxRequest, store: StoreDep, settings: SettingsDep, caller: AnalystDep
+) -> dict:
+    from hotspots.nearrepeat import MONTH_BANDS_DAYS, days_since, knox, risk_zones
+
+    window = parse_window(body.date_from, body.date_to, None, settings)
+    cats = parse_categories(",".join(body.categories))
+    table = store.query_incidents(
+        IncidentQuery(
+            start=window.start,
+            end=window.end,
+            categories=cats,
+            columns=["x", "y", "occurred_at", "occurred_precision"],
+        )
+    ).to_pandas()
+    if len(table) > MAX_KNOX_INCIDENTS:
+        raise Problem(
+            422,
+            f"{len(table):,} incidents match; a Knox test here takes at most "
+            f"{MAX_KNOX_INCIDENTS:,}: narrow the categories or the time window",
+            errors=[{"field": "categories", "where": "body", "expected": "fewer incidents"}],
+        )
+    if len(table) < 2:
+        raise Problem(
+            422,
+            f"{len(table)} incidents match; a Knox test needs at least two",
+            errors=[{"field": "categories", "where": "body", "expected": "two or more incidents"}],
+        )
+    bands = body.time_bands_days
+    if bands is None:
+        monthly = (table["occurred_precision"] == "month").all()
+        bands = list(MONTH_BANDS_DAYS if monthly else DAY_BANDS_DAYS)
+    try:
+        result = knox(
+            table["x"].to_numpy(),
+            table["y"].to_numpy(),
+            days_since(table["occurred_at"]),
+            body.space_bands_m,
+            bands,
+            permutations=body.permutations,
+            seed=body.seed,
+        )
+    except ValueError as exc:
+        name, sep, problem = str(exc).partition(": ")
+        raise Problem(
+            422,
+            str(exc),
+            errors=[{"field": name if sep else None, "where": "body", "expected": problem}],
+        ) from None
+    doc = finite_json(json.loads(json.dumps(result.to_dict(), default=str)))
+    doc["categories"] = cats
+    doc["window"] = [
+        window.start.isoformat() if window.start else None,
+        window.end.isoformat() if window.end else None,
+    ]
+    if body.risk_zones:
+        doc["risk_zones"] = _risk_zones(store, table, result, body, window, risk_zones)
+    return doc
+
+
+def _risk_zones(store, table, result, body: KnoxRequest, window, risk_zones) -> dict:
+    from geodata.interventions import to_lonlat_geojson
+
+    extent = result.extent()
+    as_of = body.as_of or (window.end.date() if window.end else table["occurred_at"].max().date())
+    zones = {"type": "FeatureCollection", "features": [], "as_of": str(as_of), "extent": None}
+    if extent is None:
+        zones["note"] = "no significant near-repeat pattern at the nearest bands: no zones"
+        return zones
+    radius_m, days = extent
+    zones["extent"] = {"radius_m": radius_m, "days": days}
+    frame = risk_zones(
+        table["x"].to_numpy(),
+        table["y"].to_numpy(),
+        table["occurred_at"],
+        as_of=str(as_of),
+        radius_m=radius_m,
+        days=days,
+        crs=store.analysis_crs,
+    )
+    for i, row in enumerate(frame.itertuples()):
+        zones["features"].append(
+            {
+                "type": "Feature",
+                "id": i,
+                "geometry": to_lonlat_geojson(row.geometry, store.analysis_crs),
+                "properties": {
+                    "incidents": int(row.incidents),
+                    "first_occurred": str(row.first_occurred),
+                    "last_occurred": str(row.last_occurred),
+                    "expires": str(row.expires),
+                },
+            }
+        )
+    return zones
