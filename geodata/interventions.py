@@ -116,10 +116,14 @@ def cells_polygon(cells: list[str], field: str = "cells") -> BaseGeometry:
     return shapely.union_all(polys)
 
 
+def from_lonlat(geom: BaseGeometry, crs: str) -> BaseGeometry:
+    """A WGS84 geometry in ``crs``."""
+    return shapely.transform(geom, lambda xy: _project(xy, WGS84, crs))
+
+
 def intervention_polygon(record: InterventionRecord, crs: str) -> BaseGeometry:
     """The intervention's area in ``crs`` (metres: the analysis CRS)."""
-    geom = shape(record.geometry)
-    return shapely.transform(geom, lambda xy: _project(xy, WGS84, crs))
+    return from_lonlat(shape(record.geometry), crs)
 
 
 def to_lonlat_geojson(geom: BaseGeometry, crs: str) -> dict[str, Any]:
