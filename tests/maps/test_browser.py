@@ -1,0 +1,177 @@
+"""The map in a real browser: Debian's headless chromium driven by Playwright, against the
+running API (uvicorn on a free loopback port), with every non-loopback request aborted.
+
+Screenshots go to ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import ApiSettings, Settings
+from geodata.settings import StoreSettings
+from maps.settings import MapSettings
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TILES = "https://tiles.invalid/{z}/{x}/{y}.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo):
+    settings = Settings(
+        ApiSettings(secret_key="y" * 40),
+        StoreSettings(duckdb_path=demo["path"]),
+        MapSettings(tile_url=TILES),
+    )
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, store=demo["store"]),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium_path), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def open_map(browser, url: str, key: str, width: int = 1100, height: int = 800):
+    page = browser.new_page(viewport={"width": width, "height": height}, has_touch=width < 500)
+    if key:
+        page.set_extra_http_headers({"X-API-Key": key})
+    log = {"console": [], "failed": [], "outside": []}
+
+    def console(msg):
+        if msg.type == "error":
+            log["console"].append((msg.text, (msg.location or {}).get("url", "")))
+
+    def route(r):
+        if r.request.url.startswith(("http://127.0.0.1", "data:")):
+            r.continue_()
+        else:
+            log["outside"].append(r.request.url)
+            r.abort()
+
+    page.on("console", console)
+    page.on("pageerror", lambda e: log["console"].append((str(e), "")))
+    page.on("requestfailed", lambda r: log["failed"].append(r.url))
+    page.route("**/*", route)
+    started = time.perf_counter()
+    response = page.goto(url, wait_until="load")
+    log["load_s"] = time.perf_counter() - started
+    assert response is not None and response.status == 200
+    page.wait_for_selector("path.leaflet-interactive")
+    return page, log
+
+
+def is_tile(url: str) -> bool:
+    return url.startswith("https://tiles.invalid/")
+
+
+def test_map_opens_offline_with_layers_legend_and_no_errors(server, browser, demo):
+    run = demo["runs"]["gistar"]
+    page, log = open_map(browser, f"{server}/runs/{run.run_id}/map", demo["keys"]["analyst"])
+    # tiles were asked for and refused; nothing else left the machine or failed
+    assert log["outside"] and all(is_tile(u) for u in log["outside"]), log["outside"][:3]
+    assert all(is_tile(u) for u in log["failed"]), log["failed"][:3]
+    assert [c for c in log["console"] if not is_tile(c[1])] == []
+    assert log["load_s"] < 3, log["load_s"]
+    # every hotspot and ward is drawn; the layer control lists the layers
+    wards = len(demo["store"].boundaries("ward"))
+    assert page.locator("path.leaflet-interactive").count() == len(run.result["features"]) + wards
+    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    text = " ".join(labels)
+    for name in ("Gi* hot spots", "Wards", "LSOAs", "Incidents (analysts only)"):
+        assert name in text, text
+    legend = page.locator(".hs-legend")
+    assert legend.is_visible() and "Hot spot, 99 % confidence" in legend.inner_text()
+    assert page.locator(".hs-notice").is_visible()  # tiles failed: the map says so
+    assert page.locator('a[title="Full screen"]').count() == 1
+    assert page.locator(".leaflet-control-locate").count() == 1
+    assert page.locator(".leaflet-control-scale").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-gistar-analyst.png"))
+    # a popup with count, trend, sparkline and streets
+    page.locator("path.leaflet-interactive").last.click(force=True)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "Incidents:" in popup.inner_text() and "Trend:" in popup.inner_text()
+    # incidents layer: clusters appear when switched on
+    page.locator(".leaflet-control-layers").hover()
+    page.locator(".leaflet-control-layers-overlays").get_by_text(
+        "Incidents (analysts only)"
+    ).click()
+    page.wait_for_selector(".marker-cluster")
+    # category filter hides hotspots without the ticked categories
+    page.keyboard.press("Escape")
+    page.evaluate(
+        "() => { const b = [...document.querySelectorAll('.hs-catctl input')];"
+        " b.forEach(x => { x.checked = x.value === 'bicycle-theft';"
+        " x.dispatchEvent(new Event('change')); }); }"
+    )
+    hidden = page.evaluate(
+        "() => [...document.querySelectorAll('path.leaflet-interactive')]"
+        ".filter(p => p.style.display === 'none').length"
+    )
+    assert 0 < hidden <= len(run.result["features"])
+    page.close()
+
+
+def test_share_link_map_fits_a_phone(server, browser, demo):
+    import httpx
+
+    run = demo["runs"]["dbscan"]
+    link = httpx.post(
+        f"{server}/share-links",
+        json={"run_id": run.run_id, "role": "public", "title": "Town centre"},
+        headers={"X-API-Key": demo["keys"]["analyst"]},
+    ).json()
+    page, log = open_map(browser, link["url"], "", width=375, height=740)
+    assert [c for c in log["console"] if not is_tile(c[1])] == []
+    assert all(is_tile(u) for u in log["failed"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator(".marker-cluster").count() == 0
+    assert "Incidents (analysts only)" not in page.content()
+    # the legend starts closed on a phone and opens with a tap
+    assert page.locator(".hs-legend details").get_attribute("open") is None
+    page.locator(".hs-legend summary").tap()
+    assert page.locator(".hs-legend details").get_attribute("open") is not None
+    box = page.locator(".hs-legend").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "map-dbscan-public-phone.png"))
+    page.close()
