@@ -86,6 +86,20 @@ def _floats(text: str, option: str, as_json: bool) -> list[float]:
         return []
 
 
+def _split_methods(text: str) -> list[str]:
+    """Split at commas outside parentheses: ``naive,gistar(k=1,),kde(bandwidth_m=150)``."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
 def study_area(st: Store):
     """The union of the stored district boundaries, else of the wards (analysis CRS)."""
     import shapely
@@ -106,7 +120,11 @@ def backtest_cmd(
     from_: FromOpt = None,
     to: ToOpt = None,
     methods: Annotated[
-        str, typer.Option(help="Comma-separated: naive, gistar, kde, dbscan.")
+        str,
+        typer.Option(
+            help="Comma-separated: naive, gistar, kde, dbscan, each optionally with "
+            "parameters, e.g. 'naive,gistar(k=2),kde(bandwidth_m=150)'."
+        ),
     ] = "naive,gistar,kde,dbscan",
     train_months: Annotated[int, typer.Option(help="Training window, months.")] = 3,
     test_months: Annotated[int, typer.Option(help="Test window, months.")] = 1,
@@ -121,7 +139,7 @@ def backtest_cmd(
     cats = _categories(categories, as_json)
     start = _when(from_, end=False, option="--from", as_json=as_json)
     end = _when(to, end=True, option="--to", as_json=as_json)
-    names = [m.strip() for m in methods.split(",") if m.strip()]
+    names = _split_methods(methods)
     with reporting_errors(as_json), _store(store) as st:
         area = study_area(st)
         if area is None:

@@ -322,12 +322,36 @@ class MethodSpec:
         return f"{self.method}({inner})"
 
 
+def _value(text: str) -> int | float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"method parameter: expected a number, got {text!r}") from None
+    return int(number) if number.is_integer() and "." not in text else number
+
+
 def as_spec(method: str | MethodSpec | tuple) -> MethodSpec:
-    """``"gistar"``, ``("gistar", {"k": 2})`` or a :class:`MethodSpec`."""
+    """``"gistar"``, a label such as ``"gistar(k=2)"`` or ``"kde(bandwidth_m=150,cell_m=25)"``,
+    ``("gistar", {"k": 2})`` or a :class:`MethodSpec`.
+
+    >>> as_spec("kde(bandwidth_m=150)").label
+    'kde(bandwidth_m=150)'
+    """
     if isinstance(method, MethodSpec):
         return method
     if isinstance(method, str):
-        return MethodSpec(method)
+        name, paren, rest = method.strip().partition("(")
+        if not paren:
+            return MethodSpec(name)
+        if not rest.endswith(")"):
+            raise ValueError(f"method: expected name(key=value,...), got {method!r}")
+        params = {}
+        for item in filter(None, (p.strip() for p in rest[:-1].split(","))):
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"method {method!r}: expected key=value, got {item!r}")
+            params[key.strip()] = _value(value.strip())
+        return MethodSpec(name.strip(), params)
     if isinstance(method, tuple) and len(method) == 2:
         return MethodSpec(method[0], dict(method[1]))
     raise ValueError(f"method: expected a name, (name, params) or MethodSpec, got {method!r}")
@@ -436,14 +460,20 @@ class BacktestResult:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
-        """Per method: mean and median PAI, mean hit rate, PEI, RRI and months won (by PAI)."""
+        """Per method: mean and median PAI, mean hit rate, PEI, RRI and windows won.
+
+        ``wins`` counts the test windows where the method's PAI was the best
+        or within 0.1 % of it (equal hits give PAIs that differ by the tiny
+        differences between H3 cell areas).
+        """
         t = self.table
         if t.empty:
             return pd.DataFrame(
                 columns=["method", "mean_pai", "median_pai", "mean_hit_rate", "wins"]
             )
-        best = t.loc[t.groupby("origin")["pai"].idxmax().dropna()]
-        wins = best["method"].value_counts()
+        top_pai = t.groupby("origin")["pai"].transform("max")
+        # ties (within 0.1 %: cell areas differ slightly) count for each method
+        wins = t.loc[t["pai"] >= top_pai * (1 - 1e-3), "method"].value_counts()
         g = t.groupby("method", sort=False)
         out = pd.DataFrame(
             {
@@ -467,6 +497,10 @@ class BacktestResult:
         windows = int(self.table["origin"].nunique())
         if len(s) > 1:
             second = s.iloc[1]
+            paired = self.table.pivot(index="origin", columns="method", values="pai")
+            diff = (paired[top["method"]] - paired[second["method"]]).dropna()
+            se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else math.nan
+            clear = bool(diff.size > 1 and diff.mean() > 2 * se)
             d.update(
                 runner_up=second["method"],
                 runner_up_mean_pai=float(second["mean_pai"]),
@@ -474,10 +508,18 @@ class BacktestResult:
                 if second["mean_pai"] > 0
                 else None,
                 pai_difference=float(top["mean_pai"] - second["mean_pai"]),
+                pai_difference_se=_num(se),
+                clear=clear,
+            )
+            lead = (
+                f"{top['method']} predicted best"
+                if clear
+                else f"{top['method']} and {second['method']} predicted about equally well"
             )
             d["sentence"] = (
-                f"{top['method']} predicted best: mean PAI {top['mean_pai']:.2f} against "
-                f"{second['mean_pai']:.2f} for {second['method']} (runner-up), best in "
+                f"{lead}: mean PAI {top['mean_pai']:.2f} against {second['mean_pai']:.2f} "
+                f"for {second['method']} (paired difference {diff.mean():+.2f}, standard error "
+                f"{se:.2f} over {diff.size} windows); best or equal best in "
                 f"{int(top['wins'])} of {windows} test windows, with {self.area_share:.1%} "
                 "of the area flagged by every method"
             )

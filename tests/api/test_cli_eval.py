@@ -54,7 +54,7 @@ def test_backtest_reports_pai_per_month_and_method(demo: Path) -> None:
         app, ["backtest", "--store", str(demo), "--from", "2022-01", "--to", "2022-05"]
     )
     assert text.exit_code == 0, text.output
-    assert "PAI" in text.output and "2022-04" in text.output and "predicted best" in text.output
+    assert "PAI" in text.output and "2022-04" in text.output and "mean PAI" in text.output
 
 
 def test_backtest_refuses_bad_options(demo: Path, tmp_path: Path) -> None:

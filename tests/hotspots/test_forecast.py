@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from geodata.crs import xy_to_lonlat
-from hotspots.forecast import MethodSpec, backtest, score_forecast, select_cells
+from hotspots.forecast import MethodSpec, as_spec, backtest, score_forecast, select_cells
 
 CRS = "EPSG:27700"
 X0, Y0 = 565_000.0, 172_000.0  # Gravesham, metres
@@ -119,7 +119,9 @@ def test_backtest_finds_the_known_best_method(moved):
     # equal area for every method in every window
     shares = t.groupby("origin")["area_share"].agg(["min", "max"])
     assert (shares["max"] - shares["min"] < 0.002).all()
-    assert moved.best()["method"] == "naive"
+    best = moved.best()
+    assert best["method"] == "naive" and best["clear"]
+    assert best["sentence"].startswith("naive predicted best")
     summary = moved.summary().set_index("method")
     for other in ("gistar", "kde", "dbscan"):
         assert summary.loc["naive", "mean_pai"] > 2 * summary.loc[other, "mean_pai"]
@@ -145,7 +147,7 @@ def test_backtest_accepts_parameter_variants_and_refuses_bad_input(area):
     r = backtest(
         data,
         area,
-        methods=["naive", ("naive", {"months": 1}), MethodSpec("gistar", {"k": 2})],
+        methods=["naive", "naive(months=1)", MethodSpec("gistar", {"k": 2})],
         train_months=4,
     )
     assert set(r.table["method"]) == {"naive", "naive(months=1)", "gistar(k=2)"}
@@ -159,3 +161,14 @@ def test_backtest_accepts_parameter_variants_and_refuses_bad_input(area):
         backtest(data, area, methods=[("kde", {"radius": 3})])
     with pytest.raises(ValueError, match="missing"):
         backtest(data.drop(columns="lat"), area)
+
+
+def test_method_labels_parse_back():
+    spec = as_spec("kde(bandwidth_m=150, cell_m=25.0)")
+    assert spec == MethodSpec("kde", {"bandwidth_m": 150, "cell_m": 25.0})
+    assert as_spec(spec.label) == spec
+    assert as_spec(("gistar", {"k": 2})).label == "gistar(k=2)"
+    with pytest.raises(ValueError, match="key=value"):
+        as_spec("kde(150)")
+    with pytest.raises(ValueError, match="number"):
+        as_spec("kde(bandwidth_m=wide)")
