@@ -107,7 +107,17 @@ async def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Pa
     operation_id="create_import",
     status_code=201,
     summary="Import a police.uk CSV/zip or a council file (profile)",
-    responses={202: {"description": "large upload: importing in the background"}},
+    responses={
+        200: {
+            "description": "a dry run: the report of what would be imported; nothing stored",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        202: {
+            "description": "large upload: importing in the background; poll the job",
+            "headers": {"Location": {"description": "the job", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
 )
 async def create_import(
     response: Response,
