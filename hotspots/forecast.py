@@ -25,8 +25,8 @@ RRI, Recapture Rate Index (Levine 2008, CrimeStat)
     the hotspots kept their share; above 1 they gained. Undefined (NaN) when
     the area held no training incident. Other tools differ: some call the
     ratio of test to training hit rate ``(n/N) / (n₁/N₁)`` the "recapture
-    rate", which is the same number; others (e.g. Drawve 2016) divide by the
-    area share; ours is Levine's, without area.
+    rate", which is the same number; others divide by the area share or
+    count the test map's own hotspots; ours is Levine's, without area.
 
 Every method is scored on one common grid of H3 cells (resolution 10 by
 default, ≈ 0.015 km² each) covering the study area (cells whose centre lies
