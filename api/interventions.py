@@ -298,26 +298,18 @@ def _auto_control(store: Store, target: BaseGeometry) -> str:
     return "borough" if total <= 0 or covered / total >= 0.5 else "ward"
 
 
-def plan_evaluation(
+def evaluation_areas(
     store: Store,
     record: InterventionRecord,
-    *,
     buffer_m: float = DEFAULT_BUFFER_M,
     control: str | dict | None = None,
-    before: object = None,
-    after: object = None,
-    months: int = DEFAULT_WINDOW_MONTHS,
-    categories: list[str] | None = None,
-    check_data: bool = True,
-) -> EvaluationPlan:
-    """The target, buffer ring, control area and windows for evaluating ``record``.
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry, str]:
+    """``(target, buffer ring, control area, control label)`` in the analysis CRS.
 
-    ``control``: ``"auto"`` (default: :func:`_auto_control`), ``"borough"``, ``"ward"``,
-    ``"ward:CODE"`` /
-    ``"lsoa:CODE"`` (a stored area), or a GeoJSON polygon (WGS84). Whatever it
-    is, the target and the buffer are cut out of it. ``before`` / ``after``:
-    ``(start, end)`` pairs (end exclusive; dates or ``YYYY-MM``), each
-    defaulting to :func:`default_windows`.
+    ``control``: ``"auto"`` (default: :func:`_auto_control`), ``"borough"``,
+    ``"ward"``, ``"ward:CODE"`` / ``"lsoa:CODE"`` (a stored area), or a GeoJSON
+    polygon (WGS84). Whatever it is, the target and the buffer are cut out of
+    it. :class:`InvalidEvaluation` names ``buffer_m`` or ``control``.
     """
     try:
         buffer_m = float(buffer_m)
@@ -377,6 +369,29 @@ def plan_evaluation(
             f"the control area ({label}) is empty once the target and its {buffer_m:g} m "
             "buffer are cut out; choose a larger control",
         )
+    return target, ring, control_area, label
+
+
+def plan_evaluation(
+    store: Store,
+    record: InterventionRecord,
+    *,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    control: str | dict | None = None,
+    before: object = None,
+    after: object = None,
+    months: int = DEFAULT_WINDOW_MONTHS,
+    categories: list[str] | None = None,
+    check_data: bool = True,
+) -> EvaluationPlan:
+    """The target, buffer ring, control area (:func:`evaluation_areas`) and windows for
+    evaluating ``record``. ``before`` / ``after``: ``(start, end)`` pairs (end
+    exclusive; dates or ``YYYY-MM``), each defaulting to :func:`default_windows`.
+    With ``check_data``, windows that run past the stored months are refused.
+    """
+    target, ring, control_area, label = evaluation_areas(store, record, buffer_m, control)
+    buffer_m = float(buffer_m)
+    crs = store.analysis_crs
     defaults = default_windows(record, months)
     plan = EvaluationPlan(
         record=record,
@@ -504,17 +519,16 @@ def interventions_geojson(
     """Every logged intervention as a GeoJSON FeatureCollection (WGS84) for maps.
 
     Each intervention gives a ``target`` feature and, with ``buffer_m`` > 0, a
-    ``buffer`` ring; with ``control`` true and a borough loaded, the default
-    ``control`` area too (the rest of the borough minus target and buffer).
+    ``buffer`` ring; with ``control`` true and boundaries loaded, the default
+    ``control`` area of :func:`evaluate_intervention` too (its ``control``
+    property says which: ``ward CODE`` or ``borough``).
     Every feature's properties name the intervention (``intervention_id``,
     ``title``, ``kind``, ``start_date``, ``end_date``, ``officer_hours``) and
     its ``part``; ids are ``<intervention_id>/<part>``.
     """
     features = []
-    records = store.list_interventions()
-    borough = study_area(store) if (control and records) else None
     crs = store.analysis_crs
-    for rec in records:
+    for rec in store.list_interventions():
         props = {
             "intervention_id": rec.intervention_id,
             "title": rec.title,
@@ -526,22 +540,24 @@ def interventions_geojson(
             "officer_hours": rec.officer_hours,
             "buffer_m": buffer_m,
         }
-        parts: list[tuple[str, dict]] = [("target", rec.geometry)]
-        target = intervention_polygon(rec, crs)
-        grown = target.buffer(buffer_m) if buffer_m > 0 else target
-        if buffer_m > 0:
-            parts.append(("buffer", to_lonlat_geojson(grown.difference(target), crs)))
-        if borough is not None:
-            rest = borough.difference(grown)
-            if not rest.is_empty:
-                parts.append(("control", to_lonlat_geojson(rest, crs)))
-        for part, geometry in parts:
+        parts: list[tuple[str, dict, dict]] = [("target", rec.geometry, {})]
+        try:
+            target, ring, rest, label = evaluation_areas(store, rec, buffer_m)
+        except InvalidEvaluation:  # no boundaries to take a control from
+            target = intervention_polygon(rec, crs)
+            ring = target.buffer(buffer_m).difference(target) if buffer_m > 0 else None
+            rest = label = None
+        if buffer_m > 0 and ring is not None:
+            parts.append(("buffer", to_lonlat_geojson(ring, crs), {}))
+        if control and rest is not None:
+            parts.append(("control", to_lonlat_geojson(rest, crs), {"control": label}))
+        for part, geometry, extra in parts:
             features.append(
                 {
                     "type": "Feature",
                     "id": f"{rec.intervention_id}/{part}",
                     "geometry": geometry,
-                    "properties": {**props, "part": part},
+                    "properties": {**props, "part": part, **extra},
                 }
             )
     return {

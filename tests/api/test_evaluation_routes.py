@@ -118,8 +118,14 @@ def test_log_read_list_and_geojson(api_env, logged) -> None:
     t, b, c = (from_lonlat(g, crs) for g in (target, ring, control))
     assert b.area == pytest.approx(t.buffer(150).area - t.area, rel=1e-3)
     assert b.intersection(t).area < 1.0 and c.intersection(t.buffer(150)).area < 1.0
-    district = shapely.union_all(api_env.store.boundaries("district").geometry.to_numpy())
-    assert c.area == pytest.approx(district.difference(t.buffer(150)).area, rel=1e-3)
+    # the default control: the rest of the ward(s) the square lies in (not ones it only touches)
+    wards = api_env.store.boundaries("ward")
+    home = wards[wards.geometry.intersection(t).area > 0.01 * t.area]
+    assert 1 <= len(home) < len(wards)
+    expected = shapely.union_all(home.geometry.to_numpy()).difference(t.buffer(150))
+    assert c.symmetric_difference(expected).area < 0.002 * expected.length  # ≤ 2 mm off (lon/lat)
+    control_props = parts[f"{sq['intervention_id']}/control"]["properties"]
+    assert control_props["control"] == "ward " + ", ".join(home["code"])
     assert parts[f"{sq['intervention_id']}/buffer"]["properties"]["buffer_m"] == 150
     assert fc["numberReturned"] == len(fc["features"])
 
