@@ -392,9 +392,10 @@ def evaluate(
     target, control : polygons in the analysis CRS. The control must not
         overlap the target or its buffer.
     buffer : metres (a ring that wide round the target; the control then
-        gets a ring of the same width as its own buffer, unless
-        ``control_buffer`` is given) or a polygon (the target is cut out of
-        it); ``None`` for no displacement area.
+        gets a ring of the same width as its own buffer, less any part of
+        the target and its ring, unless ``control_buffer`` is given) or a
+        polygon (the target is cut out of it); ``None`` for no displacement
+        area.
     before, after : ``(start, end)`` windows, start inclusive, end exclusive.
         police.uk dates are months: use whole months.
     harm_weights : :class:`hotspots.harm.HarmWeights` (or a mapping category
@@ -423,6 +424,8 @@ def evaluate(
     if control_buffer is not None:
         cring = _polygon(control_buffer, "control_buffer").difference(control)
     treated = target if ring is None else shapely.union(target, ring)
+    if cring is not None and control_buffer is None:
+        cring = cring.difference(treated)  # a control next to the target: keep the rings apart
     untreated = control if cring is None else shapely.union(control, cring)
     overlap = shapely.intersection(treated, untreated).area
     if overlap > 1.0:

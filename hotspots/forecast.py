@@ -416,14 +416,14 @@ def cell_scores(
     labels = DensityClusterer(eps_m=eps, min_samples=int(ms)).fit(xs, ys).labels_
     score = np.zeros_like(counts)
     cell_pos = grid.pos[train_rows]
-    centres = shapely.points(grid.cx, grid.cy)
+    centres = shapely.STRtree(shapely.points(grid.cx, grid.cy))
     for c in np.unique(labels[labels >= 0]):
         member = labels == c
         covered = np.zeros(grid.cells.size, bool)
         covered[cell_pos[member]] = True
         hull = shapely.MultiPoint(np.column_stack([xs[member], ys[member]])).convex_hull
         if isinstance(hull, shapely.Polygon):
-            covered |= shapely.contains(hull, centres)
+            covered[centres.query(hull, predicate="contains")] = True
         density = member.sum() / covered.sum()
         score = np.where(covered, np.maximum(score, density), score)
     return score, {"min_samples": int(ms), "_hot": score > 0}

@@ -103,3 +103,22 @@ def test_knox_table_and_bad_bands(demo: Path) -> None:
     assert "Near Repeat Calculator" in text.output
     code, doc = run("knox", "--store", str(demo), "--time-bands", "7,1", "--permutations", "9")
     assert code == EXIT_USAGE and "increasing" in doc["error"]["detail"]
+
+
+def test_acceptance_table_in_the_docs_is_what_the_code_computes(demo: Path) -> None:
+    """docs/evaluation.md reports PAI per month for Gravesham 2022: regenerate it if this fails
+    (``python scripts/backtest_report.py``)."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "evaluation.md"
+    text = docs.read_text(encoding="utf-8")
+    table = text.split("**PAI by test month**", 1)[1].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    documented = {
+        (r[0].strip(), m): float(v) for r in rows for m, v in zip(("naive", "gistar"), r[2:4])
+    }
+    assert len(documented) == 16
+    code, doc = run("backtest", "--store", str(demo), "--methods", "naive,gistar")
+    assert code == 0, doc
+    computed = {(w["origin"], w["method"]): w["pai"] for w in doc["windows"]}
+    assert set(computed) == set(documented)
+    for key, value in documented.items():
+        assert computed[key] == pytest.approx(value, abs=0.006), key

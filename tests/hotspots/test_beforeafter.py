@@ -171,3 +171,21 @@ def test_evaluate_refuses_bad_input():
         evaluate(data.drop(columns="y"), TARGET, CONTROL, before=BEFORE, after=AFTER)
     r = evaluate(data, TARGET, CONTROL, before=BEFORE, after=AFTER)
     assert r.verdict == "no evidence of change" and r.harm_wdd is None and r.notes
+
+
+def test_control_next_to_the_target_gets_a_ring_that_avoids_it():
+    # control 300 m east of the target: 200 m rings would meet; the control's ring gives way
+    control = shapely.box(800, 0, 1_300, 500)
+    at = pd.Timestamp("2022-02-01")
+    data = pd.DataFrame(
+        {
+            # in both rings (150 m from each), control ring, control, control ring
+            "x": [650.0, 750.0, 900.0, 1_400.0],
+            "y": [250.0, 250.0, 250.0, 250.0],
+            "occurred_at": [at] * 4,
+        }
+    )
+    r = evaluate(data, TARGET, control, 200.0, before=BEFORE, after=AFTER)
+    assert r.counts["buffer"]["before"] == 1  # 650: the target's ring has it
+    assert r.counts["control"]["before"] == 1
+    assert r.counts["control_buffer"]["before"] == 2  # 750 and 1,400, not 650
