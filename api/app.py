@@ -20,6 +20,7 @@ from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
 from .routes import analyses, areas, evaluation, imports, incidents, share, system
+from .routes import plans as plan_routes
 from .settings import Settings
 
 DESCRIPTION = """Hotspot mapping for Community Safety Partnerships.
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)
     app.include_router(ogc.router)
+    app.include_router(plan_routes.router)  # days-of-action plans, ward briefings
     # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)
     app.mount(STATIC_PREFIX, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     return app

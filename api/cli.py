@@ -32,6 +32,7 @@ from .cli_output import (
     print_json,
     reporting_errors,
 )
+from .cli_plan import register as register_plan_commands
 from .service import analyse_store
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ import_app = typer.Typer(help="Load incidents, boundaries and population.", no_a
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+register_plan_commands(app)  # hotspots plan, hotspots briefing
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 StoreOpt = Annotated[

@@ -1,0 +1,395 @@
+"""Days-of-action plans and Ward Member briefings on a store: what the CLI and the API share.
+
+:func:`resolve_area` turns what a user types (``borough``, a ward or LSOA code,
+``ward:CODE``, a ward name) into a stored boundary; :func:`plan_from_store`
+runs :func:`hotspots.planner.plan_days_of_action` on the store's incidents in
+that area; :func:`ward_briefing` gathers a ward's figures for
+:func:`maps.briefing.ward_briefing_html`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata.crs import WGS84
+from geodata.errors import NotFound
+from geodata.stores import IncidentQuery, Store
+from hotspots.harm import HarmWeights
+from hotspots.planner import Plan, PlanParams, plan_days_of_action
+from hotspots.rates import area_rates, lsoa_population_to_areas
+from hotspots.temporal import month_keys
+
+from .filters import Window
+
+BOROUGH_WORDS = ("borough", "district", "all")
+
+
+@dataclass
+class Area:
+    kind: str  # "district", "ward", "lsoa"
+    code: str | None
+    name: str
+    geometry_lonlat: shapely.Geometry
+    geometry_xy: shapely.Geometry
+
+
+def resolve_area(store: Store, text: str | None, kinds=("ward", "lsoa")) -> Area:
+    """The stored boundary the user means; :class:`NotFound` naming what was tried.
+
+    ``None``, ``borough``, ``district`` or ``all``: the district (all of it);
+    ``ward:CODE`` / ``lsoa:CODE``; a bare code; or a ward/LSOA name
+    (case-insensitive, exact).
+    """
+    wanted = (text or "borough").strip()
+    if wanted.lower() in BOROUGH_WORDS:
+        district = store.boundaries("district")
+        if district.empty:
+            raise NotFound("no district boundary is loaded; see `hotspots import boundaries`")
+        name = ", ".join(str(n) for n in district["name"] if n) or "the district"
+        return _area(district, "district", None, name)
+    kind, sep, code = wanted.partition(":")
+    candidates = [kind] if sep and kind in kinds else list(kinds)
+    key = code if sep and kind in kinds else wanted
+    for k in candidates:
+        areas = store.boundaries(k)
+        if areas.empty:
+            continue
+        hit = areas[areas["code"].astype(str).str.upper() == key.upper()]
+        if hit.empty:
+            hit = areas[areas["name"].astype(str).str.lower() == key.lower()]
+        if len(hit):
+            row = hit.iloc[[0]]
+            return _area(row, k, str(row["code"].iloc[0]), str(row["name"].iloc[0] or key))
+    raise NotFound(
+        f"area {wanted!r}: expected 'borough', a {' or '.join(kinds)} code (e.g. E05004964), "
+        f"'ward:CODE' or a ward name; none of the loaded {', '.join(kinds)} boundaries matches"
+    )
+
+
+def parse_times(text: str | None) -> tuple[int, int] | None:
+    """``18-23`` or ``20:00-02:00`` → (18, 23) / (20, 2); end exclusive, may wrap midnight."""
+    if text is None:
+        return None
+    a, sep, b = text.replace("–", "-").partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        start, end = (int(v.strip().split(":")[0]) for v in (a, b))
+    except ValueError:
+        raise ValueError(
+            f"times: expected a range of hours such as 18-23 or 20:00-02:00, got {text!r}"
+        ) from None
+    return start, end
+
+
+def parse_days(text: str | None) -> tuple[str, ...] | None:
+    """``Fri,Sat`` or ``fri-sun`` → weekday names as in :data:`hotspots.temporal.WEEKDAYS`."""
+    from hotspots.temporal import WEEKDAYS
+
+    if text is None:
+        return None
+    names = {d.lower(): d for d in WEEKDAYS}
+    days: list[str] = []
+    for part in (p.strip().lower()[:3] for p in text.split(",") if p.strip()):
+        days.append(part)
+    if "-" in text and len(days) == 1:  # a range such as fri-sun
+        a, b = (p.strip().lower()[:3] for p in text.split("-"))
+        if a in names and b in names:
+            i, j = WEEKDAYS.index(names[a]), WEEKDAYS.index(names[b])
+            return tuple(WEEKDAYS[(i + k) % 7] for k in range((j - i) % 7 + 1))
+    bad = [d for d in days if d not in names]
+    if bad or not days:
+        raise ValueError(f"days: expected weekdays such as Fri,Sat or Fri-Sun, got {text!r}")
+    return tuple(names[d] for d in days)
+
+
+def _area(frame, kind: str, code: str | None, name: str) -> Area:
+    xy = shapely.union_all(frame.geometry.to_numpy())
+    lonlat = shapely.union_all(frame.to_crs(WGS84).geometry.to_numpy())
+    return Area(kind, code, name, lonlat, xy)
+
+
+def months_with_data(store: Store, start: datetime | None, end: datetime | None) -> list[str]:
+    stamps = (
+        store.query_incidents(IncidentQuery(start=start, end=end, columns=["occurred_at"]))
+        .column("occurred_at")
+        .to_numpy()
+    )
+    return sorted(set(month_keys(stamps))) if len(stamps) else []
+
+
+def _incidents_in(store: Store, area: Area, categories, start, end) -> pd.DataFrame:
+    bbox = area.geometry_xy.bounds
+    return store.query_incidents(
+        IncidentQuery(bbox=bbox, categories=categories, start=start, end=end)
+    ).to_pandas()
+
+
+def plan_from_store(
+    store: Store,
+    params: PlanParams,
+    area_text: str | None = None,
+    *,
+    role: str = "analyst",
+    min_count: int = 5,
+    harm_weights: HarmWeights | None = None,
+) -> Plan:
+    """A plan for the store's incidents in an area.
+
+    Below ``analyst``, street names of sensitive incidents are never listed, and a place
+    holding sensitive incidents is not offered as a site when it holds fewer than
+    ``min_count`` incidents or one point (it would show them as points)."""
+    area = resolve_area(store, area_text)
+    incidents = _incidents_in(store, area, params.categories, params.start, params.end)
+    months = months_with_data(store, params.start, params.end)
+    return plan_days_of_action(
+        incidents,
+        params,
+        crs=store.analysis_crs,
+        area_lonlat=area.geometry_lonlat,
+        area_name=area.name,
+        months=months,
+        harm_weights=harm_weights,
+        show_sensitive_locations=role == "analyst",
+        withhold_sensitive_below=None if role == "analyst" else min_count,
+    )
+
+
+def _year_earlier(when: datetime) -> datetime:
+    try:
+        return when.replace(year=when.year - 1)
+    except ValueError:  # 29 February
+        return when.replace(year=when.year - 1, day=28)
+
+
+def default_window(store: Store) -> Window:
+    """The last 12 months through the latest month loaded (fewer if the data starts later)."""
+    months = months_with_data(store, None, None)
+    if not months:
+        return Window()
+    last = datetime.strptime(months[-1], "%Y-%m")
+    end = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    first = datetime.strptime(months[0], "%Y-%m")
+    return Window(max(first, datetime(end.year - 1, end.month, 1)), end)
+
+
+def _period_label(window: Window) -> str:
+    def m(d):
+        return d.strftime("%B %Y")
+
+    if window.start and window.end:
+        last = window.end.replace(day=1)
+        last = datetime(last.year - (last.month == 1), (last.month - 2) % 12 + 1, 1)
+        return m(window.start) if m(window.start) == m(last) else f"{m(window.start)} to {m(last)}"
+    return "all dates loaded"
+
+
+def ward_briefing(
+    store: Store,
+    ward_text: str,
+    window: Window | None = None,
+    categories: list[str] | None = None,
+    *,
+    role: str = "analyst",
+    min_count: int = 5,
+    top: int = 5,
+    generated: str | None = None,
+) -> dict:
+    """A ward's figures for Ward Members: counts and rates by category against the borough,
+    change on the previous year, and the top places by harm (as plan sites).
+
+    ``role`` ``public`` suppresses every count below ``min_count`` (``None``)
+    and drops the rates and street names that would reveal them.
+    """
+    area = resolve_area(store, ward_text, kinds=("ward",))
+    window = window if window is not None and (window.start or window.end) else None
+    window = window or default_window(store)
+    wards = store.boundaries("ward")
+    population = store.population("lsoa")
+    notes: list[str] = []
+    if population.empty:
+        ward_pop = pd.DataFrame({"area_code": wards["code"], "population": np.nan})
+        notes.append("No population is loaded, so rates per 1,000 residents cannot be given.")
+    else:
+        year = population["year"].max()
+        population = population[population["year"] == year]
+        ward_pop = lsoa_population_to_areas(store.boundaries("lsoa"), wards, population)
+        notes.append(
+            f"Residents: ONS mid-{year} LSOA estimates, summed to wards by each LSOA's "
+            "representative point."
+        )
+
+    def table(start, end):
+        return store.query_incidents(
+            IncidentQuery(
+                categories=categories, start=start, end=end, columns=["category", "ward_code"]
+            )
+        ).to_pandas()
+
+    now = table(window.start, window.end)
+    previous = None
+    if window.start and window.end:
+        before = table(_year_earlier(window.start), _year_earlier(window.end))
+        previous = before if len(before) else None
+    names = dict(zip(wards["code"], wards["name"]))
+    overall, borough = area_rates(now["ward_code"], ward_pop, names=names)
+    row = overall[overall["area_code"] == area.code]
+    pop = float(row["population"].iloc[0]) if len(row) else float("nan")
+    ward_rows = now[now["ward_code"] == area.code]
+    totals = {
+        "count": len(ward_rows),
+        "population": pop if np.isfinite(pop) else None,
+        "rate": _f(row["rate"].iloc[0]) if len(row) else None,
+        "rate_low": _f(row["rate_low"].iloc[0]) if len(row) else None,
+        "rate_high": _f(row["rate_high"].iloc[0]) if len(row) else None,
+        "ratio_to_borough": _f(row["ratio_to_borough"].iloc[0]) if len(row) else None,
+        "rank": int(row.index[0]) + 1 if len(row) else None,
+        "of_wards": len(overall),
+        "previous_count": None,
+        "change_pct": None,
+    }
+    prev_ward = (
+        previous[previous["ward_code"] == area.code] if previous is not None else pd.DataFrame()
+    )
+    if previous is not None:
+        totals["previous_count"] = len(prev_ward)
+        totals["change_pct"] = _change(totals["count"], totals["previous_count"])
+    in_wards = now[now["ward_code"].isin(ward_pop["area_code"])]
+    borough_pop = float(ward_pop["population"].sum())
+    by_cat = ward_rows["category"].value_counts()
+    borough_by_cat = in_wards["category"].value_counts()
+    prev_by_cat = prev_ward["category"].value_counts() if previous is not None else None
+    rows = []
+    for cat in sorted(set(by_cat.index) | set(borough_by_cat.index)):
+        n = int(by_cat.get(cat, 0))
+        rate = n / pop * 1000 if np.isfinite(pop) and pop else None
+        b_rate = borough_by_cat.get(cat, 0) / borough_pop * 1000 if borough_pop else None
+        p = int(prev_by_cat.get(cat, 0)) if prev_by_cat is not None else None
+        rows.append(
+            {
+                "category": cat,
+                "count": n,
+                "rate": rate,
+                "borough_count": int(borough_by_cat.get(cat, 0)),
+                "borough_rate": b_rate,
+                "ratio_to_borough": (rate / b_rate) if rate is not None and b_rate else None,
+                "previous_count": p,
+                "change_pct": _change(n, p) if p is not None else None,
+            }
+        )
+    rows.sort(key=lambda r: (-r["count"], r["category"]))
+    unassigned = int(now["ward_code"].isna().sum())
+    if unassigned:
+        notes.append(
+            f"{unassigned:,} incidents in the period have no ward (outside the wards, or "
+            "ward boundaries were loaded after them) and are in no ward's count."
+        )
+
+    hotspots: list[dict] = []
+    if len(ward_rows):
+        params = PlanParams(
+            categories=tuple(categories) if categories else None,
+            start=window.start,
+            end=window.end,
+            sites=top,
+        )
+        plan = plan_from_store(store, params, f"ward:{area.code}", role=role, min_count=min_count)
+        for s in sorted(plan.sites, key=lambda s: s.pick):
+            d = s.to_dict()
+            d["rank"] = s.pick
+            d["geometry"] = shapely.geometry.mapping(s.geometry)
+            d.pop("profile", None)
+            hotspots.append(d)
+        notes.extend(n for n in plan.notes if n.startswith("times of day are unknown"))
+    if previous is None:
+        notes.append("No data for the same months a year earlier is loaded.")
+    doc = {
+        "ward": {"code": area.code, "name": area.name},
+        "period": {
+            "from": window.start.isoformat() if window.start else None,
+            "to": window.end.isoformat() if window.end else None,
+            "label": _period_label(window),
+        },
+        "previous": {"available": previous is not None},
+        "categories_filter": categories,
+        "totals": totals,
+        "borough": {
+            "name": _borough_name(store),
+            "count": borough["count"],
+            "population": borough["population"],
+            "rate": _f(borough["rate"]),
+        },
+        "categories": rows,
+        "hotspots": hotspots,
+        "outline": shapely.geometry.mapping(area.geometry_lonlat),
+        "borough_outline": _borough_outline(store),
+        "notes": notes,
+        "generated": generated,
+        "suppressed_below": None,
+    }
+    return suppress_briefing(doc, min_count) if role == "public" else doc
+
+
+def _borough_outline(store: Store) -> dict | None:
+    district = store.boundaries("district")
+    if district.empty:
+        return None
+    geom = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy())
+    return shapely.geometry.mapping(geom.simplify(0.0002))  # ≈ 15 m: enough for a small map
+
+
+def _borough_name(store: Store) -> str:
+    district = store.boundaries("district")
+    names = [str(n) for n in district["name"] if n] if len(district) else []
+    return names[0] if len(names) == 1 else "the borough"
+
+
+def _f(v) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _change(now: int, before: int | None) -> float | None:
+    if not before:
+        return None
+    return round(100 * (now - before) / before, 1)
+
+
+def suppress_briefing(doc: dict, min_count: int) -> dict:
+    """The briefing as the public may see it: counts below ``min_count`` become ``None``, with
+    the rates and changes computed from them, and street names with small counts dropped."""
+    out = {**doc, "suppressed_below": min_count}
+    t = dict(doc["totals"])
+    if t["count"] < min_count:
+        for k in ("count", "rate", "rate_low", "rate_high", "ratio_to_borough", "change_pct"):
+            t[k] = None
+    if t.get("previous_count") is not None and t["previous_count"] < min_count:
+        t["previous_count"] = None
+        t["change_pct"] = None
+    out["totals"] = t
+    rows = []
+    for r in doc["categories"]:
+        r = dict(r)
+        if r["count"] < min_count:
+            r.update(count=None, rate=None, ratio_to_borough=None, change_pct=None)
+        if r.get("previous_count") is not None and r["previous_count"] < min_count:
+            r.update(previous_count=None, change_pct=None)
+        if r["borough_count"] < min_count:
+            r.update(borough_count=None, borough_rate=None, ratio_to_borough=None)
+        rows.append(r)
+    out["categories"] = rows
+    spots = []
+    for h in doc["hotspots"]:
+        h = dict(h)
+        if h["count"] < min_count:
+            h.update(count=None, harm=None, window=None, trend=None)
+        h["categories"] = {k: (v if v >= min_count else None) for k, v in h["categories"].items()}
+        h["top_locations"] = [loc for loc in h["top_locations"] if loc[1] >= min_count]
+        spots.append(h)
+    out["hotspots"] = spots
+    return out

@@ -1,0 +1,200 @@
+"""Days-of-action plans and Ward Member briefings.
+
+``POST /plans`` chooses the places for a day of action (partner or higher) and
+answers JSON, GeoJSON, a printable HTML briefing or a PDF (``f=`` or
+``Accept``). ``GET /areas/wards/{code}/briefing`` is a printable briefing for
+Ward Members; the public role gets it with small counts suppressed. Below
+analyst, no street name of a sensitive incident is listed and no site that
+would show sensitive incidents as points is offered.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from geodata.taxonomy import validate_slugs
+from hotspots.planner import MAX_SITES, InvalidPlan, PlanParams
+from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_briefing_html
+
+from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
+from ..filters import parse_categories, parse_window
+from ..plan_service import parse_times, plan_from_store, ward_briefing
+from ..problems import Problem
+
+router = APIRouter(tags=["plans"])
+
+Format = Literal["json", "geojson", "html", "pdf"]
+MEDIA = {
+    "json": "application/json",
+    "geojson": "application/geo+json",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+class PlanRequest(BaseModel):
+    """What to plan. Give ``sites`` (K) or ``hours`` (an officer-hours budget), not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "area": "borough",
+                    "categories": ["violent-crime"],
+                    "from": "2022-01",
+                    "to": "2022-12",
+                    "sites": 5,
+                },
+                {
+                    "area": "E05004974",
+                    "categories": ["anti-social-behaviour"],
+                    "hours": 6,
+                    "hours_per_site": 0.75,
+                    "days": ["Fri", "Sat"],
+                    "times": "18-23",
+                },
+            ]
+        },
+    )
+
+    area: str = Field(
+        "borough", description="borough, a ward or LSOA code, ward:CODE or a ward name"
+    )
+    categories: list[str] | None = Field(None, description="category slugs; all when left out")
+    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
+    sites: int | None = Field(None, ge=1, le=MAX_SITES, description="number of sites K")
+    hours: float | None = Field(None, gt=0, le=168, description="officer-hours budget")
+    hours_per_site: float = Field(1.0, gt=0, le=24)
+    travel_mode: Literal["walk", "drive"] = "walk"
+    speed_kmh: float | None = Field(None, gt=0, le=130)
+    days: list[Weekday] | None = Field(None, description="preferred days")
+    times: str | None = Field(None, description="preferred hours, e.g. 18-23 or 20:00-02:00")
+    ring: int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")
+    start: tuple[float, float] | None = Field(
+        None, description="where officers set off, [lon, lat] (WGS84)"
+    )
+
+
+def _format(request: Request, f: str | None) -> str:
+    if f is not None:
+        return f
+    accept = request.headers.get("accept", "")
+    for media, name in (
+        ("application/geo+json", "geojson"),
+        ("text/html", "html"),
+        ("application/pdf", "pdf"),
+    ):
+        if media in accept:
+            return name
+    return "json"
+
+
+def _pdf(page: str) -> Response:
+    try:
+        return Response(html_to_pdf(page), media_type=MEDIA["pdf"])
+    except PdfUnavailable as exc:
+        raise Problem(406, f"PDF is not available on this server: {exc}; ask for f=html") from exc
+
+
+@router.post(
+    "/plans",
+    operation_id="create_plan",
+    summary="Plan a day of action: sites covering the most harm, when to go, visiting order",
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/geo+json": {},
+                "text/html": {},
+                "application/pdf": {},
+            }
+        }
+    },
+    response_class=Response,
+)
+def create_plan(
+    body: PlanRequest,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: PartnerDep,
+    f: Annotated[Format | None, Query(description="json, geojson, html or pdf")] = None,
+) -> Response:
+    window = parse_window(body.date_from, body.date_to, None, settings)
+    try:
+        cats = validate_slugs(body.categories) if body.categories else None
+        params = PlanParams(
+            categories=tuple(cats) if cats else None,
+            start=window.start,
+            end=window.end,
+            sites=body.sites,
+            hours=body.hours,
+            hours_per_site=body.hours_per_site,
+            travel_mode=body.travel_mode,
+            speed_kmh=body.speed_kmh,
+            days=tuple(body.days) if body.days else None,
+            hours_of_day=parse_times(body.times),
+            ring=body.ring,
+            start_lonlat=body.start,
+        )
+    except InvalidPlan:
+        raise
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from exc
+    plan = plan_from_store(
+        store, params, body.area, role=caller.role, min_count=settings.public_min_count
+    )
+    fmt = _format(request, f)
+    if fmt == "html":
+        return Response(plan_briefing_html(plan, generated=_today()), media_type=MEDIA["html"])
+    if fmt == "pdf":
+        return _pdf(plan_briefing_html(plan, generated=_today()))
+    doc = plan.to_geojson() if fmt == "geojson" else plan.to_dict()
+    return Response(json.dumps(doc), media_type=MEDIA[fmt])
+
+
+def _today() -> str:
+    return datetime.now().strftime("%d %B %Y")
+
+
+@router.get(
+    "/areas/wards/{code}/briefing",
+    operation_id="read_ward_briefing",
+    summary="A printable briefing for Ward Members: counts, rates, change, top places, map",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}, "application/json": {}, "application/pdf": {}}}},
+)
+def read_ward_briefing(
+    code: str,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+    f: Annotated[Literal["html", "json", "pdf"] | None, Query()] = None,
+) -> Response:
+    window = parse_window(date_from, date_to, None, settings)
+    doc = ward_briefing(
+        store,
+        f"ward:{code}",
+        window,
+        parse_categories(categories),
+        role=caller.role,
+        min_count=settings.public_min_count,
+        generated=_today(),
+    )
+    fmt = f or ("json" if "application/json" in request.headers.get("accept", "") else "html")
+    if fmt == "json":
+        return Response(json.dumps(doc, default=str), media_type=MEDIA["json"])
+    page = ward_briefing_html(doc)
+    return _pdf(page) if fmt == "pdf" else Response(page, media_type=MEDIA["html"])

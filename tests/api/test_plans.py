@@ -1,0 +1,310 @@
+"""``POST /plans``, ``GET /areas/wards/{code}/briefing`` and ``hotspots plan`` / ``briefing``.
+
+On the Gravesham demo in a DuckDB file, with ``bicycle-theft`` treated as
+sensitive (police.uk has no sensitive category of its own), so that what a
+partner may see differs from what an analyst sees. Expected counts come from
+the stored incident table.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import h3
+import pytest
+import shapely
+from starlette.exceptions import StarletteDeprecationWarning
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli_app
+from api.cli_output import EXIT_NOT_FOUND, EXIT_USAGE
+from api.security import new_api_key, now_utc
+from api.settings import ApiSettings, Settings
+from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
+from geodata.ingest import context_for, import_records
+from geodata.model import ApiKeyRecord
+from geodata.readers.areas import read_boundaries, read_population
+from geodata.readers.police import read_police
+from geodata.settings import IngestSettings, StoreSettings
+from geodata.stores import DuckDBStore
+
+with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is installed
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+SENSITIVE = "bicycle-theft"
+MIN_COUNT = 10
+PELHAM = "E05004974"  # Gravesend town centre ward
+CENTRAL = "E05004964"  # a ward with some categories below MIN_COUNT
+STATION = (51.4414, 0.3706)
+VIOLENCE_2022 = {"categories": ["violent-crime"], "from": "2022-01", "to": "2022-12"}
+
+
+def _load(store: DuckDBStore) -> None:
+    folder = demo_dir()
+    for kind, name in (
+        ("district", "gravesham-district.geojsonl"),
+        ("ward", "gravesham-wards-2013.geojson"),
+        ("lsoa", "gravesham-lsoa-2011.geojson"),
+    ):
+        store.replace_boundaries(
+            kind, read_boundaries(folder / name, kind, analysis_crs=store.analysis_crs)
+        )
+    store.replace_population(
+        "lsoa",
+        read_population(folder / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019),
+    )
+    settings = IngestSettings(
+        study_area=folder / "gravesham-district.geojsonl",
+        study_area_buffer_m=STUDY_AREA_BUFFER_M,
+        sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"}),
+    )
+    import_records(
+        store, read_police(folder / "gravesham-police-2022.zip"), context_for(store, settings)
+    )
+
+
+def _key(store: DuckDBStore, role: str) -> dict[str, str]:
+    key_id, key, key_hash = new_api_key()
+    store.add_api_key(ApiKeyRecord(key_id, f"test {role}", role, key_hash, now_utc()))
+    return {"X-API-Key": key}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plans") / "demo.duckdb"
+    store = DuckDBStore(path)
+    _load(store)
+    keys = {role: _key(store, role) for role in ("public", "partner", "analyst")}
+    keys["anonymous"] = {}
+    settings = Settings(
+        ApiSettings(secret_key="x" * 40, public_min_count=MIN_COUNT),
+        StoreSettings(duckdb_path=path),
+    )
+    with TestClient(create_app(settings, store=store)) as client:
+        yield {
+            "client": client,
+            "store": store,
+            "keys": keys,
+            "path": path,
+            "table": store.query_incidents().to_pandas(),
+        }
+    store.close()
+
+
+def post(env, body, role="partner", **kw):
+    headers = {**env["keys"][role], **kw.pop("headers", {})}
+    return env["client"].post("/plans", json=body, headers=headers, **kw)
+
+
+def get(env, url, role="partner", **kw):
+    headers = {**env["keys"][role], **kw.pop("headers", {})}
+    return env["client"].get(url, headers=headers, **kw)
+
+
+# --------------------------------------------------------------------------- POST /plans
+
+
+def test_plans_need_a_partner_key(env):
+    body = {**VIOLENCE_2022, "sites": 3}
+    r = post(env, body, "anonymous")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert post(env, body, "public").status_code == 403
+    assert post(env, body, "partner").status_code == 200
+
+
+def test_a_violence_plan_has_a_site_near_gravesend_station(env):
+    r = post(env, {**VIOLENCE_2022, "sites": 5})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    doc = r.json()
+    assert doc["type"] == "days-of-action-plan" and len(doc["sites"]) == 5
+    assert [s["visit"] for s in doc["sites"]] == [1, 2, 3, 4, 5]
+    nearest = min(
+        h3.great_circle_distance((s["centre_lat"], s["centre_lon"]), STATION, unit="m")
+        for s in doc["sites"]
+    )
+    assert nearest < 300
+    # coverage against the stored table: incidents in the chosen cells, in the district
+    t = env["table"]
+    district = shapely.union_all(
+        env["store"].boundaries("district").to_crs("EPSG:4326").geometry.to_numpy()
+    )
+    inside_district = shapely.contains_xy(district, t["lon"], t["lat"])
+    violence = t[(t["category"] == "violent-crime") & inside_district]
+    cells = {s["cell"] for s in doc["sites"]}
+    inside = [
+        h3.latlng_to_cell(a, b, 10) in cells for a, b in zip(violence["lat"], violence["lon"])
+    ]
+    assert doc["summary"]["covered_count"] == sum(inside)
+    assert doc["summary"]["n_incidents"] == len(violence)
+    assert all(not s["window"]["times_known"] for s in doc["sites"])
+
+
+def test_plan_formats_by_f_and_accept(env):
+    body = {"area": PELHAM, "categories": ["anti-social-behaviour"], "hours": 4}
+    geo = post(env, body, params={"f": "geojson"})
+    assert geo.headers["content-type"] == "application/geo+json"
+    fc = geo.json()
+    assert fc["type"] == "FeatureCollection" and fc["features"]
+    assert all(f["geometry"]["type"] == "Polygon" for f in fc["features"])
+    assert fc["plan"]["summary"]["total_hours"] <= 4
+    assert fc["plan"]["summary"]["area"] == "Pelham"
+    page = post(env, body, headers={"Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Day of action plan — Pelham</h1>" in page.text and '<svg class="map"' in page.text
+    pdf = post(env, body, params={"f": "pdf"})
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"sites": 3, "hours": 4}, 422, "either sites"),
+        ({}, 422, "either sites"),
+        ({"sites": 3, "categories": ["nonsense"]}, 422, "unknown category"),
+        ({"sites": 3, "area": "Atlantis"}, 404, "Atlantis"),
+        ({"sites": 3, "times": "evening"}, 422, "18-23"),
+        ({"sites": 3, "days": ["Caturday"]}, 422, "Caturday"),
+        ({"sites": 99}, 422, "sites"),
+        ({"sites": 3, "from": "2022-13"}, 422, "from"),
+    ],
+)
+def test_bad_plan_requests_are_problems(env, body, status, words):
+    r = post(env, body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert words in json.dumps(r.json())
+
+
+def test_partners_never_see_sensitive_places_as_points_or_names(env):
+    body = {"categories": [SENSITIVE], "sites": 6}
+    analyst = post(env, body, "analyst").json()
+    partner = post(env, body, "partner").json()
+    assert any(s["top_locations"] for s in analyst["sites"])
+    assert all(s["top_locations"] == [] for s in partner["sites"])
+    # no partner site is a place with fewer than MIN_COUNT incidents
+    assert all(s["count"] >= MIN_COUNT for s in partner["sites"])
+    assert any(s["count"] < MIN_COUNT for s in analyst["sites"])
+    assert any("not offered" in n for n in partner["notes"])
+
+
+# --------------------------------------------------------------------------- ward briefing
+
+
+def test_ward_briefing_counts_match_the_store(env):
+    r = get(env, f"/areas/wards/{PELHAM}/briefing", params={"f": "json", "from": "2022-01"})
+    assert r.status_code == 200
+    doc = r.json()
+    t = env["table"]
+    ward = t[t["ward_code"] == PELHAM]
+    assert doc["ward"] == {"code": PELHAM, "name": "Pelham"}
+    assert doc["totals"]["count"] == len(ward)
+    by_cat = ward["category"].value_counts()
+    assert {r["category"]: r["count"] for r in doc["categories"] if r["count"]} == by_cat.to_dict()
+    in_wards = t[t["ward_code"].notna()]
+    assert doc["borough"]["count"] == len(in_wards)
+    rate = doc["totals"]["rate"]
+    assert rate == pytest.approx(len(ward) / doc["totals"]["population"] * 1000)
+    assert doc["totals"]["ratio_to_borough"] == pytest.approx(rate / doc["borough"]["rate"])
+    assert doc["previous"]["available"] is False  # only 2022 is loaded
+    assert 1 <= len(doc["hotspots"]) <= 5
+    assert [h["rank"] for h in doc["hotspots"]] == list(range(1, len(doc["hotspots"]) + 1))
+
+
+def test_ward_briefing_is_printable_html(env):
+    r = get(env, f"/areas/wards/{PELHAM}/briefing")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "<h1>Pelham ward — briefing for Ward Members</h1>" in page
+    assert "per 1,000 residents" in page and "@page { size: A4" in page
+    assert page.count('<svg class="map"') == 2 and "<script" not in page
+    assert "cannot be given" in page  # no previous year loaded
+
+
+def test_public_ward_briefing_suppresses_small_counts(env):
+    public = get(env, f"/areas/wards/{CENTRAL}/briefing", "anonymous", params={"f": "json"})
+    assert public.status_code == 200
+    doc = public.json()
+    assert doc["suppressed_below"] == MIN_COUNT
+    rows = {r["category"]: r for r in doc["categories"]}
+    t = env["table"]
+    counts = t[t["ward_code"] == CENTRAL]["category"].value_counts()
+    small = [c for c, n in counts.items() if n < MIN_COUNT]
+    large = [c for c, n in counts.items() if n >= MIN_COUNT]
+    assert small and large
+    for c in small:
+        assert rows[c]["count"] is None and rows[c]["rate"] is None
+    for c in large:
+        assert rows[c]["count"] == counts[c]
+    for h in doc["hotspots"]:
+        assert all(n >= MIN_COUNT for _, n in h["top_locations"])
+        assert all(v is None or v >= MIN_COUNT for v in h["categories"].values())
+    page = get(env, f"/areas/wards/{CENTRAL}/briefing", "anonymous").text
+    assert f"fewer than {MIN_COUNT}" in page
+
+
+def test_unknown_ward_is_404(env):
+    r = get(env, "/areas/wards/E05999999/briefing")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert "E05999999" in r.json()["detail"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+runner = CliRunner()
+
+
+def test_cli_plan_writes_html_geojson_and_prints_json(env, tmp_path: Path):
+    html, geo = tmp_path / "plan.html", tmp_path / "plan.geojson"
+    result = runner.invoke(
+        cli_app,
+        [
+            "plan",
+            "--categories",
+            "violent-crime",
+            "--from",
+            "2022-01",
+            "--to",
+            "2022-12",
+            "--sites",
+            "4",
+            "--days",
+            "Fri-Sun",
+            "--times",
+            "18-23",
+            "-o",
+            str(html),
+            "-o",
+            str(geo),
+            "--store",
+            str(env["path"]),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert len(doc["sites"]) == 4 and doc["params"]["days"] == ["Fri", "Sat", "Sun"]
+    assert doc["params"]["hours_of_day"] == [18, 23]
+    assert "<svg" in html.read_text() and len(json.loads(geo.read_text())["features"]) == 4
+
+
+def test_cli_plan_refuses_both_sites_and_hours(env):
+    result = runner.invoke(
+        cli_app, ["plan", "--sites", "3", "--hours", "3", "--store", str(env["path"])]
+    )
+    assert result.exit_code == EXIT_USAGE and "either sites" in result.output
+
+
+def test_cli_briefing_by_name(env, tmp_path: Path):
+    out = tmp_path / "pelham.html"
+    result = runner.invoke(
+        cli_app, ["briefing", "pelham", "-o", str(out), "--store", str(env["path"])]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Pelham (E05004974)" in result.output
+    assert "<h1>Pelham ward" in out.read_text()
+    missing = runner.invoke(cli_app, ["briefing", "Atlantis", "--store", str(env["path"])])
+    assert missing.exit_code == EXIT_NOT_FOUND
