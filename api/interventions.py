@@ -445,8 +445,9 @@ def evaluate_plan(store: Store, plan: EvaluationPlan, harm_weights=None) -> dict
     ``increase`` or ``no evidence of change``), the ``summary`` in plain words,
     and the outlines of the three areas. The buffer is passed as a polygon and
     the control has no buffer of its own (the default control surrounds the
-    target's buffer, so a ring round it would overlap it): the WDD then drops
-    the control-buffer terms, as Wheeler & Ratcliffe allow.
+    target's buffer, so a ring round it would lie partly in the target's own
+    area and partly outside the ward): the WDD then drops the control-buffer
+    terms, as Wheeler & Ratcliffe allow.
     """
     from hotspots.beforeafter import evaluate
 
