@@ -286,8 +286,8 @@ def ward_briefing(
     unassigned = int(now["ward_code"].isna().sum())
     if unassigned:
         notes.append(
-            f"{unassigned:,} incidents in the period have no ward (outside the wards, or "
-            "ward boundaries were loaded after them) and are in no ward's count."
+            f"{unassigned:,} incidents in the period are in no ward (they lie outside the "
+            "wards, e.g. in a buffer kept round the borough) and count in no ward's figures."
         )
 
     hotspots: list[dict] = []

@@ -261,7 +261,8 @@ def _trend_text(trend: dict) -> str:
     direction = trend.get("direction") or "no clear trend"
     if trend.get("p") is None:
         return direction
-    return f"{direction} (p = {trend['p']:.2f})"
+    p = trend["p"]
+    return f"{direction} (p {'< 0.001' if p < 0.001 else f'= {p:.3f}'})"
 
 
 # --------------------------------------------------------------------------- plan

@@ -163,7 +163,7 @@ def test_ward_briefing_in_plain_english():
     assert "20.0 per 1,000 residents" in page and "1.8 times the rate across Gravesham" in page
     assert "up 20% on the same months a year earlier" in page
     assert "Anti-social behaviour" in page and "+20%" in page
-    assert "On or near Harbour Way (30)" in page and "rising (p = 0.01)" in page
+    assert "On or near Harbour Way (30)" in page and "rising (p = 0.010)" in page
     assert page.count('class="highlight"') == 1  # the ward within the borough
     assert page.count('<g class="marker">') == 1
     assert "No data for the previous year" in page  # notes read as sentences
