@@ -7,6 +7,7 @@ from :mod:`maps.assets`.
 
 from __future__ import annotations
 
+import html
 import json
 
 from branca.element import Element, MacroElement
@@ -14,6 +15,7 @@ from folium.map import Layer
 from jinja2 import Template
 
 from .assets import asset_tags
+from .popups import POPUP_JS
 
 CSS = """
 html,body{margin:0;padding:0;width:100%;height:100%;overflow:hidden}
@@ -51,7 +53,8 @@ HS.register = function (feature, layer) {
   var entry = {p: p, layer: layer, base: {fillOpacity: layer.options.fillOpacity,
     opacity: layer.options.opacity}};
   HS.features.push(entry);
-  if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 280, autoPanPadding: [10, 10]}); }
+  layer.bindPopup(function () { return HS.popup(p); },
+    {maxWidth: 280, autoPanPadding: [10, 10]});
   if (p.label) {
     layer.bindTooltip(String(p.label), {permanent: true, direction: 'center',
       className: 'hs-rank'});
@@ -59,8 +62,8 @@ HS.register = function (feature, layer) {
   layer.on('add', function () { HS.apply(entry); });
 };
 HS.visible = function (p) {
-  if (!HS.cats || !p.cats) { return true; }
-  for (var k in p.cats) { if (HS.cats[k]) { return true; } }
+  if (!HS.cats || !p.c) { return true; }
+  for (var i = 0; i < p.c.length; i++) { if (HS.cats[HS.meta.slugs[p.c[i]]]) { return true; } }
   return false;
 };
 HS.apply = function (e) {
@@ -100,7 +103,7 @@ class Assets(Element):
     def render(self, **kwargs) -> str:
         return (
             asset_tags(self.mode, self.base_url)
-            + f"\n<style>{CSS}</style>\n<script>{RUNTIME_JS}</script>"
+            + f"\n<style>{CSS}</style>\n<script>{RUNTIME_JS}{POPUP_JS}</script>"
         )
 
 
@@ -129,28 +132,29 @@ class Control(MacroElement):
         """
     )
 
-    def __init__(self, name: str, html: str, position: str, css_class: str, js: str = ""):
+    def __init__(self, name: str, body: str, position: str, css_class: str, js: str = ""):
         super().__init__()
         self._name = name
-        self.html = html
+        self.html = body
         self.position = position
         self.css_class = f"leaflet-control hs-panel {css_class}"
         self.js = js
 
 
-def legend_control(html: str) -> Control:
+def legend_control(body: str) -> Control:
     """The legend: a ``<details>`` panel, closed at first on narrow screens."""
     js = "if (window.innerWidth < 520) { div.querySelector('details').open = false; }"
-    return Control("HotspotsLegend", html, "bottomright", "hs-legend", js)
+    return Control("HotspotsLegend", body, "bottomright", "hs-legend", js)
 
 
 def category_control(categories: list[tuple[str, str]]) -> Control:
     """Checkboxes per category; unticking hides hotspots and points of that category only."""
     boxes = "".join(
-        f'<label><input type="checkbox" checked value="{slug}"> {label}</label>'
+        f'<label><input type="checkbox" checked value="{html.escape(slug)}"> '
+        f"{html.escape(label)}</label>"
         for slug, label in categories
     )
-    html = (
+    body = (
         '<details class="hs-cats"><summary>Categories</summary>'
         f"{boxes}<div class='hs-small'>A hotspot stays while any ticked category is in it."
         "</div></details>"
@@ -166,12 +170,12 @@ def category_control(categories: list[tuple[str, str]]) -> Control:
       }
       div.querySelectorAll('input').forEach(function (b) { b.addEventListener('change', read); });
     """
-    return Control("HotspotsCategories", html, "topright", "hs-catctl", js)
+    return Control("HotspotsCategories", body, "topright", "hs-catctl", js)
 
 
 def month_control(months: list[str], month_max: list[int]) -> Control:
     """A slider over the run's months: 0 is all months, then one month at a time."""
-    html = (
+    body = (
         '<div class="hs-month"><label for="hs-month">Month: <b class="hs-month-label">'
         f'all months</b></label><br><input id="hs-month" type="range" min="0" '
         f'max="{len(months)}" step="1" value="0" aria-label="month">'
@@ -189,7 +193,7 @@ def month_control(months: list[str], month_max: list[int]) -> Control:
         HS.applyAll();
       }});
     """
-    return Control("HotspotsMonths", html, "bottomleft", "hs-monthctl", js)
+    return Control("HotspotsMonths", body, "bottomleft", "hs-monthctl", js)
 
 
 def tile_notice(tile_layer_name: str) -> MacroElement:
@@ -248,7 +252,7 @@ class IncidentPoints(Layer):
               color: '#333', weight: 1, fillColor: '#fd8d3c', fillOpacity: 0.85,
               count: r[3], cat: data.cats[r[2]]});
             m.bindPopup(function () {
-              return '<div class="hs-pop"><b>' + r[3] + '</b> × ' + data.labels[r[2]]
+              return '<div class="hs-pop"><b>' + r[3] + '</b> × ' + HS.esc(data.labels[r[2]])
                 + '<div class="hs-small">at this (anonymised) point</div></div>';
             });
             return m;
@@ -268,6 +272,48 @@ class IncidentPoints(Layer):
     def __init__(self, points: list, cats: list[str], labels: list[str], name: str, show=False):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "IncidentPoints"
-        self.payload = json.dumps(
-            {"pts": points, "cats": cats, "labels": labels}, separators=(",", ":")
-        )
+        self.payload = _compact({"pts": points, "cats": cats, "labels": labels})
+
+
+def _compact(doc) -> str:
+    # "<" as \u003c, so no text inside can close or open a tag in the <script>
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+
+
+class CompactGeoJson(Layer):
+    """A GeoJSON layer written as compact JSON, styled from each feature's ``f`` (fill).
+
+    ``kind="hotspots"``: features register with the runtime (popups made on
+    click from compact properties, labels, category filter, month slider) and
+    ``meta`` is what their popups share. ``kind="areas"``: popups are the
+    features' ``popup`` HTML.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {% if this.meta %}HS.meta = {{ this.meta }};{% endif %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
+          style: function (f) {
+            return {fillColor: f.properties.f, color: {{ this.stroke|tojson }}, weight: 1,
+              opacity: 0.9, fillOpacity: {{ this.fill_opacity }},
+              dashArray: {{ this.dash|tojson }}};
+          },
+          onEachFeature: {% if this.kind == "hotspots" %}HS.register{% else %}function (f, l) {
+            l.bindPopup(f.properties.popup, {maxWidth: 280});
+          }{% endif %}
+        });
+        {% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, name: str, kind: str, *, meta=None, show=True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CompactGeoJson"
+        self.data = _compact(data)
+        self.meta = _compact(meta) if meta else ""
+        self.kind = kind
+        self.stroke = "#333" if kind == "hotspots" else "#555"
+        self.dash = None if kind == "hotspots" else "3"
+        self.fill_opacity = 0.7 if kind == "hotspots" else 0.35

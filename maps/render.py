@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from branca.element import Figure
 from folium import plugins
-from folium.utilities import JsCode
 
 from geodata.taxonomy import CATEGORIES
 
@@ -31,12 +30,14 @@ from . import style
 from .assets import STATIC_PREFIX
 from .controls import (
     Assets,
+    CompactGeoJson,
     IncidentPoints,
     category_control,
     legend_control,
     month_control,
     tile_notice,
 )
+from .popups import compact_properties, popup_meta
 from .settings import OSM_ATTRIBUTION, OSM_TILES
 
 #: at most this many aggregated incident places are sent to the browser
@@ -94,9 +95,19 @@ class MapOptions:
 
 
 def _round_coords(coords, digits: int = 5):
-    if isinstance(coords, (int, float)):
-        return round(float(coords), digits)
+    """Coordinates of any GeoJSON geometry rounded to ``digits`` (1e-5° ≈ 1 m)."""
+    arr = np.asarray(coords, dtype=object if _ragged(coords) else float)
+    if arr.dtype != object:
+        return np.round(arr, digits).tolist()
     return [_round_coords(c, digits) for c in coords]
+
+
+def _ragged(coords) -> bool:
+    try:
+        np.asarray(coords, dtype=float)
+    except ValueError:
+        return True
+    return False
 
 
 def _geometry(geom: dict, digits: int = 5) -> dict:
@@ -107,7 +118,7 @@ _LABELS = {c.slug: c.label for c in CATEGORIES}
 
 
 def _label(slug: str) -> str:
-    return html.escape(_LABELS.get(slug, slug))
+    return _LABELS.get(slug, slug)
 
 
 def _months(fc: dict) -> list[str]:
@@ -121,9 +132,9 @@ def _months(fc: dict) -> list[str]:
     return months
 
 
-def _hotspot_layer(fc: dict, method: str, opts: MapOptions, months: list[str]):
-    """The run's hotspots as a slim GeoJSON (geometry, style keys, popup) and the
-    legend entries they use."""
+def _hotspot_layer(fc: dict, method: str, months: list[str], cat_index: dict[str, int]):
+    """The run's hotspots as a slim GeoJSON (geometry and compact properties), the class
+    breaks used for colours, and each month's highest count (for the slider)."""
     feats = fc.get("features", [])
     if method == "kde":
         breaks = style.quantile_breaks([f["properties"].get("harm_density_per_km2") for f in feats])
@@ -132,29 +143,10 @@ def _hotspot_layer(fc: dict, method: str, opts: MapOptions, months: list[str]):
     slim = []
     month_max = [0] * len(months)
     for f in feats:
-        p = f["properties"]
-        props = {
-            "rank": p.get("rank"),
-            "fill": style.hotspot_fill(p, method, breaks),
-            "popup": style.hotspot_popup(p, method, opts.min_count),
-        }
-        if p.get("categories"):
-            props["cats"] = {k: 1 for k, v in p["categories"].items() if v is None or v > 0}
-        if method in ("dbscan", "hdbscan") and (p.get("rank") or 10**9) <= style.LABELLED_RANKS:
-            props["label"] = p["rank"]
-        monthly = ((p.get("profile") or {}).get("monthly")) or {}
-        if monthly and months:
-            series = [monthly.get(m) for m in months]
-            props["m"] = series
-            month_max = [max(a, b or 0) for a, b in zip(month_max, series)]
-        slim.append(
-            {
-                "type": "Feature",
-                "id": str(f.get("id") or p.get("hotspot_id") or len(slim)),
-                "geometry": _geometry(f["geometry"]),
-                "properties": props,
-            }
-        )
+        props = compact_properties(f["properties"], method, breaks, months, cat_index)
+        if "m" in props:
+            month_max = [max(a, b or 0) for a, b in zip(month_max, props["m"])]
+        slim.append({"type": "Feature", "geometry": _geometry(f["geometry"]), "properties": props})
     return {"type": "FeatureCollection", "features": slim}, breaks, month_max
 
 
@@ -172,10 +164,9 @@ def _area_layer(fc: dict) -> tuple[dict, list[float]]:
         slim.append(
             {
                 "type": "Feature",
-                "id": str(f.get("id") or p.get("area_code")),
                 "geometry": _geometry(f["geometry"]),
                 "properties": {
-                    "fill": style.NO_DATA if k is None else style.RATE[k],
+                    "f": style.NO_DATA if k is None else style.RATE[k],
                     "popup": style.area_popup(p, kind),
                 },
             }
@@ -186,33 +177,52 @@ def _area_layer(fc: dict) -> tuple[dict, list[float]]:
 def aggregate_points(incidents: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
     """Incidents (``lon``, ``lat``, ``category``) summed by place and category.
 
-    police.uk points are already snapped to shared places; when more than
-    ``max_points`` places remain, coordinates are rounded to a coarser grid
-    (≈ 11 m, 22 m, 55 m, 110 m, …) until they fit. Returns ``lat``, ``lon``,
-    ``category``, ``count``.
+    police.uk points are already snapped to shared places; they are summed on a
+    1e-5° grid (≈ 1 m) and, while more than ``max_points`` places remain, on ever
+    coarser grids (each at least twice as coarse) until they fit. Returns
+    ``lat``, ``lon``, ``category``, ``count``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"lon": [0.1, 0.1, 0.2], "lat": [51.0, 51.0, 51.0],
+    ...                    "category": ["drugs", "drugs", "robbery"]})
+    >>> aggregate_points(df)["count"].tolist()
+    [2, 1]
     """
     if incidents.empty:
         return pd.DataFrame({"lat": [], "lon": [], "category": [], "count": []})
+    codes, cats = pd.factorize(incidents["category"].astype(str), sort=True)
     lat = incidents["lat"].to_numpy(float)
     lon = incidents["lon"].to_numpy(float)
-    cats = incidents["category"].astype(str).to_numpy()
+    weight = np.ones(len(lat), dtype=np.int64)
+    ncat = len(cats)
     step = 1e-5
     while True:
-        frame = pd.DataFrame(
-            {
-                "lat": np.round(lat / step) * step,
-                "lon": np.round(lon / step) * step,
-                "category": cats,
-            }
-        )
-        grouped = frame.groupby(["lat", "lon", "category"], sort=True).size()
-        if len(grouped) <= max_points:
+        iy = np.round(lat / step).astype(np.int64)
+        ix = np.round(lon / step).astype(np.int64)
+        y0, x0 = iy.min(), ix.min()
+        span_x = int(ix.max() - x0) + 1
+        # one int64 key per (grid place, category)
+        key = ((iy - y0) * span_x + (ix - x0)) * ncat + codes
+        keys, inverse = np.unique(key, return_inverse=True)
+        counts = np.bincount(inverse, weights=weight).astype(np.int64)
+        place = keys // ncat
+        lat = (place // span_x + y0) * step
+        lon = (place % span_x + x0) * step
+        codes = keys % ncat
+        weight = counts
+        if len(keys) <= max_points:
             break
-        step *= 2.5 if str(step).startswith(("1", "4")) else 2
-    out = grouped.reset_index(name="count")
-    out["lat"] = out["lat"].round(5)
-    out["lon"] = out["lon"].round(5)
-    return out
+        # places shrink about with the square of the step: jump most of the way at once
+        step *= max(2.0, float(np.sqrt(len(keys) / max_points)))
+    return pd.DataFrame(
+        {
+            "lat": np.round(lat, 5),
+            "lon": np.round(lon, 5),
+            "category": np.asarray(cats)[codes],
+            "count": counts,
+        }
+    )
 
 
 def _legend_html(method, breaks, area_breaks, has_points, opts, months_ok) -> str:
@@ -321,17 +331,6 @@ def build_map(
     tiles.add_to(m)
     tile_notice(tiles.get_name()).add_to(m)
 
-    register = JsCode("function (feature, layer) { HS.register(feature, layer); }")
-
-    def fill_style(feature, opacity=0.65):
-        return {
-            "fillColor": feature["properties"]["fill"],
-            "color": "#333",
-            "weight": 1,
-            "opacity": 0.9,
-            "fillOpacity": opacity,
-        }
-
     # areas first, so hotspots draw above them
     area_breaks: list[float] = []
     for kind, label, show in (("ward", "Wards", True), ("lsoa", "LSOAs", False)):
@@ -340,47 +339,41 @@ def build_map(
             continue
         slim, area_breaks_k = _area_layer(doc)
         area_breaks = area_breaks or area_breaks_k
-        group = folium.FeatureGroup(name=f"{label}: incidents per 1,000 residents", show=show)
-        folium.GeoJson(
-            slim,
-            style_function=lambda f: {**fill_style(f, 0.35), "color": "#555", "dashArray": "3"},
-            on_each_feature=JsCode(
-                "function (f, l) { if (f.properties.popup) { l.bindPopup(f.properties.popup,"
-                " {maxWidth: 280}); } }"
-            ),
-        ).add_to(group)
-        group.add_to(m)
+        name = f"{label}: incidents per 1,000 residents"
+        CompactGeoJson(slim, name, "areas", show=show).add_to(m)
 
-    months = _months(fc)
-    hot, breaks, month_max = _hotspot_layer(fc, method, opts, months)
-    if hot["features"]:
-        group = folium.FeatureGroup(name=style.METHOD_NAMES.get(method, "Hotspots"), show=True)
-        folium.GeoJson(
-            hot,
-            style_function=lambda f: fill_style(f, 0.7),
-            highlight_function=lambda f: {"weight": 3},
-            on_each_feature=register,
-        ).add_to(group)
-        group.add_to(m)
-
-    has_points = False
-    categories = sorted({k for f in feats for k in (f["properties"].get("categories") or {})})
+    points = None
     if opts.role == "analyst" and incidents is not None and len(incidents):
-        agg = aggregate_points(incidents, opts.max_points)
-        cats = sorted(agg["category"].unique())
-        index = {c: i for i, c in enumerate(cats)}
+        points = aggregate_points(incidents, opts.max_points)
+    categories = sorted(
+        {k for f in feats for k in (f["properties"].get("categories") or {})}
+        | (set(points["category"]) if points is not None else set())
+    )
+    cat_index = {c: i for i, c in enumerate(categories)}
+    labels = [_label(c) for c in categories]
+    months = _months(fc)
+    hot, breaks, month_max = _hotspot_layer(fc, method, months, cat_index)
+    meta = popup_meta(fc, method, opts.min_count, months, labels)
+    meta["slugs"] = categories
+    CompactGeoJson(
+        hot, style.METHOD_NAMES.get(method, "Hotspots"), "hotspots", meta=meta, show=True
+    ).add_to(m)
+
+    has_points = points is not None
+    if points is not None:
         rows = [
-            [la, lo, index[c], int(n)]
-            for la, lo, c, n in zip(agg["lat"], agg["lon"], agg["category"], agg["count"])
+            [la, lo, cat_index[c], int(n)]
+            for la, lo, c, n in zip(
+                points["lat"].tolist(),
+                points["lon"].tolist(),
+                points["category"].tolist(),
+                points["count"].tolist(),
+            )
         ]
-        IncidentPoints(
-            rows, cats, [_label(c) for c in cats], "Incidents (analysts only)", show=False
-        ).add_to(m)
-        has_points = True
-        categories = sorted(set(categories) | set(cats))
+        IncidentPoints(rows, categories, labels, "Incidents (analysts only)", show=False).add_to(m)
 
     if len(categories) > 1:
-        category_control([(c, _label(c)) for c in categories]).add_to(m)
+        category_control(list(zip(categories, labels))).add_to(m)
     months_ok = len(months) > 1 and any(month_max)
     if months_ok:
         month_control(months, month_max).add_to(m)

@@ -94,78 +94,14 @@ def hotspot_fill(props: dict, method: str, breaks: Sequence[float]) -> str:
     return NO_DATA if k is None else HEAT[k]
 
 
-def trend_arrow(z: float | None) -> tuple[str, str]:
-    """(arrow, words) for a Mann–Kendall z of the monthly counts.
-
-    Examples
-    --------
-    >>> trend_arrow(2.5)
-    ('↑', 'rising (significant at 95 %)')
-    >>> trend_arrow(None)
-    ('–', 'no trend measured')
-    """
-    if z is None or not math.isfinite(float(z)):
-        return "–", "no trend measured"
-    if z >= 1.96:
-        return "↑", "rising (significant at 95 %)"
-    if z <= -1.96:
-        return "↓", "falling (significant at 95 %)"
-    if z >= 1.0:
-        return "↗", "rising a little (not significant)"
-    if z <= -1.0:
-        return "↘", "falling a little (not significant)"
-    return "→", "steady"
-
-
-def sparkline_svg(monthly: dict[str, int | None], width: int = 150, height: int = 34) -> str:
-    """An inline SVG line of monthly counts (suppressed months leave a gap), with its range."""
-    months = sorted(monthly)
-    if len(months) < 2:
-        return ""
-    values = [monthly[m] for m in months]
-    known = [v for v in values if v is not None]
-    if not known:
-        return ""
-    top = max(known) or 1
-    step = (width - 4) / (len(months) - 1)
-    segments: list[list[str]] = [[]]
-    for i, v in enumerate(values):
-        if v is None:
-            segments.append([])
-            continue
-        y = height - 2 - (height - 4) * v / top
-        segments[-1].append(f"{2 + i * step:.1f},{y:.1f}")
-    lines = "".join(
-        f'<polyline points="{" ".join(s)}" fill="none" stroke="#b2182b" stroke-width="1.5"/>'
-        for s in segments
-        if len(s) > 1
-    )
-    dots = "".join(
-        f'<circle cx="{s.split(",")[0]}" cy="{s.split(",")[1]}" r="1.5" fill="#b2182b"/>'
-        for seg in segments
-        for s in seg
-        if len(seg) == 1
-    )
-    label = f"monthly incidents {months[0]} to {months[-1]}, highest {max(known)}"
-    return (
-        f'<svg class="hs-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{label}"><rect width="{width}" height="{height}" '
-        f'fill="#fafafa"/>{lines}{dots}</svg>'
-        f'<div class="hs-small">{months[0]} – {months[-1]} · max {max(known):,}/month</div>'
-    )
-
-
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def peak_times(profile: dict | None) -> str:
-    """The busiest day and hour, or why times are unknown."""
-    if not profile:
-        return "not profiled (only the top-ranked hotspots are)"
-    matrix = profile.get("hour_weekday")
+def peak_times(profile: dict | None) -> str | None:
+    """The busiest day and hour when times are known, else ``None``."""
+    matrix = (profile or {}).get("hour_weekday")
     if not matrix:
-        note = profile.get("hour_weekday_note") or "times of day are unknown"
-        return html.escape(note)
+        return None
     by_day = [sum(row) for row in matrix]
     by_hour = [sum(row[h] for row in matrix) for h in range(24)]
     day = max(range(7), key=lambda d: by_day[d])
@@ -177,47 +113,6 @@ def _num(value, digits: int = 0) -> str:
     if value is None:
         return "–"
     return f"{value:,.{digits}f}"
-
-
-def hotspot_popup(props: dict, method: str, min_count: int) -> str:
-    """The popup HTML of one hotspot (all text escaped)."""
-    rank = props.get("rank")
-    tops = props.get("top_locations") or []
-    where = html.escape(str(tops[0][0])) if tops else "unnamed place"
-    if props.get("count") is None:
-        count = f"fewer than {min_count}"
-        harm = "–"
-    else:
-        count = f"{props['count']:,}"
-        harm = _num(props.get("harm"))
-    arrow, words = trend_arrow(props.get("trend_z"))
-    parts = [
-        f'<div class="hs-pop"><b>#{rank} · {where}</b>',
-        f"<div>Incidents: <b>{count}</b> · harm: <b>{harm}</b> days</div>",
-        f'<div>Trend: <span class="hs-arrow">{arrow}</span> {words}</div>',
-    ]
-    if method == "gistar" and props.get("gi_bin") is not None:
-        label = GI_CLASSES.get(int(props["gi_bin"]), GI_CLASSES[0])[1]
-        parts.append(f"<div>Gi*: {label} (z = {_num(props.get('gi_z'), 1)})</div>")
-    if method == "emerging" and props.get("emerging"):
-        parts.append(f"<div>Pattern: {html.escape(str(props['emerging']))}</div>")
-    profile = props.get("profile") or None
-    if profile and profile.get("monthly"):
-        parts.append(sparkline_svg(profile["monthly"]))
-    parts.append(f"<div>Times: {peak_times(profile)}</div>")
-    cats = props.get("categories") or {}
-    shown = sorted(((v or 0, k) for k, v in cats.items()), reverse=True)[:3]
-    if shown:
-        text = ", ".join(
-            f"{html.escape(k)} {v:,}" if cats[k] is not None else f"{html.escape(k)} (few)"
-            for v, k in shown
-        )
-        parts.append(f"<div>Mostly: {text}</div>")
-    if tops:
-        items = "".join(f"<li>{html.escape(str(n))} ({c:,})</li>" for n, c in tops[:5])
-        parts.append(f'<div>Top streets:</div><ol class="hs-streets">{items}</ol>')
-    parts.append("</div>")
-    return "".join(parts)
 
 
 def area_popup(props: dict, kind: str) -> str:

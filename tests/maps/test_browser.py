@@ -125,11 +125,19 @@ def test_map_opens_offline_with_layers_legend_and_no_errors(server, browser, dem
     assert page.locator(".leaflet-control-scale").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map-gistar-analyst.png"))
-    # a popup with count, trend, sparkline and streets
-    page.locator("path.leaflet-interactive").last.click(force=True)
+    # the top hotspot's popup: count, trend arrow, sparkline, times unknown, streets
+    top = run.result["features"][0]["properties"]
+    page.evaluate("() => HS.features.find(e => e.p.r === 1).layer.openPopup()")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
-    assert "Incidents:" in popup.inner_text() and "Trend:" in popup.inner_text()
+    text = popup.inner_text()
+    assert f"Incidents: {top['count']:,}" in text and "Trend: " in text
+    assert "times of day are unknown" in text and top["top_locations"][0][0] in text
+    assert popup.locator("svg.hs-spark polyline").count() == 1
+    nasty = page.evaluate(
+        "() => HS.popup({r: 1, n: 3, h: 1, s: [['<img src=x onerror=alert(1)>', 3]]})"
+    )
+    assert "<img" not in nasty and "&lt;img src=x" in nasty
     # incidents layer: clusters appear when switched on
     page.locator(".leaflet-control-layers").hover()
     page.locator(".leaflet-control-layers-overlays").get_by_text(

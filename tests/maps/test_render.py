@@ -33,6 +33,13 @@ SENSITIVE = "bicycle-theft"  # as configured in conftest.py
 OUTSIDE = re.compile(r"""<(?:script|link)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I)
 
 
+def hotspot_data(page: str) -> tuple[dict, dict]:
+    """(popup meta, hotspot FeatureCollection) as sent to the browser."""
+    m = re.search(r"HS\.meta = (.*);\n\s*var \w+ = L\.geoJSON\((.*), \{\n", page)
+    assert m, "no hotspot layer in the page"
+    return json.loads(m.group(1)), json.loads(m.group(2))
+
+
 def points_payload(page: str) -> dict | None:
     """The incident points sent to the browser, or None when the page has none."""
     m = re.search(r"var data = (\{\"pts\".*?\});\n", page)
@@ -68,15 +75,22 @@ def test_analyst_page_has_every_layer_legend_popup_and_no_outside_asset(demo):
     for colour, label in style.GI_CLASSES.values():
         assert colour in page and label in page
     assert "Areas: incidents per 1,000 residents" in page
-    # popup fragments of the top hotspot: count, trend arrow, sparkline, times, streets
+    # popups are made in the browser from compact properties: check what they get
+    meta, hot = hotspot_data(page)
+    assert len(hot["features"]) == len(run.result["features"])
     top = run.result["features"][0]["properties"]
-    popup = style.hotspot_popup(top, "gistar", 5)
-    assert f"Incidents: <b>{top['count']:,}</b>" in popup
-    assert style.trend_arrow(top["trend_z"])[0] in popup
-    assert '<svg class="hs-spark"' in popup and "<polyline" in popup
-    assert "police.uk data is dated to the month only" in popup
-    assert '<ol class="hs-streets">' in popup and "Chase Square" in popup
-    assert "hs-spark" in page and "Top streets:" in page and "Chase Square" in page
+    sent = hot["features"][0]["properties"]
+    assert (sent["r"], sent["n"], sent["g"]) == (1, top["count"], top["gi_bin"])
+    assert sent["tz"] == pytest.approx(top["trend_z"], abs=0.01)
+    assert sent["f"] == style.GI_CLASSES[top["gi_bin"]][0]
+    assert sent["s"] == top["top_locations"] and "Chase Square" in sent["s"][0][0]
+    months = run.provenance["window"]["months"]
+    assert meta["months"] == months
+    assert sent["m"] == [top["profile"]["monthly"].get(m) for m in months]
+    assert "police.uk data is dated to the month only" in meta["timesNote"]
+    assert [meta["slugs"][i] for i in sent["c"]] == sorted(top["categories"])
+    for fragment in ("HS.popup = function", "hs-spark", "Top streets:", "Trend: "):
+        assert fragment in page, fragment
     # controls: fullscreen, locate, scale, month slider, categories, tile notice
     for fragment in (
         "L.control.fullscreen",
@@ -121,7 +135,10 @@ def test_public_page_suppresses_small_counts(demo):
     store, run = demo["store"], demo["runs"]["dbscan"]
     smallest = min(f["properties"]["count"] for f in run.result["features"])
     page = run_map_page(store, run, "public", smallest + 1, "t")
-    assert f"fewer than {smallest + 1}" in page
+    meta, hot = hotspot_data(page)
+    counts = [f["properties"]["n"] for f in hot["features"]]
+    assert None in counts and all(c is None or c > smallest for c in counts)
+    assert meta["minCount"] == smallest + 1
     assert f"Counts below {smallest + 1} are not shown." in page
     # area rates suppressed too when min_count is above every ward's count
     huge = run_map_page(store, run, "public", 10**9, "t")
@@ -154,11 +171,11 @@ def test_clusters_are_labelled_by_rank_and_popups_escape_text():
         )
     fc = {"type": "FeatureCollection", "features": feats}
     page = run_map_html(fc, "dbscan", MapOptions(role="partner"))
-    assert "<script>alert(1)</script>" not in page
-    popup = style.hotspot_popup(feats[0]["properties"], "dbscan", 5)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in popup and "↓" in popup
-    slim = re.findall(r'"label": (\d+)', page)
-    assert sorted(map(int, slim)) == [1, 2, 30][: 3 if style.LABELLED_RANKS >= 30 else 2]
+    assert "<script>alert(1)" not in page and "\\u003cscript>alert(1)" in page
+    _, hot = hotspot_data(page)
+    labels = [f["properties"].get("label") for f in hot["features"]]
+    assert labels == [1, 2, None]  # ranks above LABELLED_RANKS get no label
+    assert [f["properties"]["c"] for f in hot["features"]] == [[0, 1]] * 3
     # no monthly series: no slider, and the legend says so
     assert "the month slider is off" in page and 'type=\\"range\\"' not in page
 
@@ -193,6 +210,9 @@ def test_aggregate_points_keeps_counts_and_respects_the_cap():
     )
     same = aggregate_points(frame.iloc[:100], max_points=2_000)
     assert len(same) == 100  # distinct places stay apart when they fit
+    # places closer than the coarsest grid needed are merged, counts kept
+    snap = pd.DataFrame({"lon": [0.1, 0.100001, 0.2], "lat": [51.0] * 3, "category": ["a"] * 3})
+    assert aggregate_points(snap, max_points=2)["count"].tolist() == [2, 1]
 
 
 def test_map_routes_keep_their_access_rules_and_serve_assets(demo):
