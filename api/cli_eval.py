@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -296,11 +297,9 @@ def knox_cmd(
     doc["month_precision"] = monthly
     extent = result.extent()
     if zones is not None:
-        when = (
-            _when(as_of, end=False, option="--as-of", as_json=as_json)
-            if as_of
-            else data["occurred_at"].max()
-        )
+        when = _when(as_of, end=False, option="--as-of", as_json=as_json) if as_of else None
+        if when is None:  # the latest incident's date
+            when = pd.Timestamp(data["occurred_at"].max()).to_pydatetime()
         if extent is None:
             gdf = None
             doc["zones"] = {"written": 0, "reason": "no significant near-repeat pattern"}

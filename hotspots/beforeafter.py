@@ -356,6 +356,10 @@ def _window(pair, name) -> tuple[pd.Timestamp, pd.Timestamp]:
         start, end = (pd.Timestamp(v) for v in pair)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: expected (start, end) dates, got {pair!r}") from exc
+    # times with a zone are compared in UTC; times without one are taken as UTC
+    start, end = (
+        v if v.tz is None else v.tz_convert("UTC").tz_localize(None) for v in (start, end)
+    )
     if not start < end:
         raise ValueError(f"{name}: expected start before end, got {start} .. {end}")
     return start, end
@@ -397,7 +401,8 @@ def evaluate(
         polygon (the target is cut out of it); ``None`` for no displacement
         area.
     before, after : ``(start, end)`` windows, start inclusive, end exclusive.
-        police.uk dates are months: use whole months.
+        police.uk dates are months: use whole months. Times with a zone
+        (windows or data) are compared in UTC; times without one are UTC.
     harm_weights : :class:`hotspots.harm.HarmWeights` (or a mapping category
         → weight) for the harm-weighted WDD; default the documented weights
         when ``category`` is present, none otherwise.
@@ -441,6 +446,8 @@ def evaluate(
     x = incidents["x"].to_numpy(float)
     y = incidents["y"].to_numpy(float)
     at = pd.to_datetime(incidents["occurred_at"])
+    if at.dt.tz is not None:  # compared in UTC, as the windows
+        at = at.dt.tz_convert("UTC").dt.tz_localize(None)
     period = {
         "before": ((at >= b0) & (at < b1)).to_numpy(),
         "after": ((at >= a0) & (at < a1)).to_numpy(),

@@ -103,8 +103,7 @@ class KnoxResult:
 
     def table(self) -> pd.DataFrame:
         """One row per cell: bands, observed, expected, Knox ratio, p."""
-        s, t = np.meshgrid(np.arange(self.observed.shape[0]), np.arange(self.observed.shape[1]))
-        s, t = s.T.ravel(), t.T.ravel()
+        s, t = (a.ravel() for a in np.indices(self.observed.shape))
         return pd.DataFrame(
             {
                 "space_band": np.array(self.space_labels())[s],

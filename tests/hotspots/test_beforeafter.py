@@ -189,3 +189,14 @@ def test_control_next_to_the_target_gets_a_ring_that_avoids_it():
     assert r.counts["buffer"]["before"] == 1  # 650: the target's ring has it
     assert r.counts["control"]["before"] == 1
     assert r.counts["control_buffer"]["before"] == 2  # 750 and 1,400, not 650
+
+
+def test_time_zones_of_data_and_windows_may_differ():
+    at = pd.to_datetime(["2022-02-01", "2022-05-01"]).tz_localize("UTC")
+    data = pd.DataFrame({"x": [10.0, 10.0], "y": [10.0, 10.0], "occurred_at": at})
+    r = evaluate(data, TARGET, CONTROL, before=BEFORE, after=AFTER)
+    assert r.counts["target"] == {"before": 1, "after": 1}
+    naive = data.assign(occurred_at=at.tz_convert(None))
+    aware = (pd.Timestamp("2022-01-01", tz="UTC"), pd.Timestamp("2022-04-01", tz="UTC"))
+    r = evaluate(naive, TARGET, CONTROL, before=aware, after=AFTER)
+    assert r.counts["target"] == {"before": 1, "after": 1}
