@@ -172,3 +172,18 @@ def test_method_labels_parse_back():
         as_spec("kde(150)")
     with pytest.raises(ValueError, match="number"):
         as_spec("kde(bandwidth_m=wide)")
+
+
+def test_listed_months_without_data_count_as_zero(area):
+    data = _moving_hotspot()
+    months = [f"2022-{m:02d}" for m in range(1, 11)]  # October has no incident
+    r = backtest(data, area, methods=["naive"], train_months=6, months=months)
+    october = r.table.query("origin == '2022-10'").iloc[0]
+    assert october["total"] == 0 and math.isnan(october["pai"])
+    july = r.table.query("origin == '2022-07'").iloc[0]
+    plain = backtest(data, area, methods=["naive"], train_months=6)
+    assert july["pai"] == plain.table.query("origin == '2022-07'").iloc[0]["pai"]
+    # a window listing only some months: the others are left out of training
+    late = backtest(data, area, methods=["naive"], train_months=2, months=months[5:9])
+    assert late.table["origin"].tolist() == ["2022-08", "2022-09"]
+    assert late.table["train"].tolist() == ["2022-06..2022-07", "2022-07..2022-08"]
