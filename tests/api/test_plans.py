@@ -1,39 +1,24 @@
 """``POST /plans``, ``GET /areas/wards/{code}/briefing`` and ``hotspots plan`` / ``briefing``.
 
-On the Gravesham demo in a DuckDB file, with ``bicycle-theft`` treated as
-sensitive (police.uk has no sensitive category of its own), so that what a
-partner may see differs from what an analyst sees. Expected counts come from
-the stored incident table.
+On the Gravesham demo of ``tests/api/conftest.py``, in a DuckDB file and in
+PostGIS, with ``bicycle-theft`` treated as sensitive (police.uk has no
+sensitive category of its own), so that what a partner may see differs from
+what an analyst sees. Expected counts come from the stored incident table.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import h3
 import pytest
 import shapely
-from starlette.exceptions import StarletteDeprecationWarning
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.cli import app as cli_app
 from api.cli_output import EXIT_NOT_FOUND, EXIT_USAGE
-from api.security import new_api_key, now_utc
-from api.settings import ApiSettings, Settings
-from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
-from geodata.ingest import context_for, import_records
-from geodata.model import ApiKeyRecord
-from geodata.readers.areas import read_boundaries, read_population
-from geodata.readers.police import read_police
-from geodata.settings import IngestSettings, StoreSettings
-from geodata.stores import DuckDBStore
-
-with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is installed
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 SENSITIVE = "bicycle-theft"
 MIN_COUNT = 10
@@ -43,56 +28,19 @@ STATION = (51.4414, 0.3706)
 VIOLENCE_2022 = {"categories": ["violent-crime"], "from": "2022-01", "to": "2022-12"}
 
 
-def _load(store: DuckDBStore) -> None:
-    folder = demo_dir()
-    for kind, name in (
-        ("district", "gravesham-district.geojsonl"),
-        ("ward", "gravesham-wards-2013.geojson"),
-        ("lsoa", "gravesham-lsoa-2011.geojson"),
-    ):
-        store.replace_boundaries(
-            kind, read_boundaries(folder / name, kind, analysis_crs=store.analysis_crs)
-        )
-    store.replace_population(
-        "lsoa",
-        read_population(folder / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019),
-    )
-    settings = IngestSettings(
-        study_area=folder / "gravesham-district.geojsonl",
-        study_area_buffer_m=STUDY_AREA_BUFFER_M,
-        sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"}),
-    )
-    import_records(
-        store, read_police(folder / "gravesham-police-2022.zip"), context_for(store, settings)
-    )
-
-
-def _key(store: DuckDBStore, role: str) -> dict[str, str]:
-    key_id, key, key_hash = new_api_key()
-    store.add_api_key(ApiKeyRecord(key_id, f"test {role}", role, key_hash, now_utc()))
-    return {"X-API-Key": key}
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    path = tmp_path_factory.mktemp("plans") / "demo.duckdb"
-    store = DuckDBStore(path)
-    _load(store)
-    keys = {role: _key(store, role) for role in ("public", "partner", "analyst")}
-    keys["anonymous"] = {}
-    settings = Settings(
-        ApiSettings(secret_key="x" * 40, public_min_count=MIN_COUNT),
-        StoreSettings(duckdb_path=path),
-    )
-    with TestClient(create_app(settings, store=store)) as client:
+def env(make_api_env, api_kit, tmp_path_factory):
+    """This module's copy of the demo (see conftest: both stores), served with ``MIN_COUNT``."""
+    assert api_kit.sensitive_police == SENSITIVE
+    with make_api_env(tmp_path_factory.mktemp("plans"), public_min_count=MIN_COUNT) as api:
         yield {
-            "client": client,
-            "store": store,
-            "keys": keys,
-            "path": path,
-            "table": store.query_incidents().to_pandas(),
+            "client": api.client,
+            "store": api.store,
+            "keys": api.headers,
+            "kind": api.kind,
+            "location": api.location,
+            "table": api.table.to_pandas(),
         }
-    store.close()
 
 
 def post(env, body, role="partner", **kw):
@@ -257,54 +205,51 @@ def test_unknown_ward_is_404(env):
 runner = CliRunner()
 
 
-def test_cli_plan_writes_html_geojson_and_prints_json(env, tmp_path: Path):
+def cli(env, monkeypatch, *args: str):
+    """Run ``hotspots`` on this module's store (a DuckDB file, or PostGIS by URL)."""
+    if env["kind"] == "duckdb":
+        monkeypatch.delenv("HOTSPOTS_DATABASE_URL", raising=False)
+        return runner.invoke(cli_app, [*args, "--store", env["location"]])
+    from psycopg.conninfo import conninfo_to_dict
+
+    d = conninfo_to_dict(env["location"])  # the copy's connection string, as a URL
+    password = f":{quote(d['password'])}" if d.get("password") else ""
+    url = (
+        f"postgresql://{quote(d.get('user', ''))}{password}@{d.get('host', '')}:"
+        f"{d.get('port', 5432)}/{d['dbname']}"
+    )
+    monkeypatch.setenv("HOTSPOTS_DATABASE_URL", url)
+    return runner.invoke(cli_app, list(args))
+
+
+def test_cli_plan_writes_html_geojson_and_prints_json(env, monkeypatch, tmp_path: Path):
     html, geo = tmp_path / "plan.html", tmp_path / "plan.geojson"
-    result = runner.invoke(
-        cli_app,
-        [
-            "plan",
-            "--categories",
-            "violent-crime",
-            "--from",
-            "2022-01",
-            "--to",
-            "2022-12",
-            "--sites",
-            "4",
-            "--days",
-            "Fri-Sun",
-            "--times",
-            "18-23",
-            "-o",
-            str(html),
-            "-o",
-            str(geo),
-            "--store",
-            str(env["path"]),
-            "--json",
-        ],
+    result = cli(
+        env,
+        monkeypatch,
+        *("plan", "--categories", "violent-crime", "--from", "2022-01", "--to", "2022-12"),
+        *("--sites", "4", "--days", "Fri-Sun", "--times", "18-23"),
+        *("-o", str(html), "-o", str(geo), "--json"),
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert len(doc["sites"]) == 4 and doc["params"]["days"] == ["Fri", "Sat", "Sun"]
     assert doc["params"]["hours_of_day"] == [18, 23]
+    api = post(env, {**VIOLENCE_2022, "sites": 4}, "analyst").json()
+    assert [s["cell"] for s in doc["sites"]] == [s["cell"] for s in api["sites"]]
     assert "<svg" in html.read_text() and len(json.loads(geo.read_text())["features"]) == 4
 
 
-def test_cli_plan_refuses_both_sites_and_hours(env):
-    result = runner.invoke(
-        cli_app, ["plan", "--sites", "3", "--hours", "3", "--store", str(env["path"])]
-    )
+def test_cli_plan_refuses_both_sites_and_hours(env, monkeypatch):
+    result = cli(env, monkeypatch, "plan", "--sites", "3", "--hours", "3")
     assert result.exit_code == EXIT_USAGE and "either sites" in result.output
 
 
-def test_cli_briefing_by_name(env, tmp_path: Path):
+def test_cli_briefing_by_name(env, monkeypatch, tmp_path: Path):
     out = tmp_path / "pelham.html"
-    result = runner.invoke(
-        cli_app, ["briefing", "pelham", "-o", str(out), "--store", str(env["path"])]
-    )
+    result = cli(env, monkeypatch, "briefing", "pelham", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert "Pelham (E05004974)" in result.output
     assert "<h1>Pelham ward" in out.read_text()
-    missing = runner.invoke(cli_app, ["briefing", "Atlantis", "--store", str(env["path"])])
+    missing = cli(env, monkeypatch, "briefing", "Atlantis")
     assert missing.exit_code == EXIT_NOT_FOUND
