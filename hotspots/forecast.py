@@ -566,6 +566,7 @@ def backtest(
     res: int = 10,
     crs: str = "EPSG:27700",
     months: Sequence[str] | None = None,
+    params: Mapping[str, Mapping] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest of hotspot methods with the flagged area held equal.
 
@@ -588,8 +589,20 @@ def backtest(
     res : H3 resolution of the common grid (7–10).
     months : the months to use (``YYYY-MM``); default the months with data.
         A month listed with no incident counts as zero.
+    params : parameters per method name, for methods given without their
+        own, e.g. ``{"gistar": {"k": 2}, "kde": {"bandwidth_m": 150}}``.
     """
     specs = [as_spec(m) for m in methods]
+    if params:
+        unknown = set(params) - set(METHODS)
+        if unknown:
+            raise ValueError(f"params: expected keys from {METHODS}, got {sorted(unknown)}")
+        specs = [
+            MethodSpec(s.method, dict(params.get(s.method, {})))
+            if not s.params and s.method in params
+            else s
+            for s in specs
+        ]
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"methods: expected distinct methods/parameters, got {labels}")

@@ -151,6 +151,9 @@ def test_backtest_accepts_parameter_variants_and_refuses_bad_input(area):
         train_months=4,
     )
     assert set(r.table["method"]) == {"naive", "naive(months=1)", "gistar(k=2)"}
+    same = backtest(data, area, methods=["gistar"], train_months=4, params={"gistar": {"k": 2}})
+    assert same.table["method"].unique().tolist() == ["gistar(k=2)"]
+    assert same.table["pai"].tolist() == r.table.query("method == 'gistar(k=2)'")["pai"].tolist()
     doc = r.to_dict()
     assert doc["cells_selected"] == r.k_cells and len(doc["windows"]) == 3 * 5
     with pytest.raises(ValueError, match="area_share"):
@@ -161,6 +164,8 @@ def test_backtest_accepts_parameter_variants_and_refuses_bad_input(area):
         backtest(data, area, methods=[("kde", {"radius": 3})])
     with pytest.raises(ValueError, match="missing"):
         backtest(data.drop(columns="lat"), area)
+    with pytest.raises(ValueError, match="params"):
+        backtest(data, area, params={"gi": {"k": 2}})
 
 
 def test_method_labels_parse_back():
