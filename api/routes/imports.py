@@ -85,16 +85,18 @@ def _import(store, path: Path, kind, profile, source, period, dry_run, progress=
         raise
 
 
-async def _save_upload(upload: UploadFile, limit_bytes: int, folder: Path) -> Path:
+async def _save_upload(upload: UploadFile, limit_mb: float, folder: Path) -> Path:
     name = Path(upload.filename or "upload").name or "upload"
     path = folder / name
-    size = 0
+    size, limit_bytes = 0, int(limit_mb * 1024 * 1024)
     with path.open("wb") as out:
         while chunk := await upload.read(CHUNK):
             size += len(chunk)
             if size > limit_bytes:
                 raise Problem(
-                    413, f"the upload is larger than the limit of {limit_bytes / 1024 / 1024:g} MB"
+                    413,
+                    f"file {name}: the upload is larger than the limit of {limit_mb:g} MB "
+                    "(HOTSPOTS_MAX_UPLOAD_MB); split it, e.g. one police.uk month per file",
                 )
             out.write(chunk)
     if size == 0:
@@ -134,7 +136,7 @@ async def create_import(
 ) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="hotspots-upload-"))
     try:
-        path = await _save_upload(file, int(settings.max_upload_mb * 1024 * 1024), folder)
+        path = await _save_upload(file, settings.max_upload_mb, folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
