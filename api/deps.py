@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from geodata.stores import Store
 
@@ -14,11 +15,11 @@ from .security import ROLES, hash_key, role_at_least
 from .settings import ApiSettings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings.api
 
 
@@ -38,7 +39,7 @@ class Caller:
         return role_at_least(self.role, minimum)
 
 
-def current_caller(
+async def current_caller(
     store: StoreDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(description="API key (hsk_…)")] = None,
@@ -56,7 +57,7 @@ def current_caller(
         key = token.strip()
     if key is None:
         return Caller("public")
-    record = store.api_key_by_hash(hash_key(key))
+    record = await run_in_threadpool(store.api_key_by_hash, hash_key(key))
     if record is None or record.revoked_at is not None:
         raise Problem(
             401,

@@ -6,6 +6,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
+import time
+import weakref
+from dataclasses import dataclass
 
 import shapely
 
@@ -168,3 +172,59 @@ def shape_for_role(fc: dict, role: str, min_count: int) -> dict:
             profile["hour_weekday"] = None
     out["suppression"] = {"role": "public", "min_count": min_count}
     return out
+
+
+@dataclass(frozen=True)
+class ShapedRun:
+    """A run's GeoJSON as one role sees it, serialised once, with its ETag."""
+
+    body: bytes
+    etag: str
+    loaded_at: float
+
+
+class ShapedRunCache:
+    """Serialised, role-shaped run GeoJSON per store and (run id, role, threshold).
+
+    A stored run never changes (its id names its inputs), so its body can be served
+    again without reading, shaping and serialising it on every request. Entries are
+    read again from the store after ``ttl_s`` seconds, so a deleted run stops being
+    served within that time; at most ``max_entries`` per store are kept.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 64) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def peek(self, st: Store, run_id: str, role: str, min_count: int) -> ShapedRun | None:
+        """The body kept in memory if it is fresh, without touching the store."""
+        with self._lock:
+            hit = self._stores.get(st, {}).get((run_id, role, min_count))
+        return hit if hit is not None and time.monotonic() - hit.loaded_at < self.ttl_s else None
+
+    def get(self, st: Store, run_id: str, role: str, min_count: int) -> ShapedRun | None:
+        """The run's body for ``role``, from memory or the store; ``None`` if no such run."""
+        key = (run_id, role, min_count)
+        hit = self.peek(st, run_id, role, min_count)
+        if hit is not None:
+            return hit
+        with self._lock:
+            entries = self._stores.setdefault(st, {})
+        run = st.get_run(run_id)
+        if run is None:
+            with self._lock:
+                entries.pop(key, None)
+            return None
+        body = json.dumps(shape_for_role(run.result, role, min_count), default=str).encode()
+        shaped = ShapedRun(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', time.monotonic())
+        with self._lock:
+            if len(entries) >= self.max_entries and key not in entries:
+                entries.pop(min(entries, key=lambda k: entries[k].loaded_at))
+            entries[key] = shaped
+        return shaped
+
+
+#: the web API's cache of hotspot documents (one per process)
+SHAPED_RUNS = ShapedRunCache()

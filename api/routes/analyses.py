@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from hotspots.analysis import AnalysisParams
 from hotspots.ranking import RankingWeights
@@ -13,7 +14,7 @@ from hotspots.ranking import RankingWeights
 from ..deps import AnalystDep, CallerDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
 from ..problems import Problem
-from ..service import run_or_reuse, shape_for_role
+from ..service import SHAPED_RUNS, run_or_reuse
 
 router = APIRouter(tags=["analyses"])
 
@@ -168,13 +169,30 @@ def read_run(run_id: str, store: StoreDep, caller: CallerDep) -> dict:
     operation_id="read_run_hotspots",
     summary="A run's ranked hotspots as GeoJSON, with every statistic",
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        304: {"description": "not modified since the ETag given in If-None-Match"},
+    },
 )
-def read_run_hotspots(
-    run_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep
+async def read_run_hotspots(
+    run_id: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    if_none_match: Annotated[str | None, Header(description="an ETag of this run")] = None,
 ) -> Response:
-    import json
-
-    run = _get_run(store, run_id)
-    doc = shape_for_role(run.result, caller.role, settings.public_min_count)
-    return Response(json.dumps(doc, default=str), media_type="application/geo+json")
+    args = (store, run_id, caller.role, settings.public_min_count)
+    shaped = SHAPED_RUNS.peek(*args) or await run_in_threadpool(SHAPED_RUNS.get, *args)
+    if shaped is None:
+        raise Problem(404, f"no run {run_id!r}; see /runs")
+    headers = {
+        "ETag": shaped.etag,
+        "Cache-Control": "private, max-age=60",
+        "Vary": "Authorization, X-API-Key",
+    }
+    if if_none_match and (
+        if_none_match.strip() == "*"
+        or shaped.etag in (t.strip().removeprefix("W/") for t in if_none_match.split(","))
+    ):
+        return Response(status_code=304, headers=headers)
+    return Response(shaped.body, media_type="application/geo+json", headers=headers)
