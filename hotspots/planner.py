@@ -557,7 +557,7 @@ def patrol_window(
         )
         short_months = ", ".join(_month_label(m) for m in busiest)
         out["short"] = (
-            "Time unknown"
+            (f"Too few timed incidents ({int(timed.sum())})" if timed.any() else "Time unknown")
             + (f"; busiest {short_months}" if busiest else "")
             + (f"; peak {' and '.join(s.split(' (')[0] for s in seasons)}" if seasons else "")
             + (f"; go {out['preferred']}" if out["preferred"] else "")

@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import h3
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from typer.testing import CliRunner
@@ -137,6 +139,39 @@ def test_partners_never_see_sensitive_places_as_points_or_names(env):
     assert all(s["count"] >= MIN_COUNT for s in partner["sites"])
     assert any(s["count"] < MIN_COUNT for s in analyst["sites"])
     assert any("not offered" in n for n in partner["notes"])
+
+
+def test_timed_council_cases_give_peak_windows_to_analysts_only(env):
+    """The conftest's synthetic safeguarding cases have times of day (and are sensitive)."""
+    cats = ["domestic-abuse", "sexual-offences"]
+    # one site of a cell and its neighbours (~200 m across) holds most of the cases
+    doc = post(env, {"categories": cats, "sites": 1, "ring": 1}, "analyst").json()
+    assert doc["summary"]["times_known"] is True
+    (site,) = doc["sites"]
+    t = env["table"]
+    cases = t[t["category"].isin(cats)]
+    inside = [
+        h3.latlng_to_cell(a, b, 10) in site["cells"] for a, b in zip(cases["lat"], cases["lon"])
+    ]
+    here = cases[inside]
+    assert site["count"] == len(here) >= 5
+    # the best 2-hour block of any weekday (running past midnight into the next day)
+    stamps = pd.to_datetime(here["occurred_at"])
+    week = np.zeros(7 * 24)
+    np.add.at(week, stamps.dt.day_of_week.to_numpy() * 24 + stamps.dt.hour.to_numpy(), 1)
+    best = max(week[i] + week[(i + 1) % (7 * 24)] for i in range(7 * 24))
+    w = site["window"]
+    assert w["times_known"] and w["timed_incidents"] == len(here)
+    assert round(w["share_in_window"] * len(here)) == best
+    start = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index(w["day"]) * 24 + w["start_hour"]
+    assert week[start] + week[(start + 1) % (7 * 24)] == best
+    # single cells hold too few to find a peak, and say so
+    small = post(env, {"categories": cats, "sites": 3}, "analyst").json()
+    assert all(s["count"] < 5 for s in small["sites"])
+    assert all(s["window"]["short"].startswith("Too few timed incidents") for s in small["sites"])
+    # partners get no site that would show these few cases as points
+    partner = post(env, {"categories": cats, "sites": 3}, "partner").json()
+    assert partner["sites"] == [] and any("not offered" in n for n in partner["notes"])
 
 
 # --------------------------------------------------------------------------- ward briefing
