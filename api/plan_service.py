@@ -258,7 +258,7 @@ def ward_briefing(
     )
     if previous is not None:
         totals["previous_count"] = len(prev_ward)
-        totals["change_pct"] = _change(totals["count"], totals["previous_count"])
+        totals["change_pct"] = _change(len(ward_rows), len(prev_ward))
     in_wards = now[now["ward_code"].isin(ward_pop["area_code"])]
     borough_pop = float(ward_pop["population"].sum())
     by_cat = ward_rows["category"].value_counts()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import shapely
@@ -251,7 +251,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _categories_text(categories: dict[str, int | None], top: int = 3) -> str:
+def _categories_text(categories: Mapping[str, int | None], top: int = 3) -> str:
     known = [(c, n) for c, n in categories.items() if n]
     ranked = sorted(known, key=lambda t: (-t[1], t[0]))[:top]
     return ", ".join(f"{_label(c).lower()} {n:,}" for c, n in ranked)
