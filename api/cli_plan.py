@@ -73,6 +73,10 @@ def plan(
             "--output", "-o", help="Write the plan: .html (briefing), .pdf, .json or .geojson."
         ),
     ] = None,
+    map_file: Annotated[
+        Path | None,
+        typer.Option("--map", help="Write an interactive map of the sites (standalone HTML)."),
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -113,6 +117,11 @@ def plan(
         written = [_write_plan(result, path) for path in output or []]
     except PdfUnavailable as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
+    if map_file is not None:
+        from .plan_service import plan_map_page
+
+        map_file.write_text(plan_map_page(result, "analyst", 1, assets="inline"), encoding="utf-8")
+        written.append(map_file)
     if as_json:
         doc = result.to_dict()
         doc["written"] = [str(p) for p in written]

@@ -2,10 +2,11 @@
 
 ``POST /plans`` chooses the places for a day of action (partner or higher) and
 answers JSON, GeoJSON, a printable HTML briefing or a PDF (``f=`` or
-``Accept``). ``GET /areas/wards/{code}/briefing`` is a printable briefing for
-Ward Members; the public role gets it with small counts suppressed. Below
-analyst, no street name of a sensitive incident is listed and no site that
-would show sensitive incidents as points is offered.
+``Accept``), or an interactive map (``f=map``). ``GET
+/areas/wards/{code}/briefing`` is a printable briefing for Ward Members; the
+public role gets it with small counts suppressed. Below analyst, no street
+name of a sensitive incident is listed and no site that would show sensitive
+incidents as points is offered.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_
 
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
-from ..plan_service import parse_times, plan_from_store, ward_briefing
+from ..plan_service import parse_times, plan_from_store, plan_map_page, ward_briefing
 from ..problems import Problem
 
 router = APIRouter(tags=["plans"])
 
-Format = Literal["json", "geojson", "html", "pdf"]
+Format = Literal["json", "geojson", "html", "pdf", "map"]
 MEDIA = {
     "json": "application/json",
     "geojson": "application/geo+json",
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
+    "map": "text/html; charset=utf-8",
 }
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -126,7 +128,10 @@ def create_plan(
     store: StoreDep,
     settings: SettingsDep,
     caller: PartnerDep,
-    f: Annotated[Format | None, Query(description="json, geojson, html or pdf")] = None,
+    f: Annotated[
+        Format | None,
+        Query(description="json, geojson, html (printable briefing), pdf or map (interactive)"),
+    ] = None,
 ) -> Response:
     window = parse_window(body.date_from, body.date_to, None, settings)
     try:
@@ -153,6 +158,9 @@ def create_plan(
         store, params, body.area, role=caller.role, min_count=settings.public_min_count
     )
     fmt = _format(request, f)
+    if fmt == "map":
+        page = plan_map_page(plan, caller.role, settings.public_min_count)
+        return Response(page, media_type=MEDIA["map"])
     if fmt == "html":
         return Response(plan_briefing_html(plan, generated=_today()), media_type=MEDIA["html"])
     if fmt == "pdf":

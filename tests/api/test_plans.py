@@ -9,6 +9,7 @@ what an analyst sees. Expected counts come from the stored incident table.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,6 +106,11 @@ def test_plan_formats_by_f_and_accept(env):
     page = post(env, body, headers={"Accept": "text/html"})
     assert page.headers["content-type"].startswith("text/html")
     assert "<h1>Day of action plan — Pelham</h1>" in page.text and '<svg class="map"' in page.text
+    live = post(env, body, params={"f": "map"})
+    assert live.headers["content-type"].startswith("text/html")
+    assert "Day of action — Pelham" in live.text and "numbered in visiting order" in live.text
+    assert "/static/vendor/" in live.text
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', live.text)
     pdf = post(env, body, params={"f": "pdf"})
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
 
@@ -264,7 +270,7 @@ def test_cli_plan_writes_html_geojson_and_prints_json(env, monkeypatch, tmp_path
         monkeypatch,
         *("plan", "--categories", "violent-crime", "--from", "2022-01", "--to", "2022-12"),
         *("--sites", "4", "--days", "Fri-Sun", "--times", "18-23"),
-        *("-o", str(html), "-o", str(geo), "--json"),
+        *("-o", str(html), "-o", str(geo), "--map", str(tmp_path / "plan.map.html"), "--json"),
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -273,6 +279,9 @@ def test_cli_plan_writes_html_geojson_and_prints_json(env, monkeypatch, tmp_path
     api = post(env, {**VIOLENCE_2022, "sites": 4}, "analyst").json()
     assert [s["cell"] for s in doc["sites"]] == [s["cell"] for s in api["sites"]]
     assert "<svg" in html.read_text() and len(json.loads(geo.read_text())["features"]) == 4
+    page = (tmp_path / "plan.map.html").read_text()
+    assert "/static/vendor/" not in page and "leaflet" in page.lower()  # assets inlined
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', page)
 
 
 def test_cli_plan_refuses_both_sites_and_hours(env, monkeypatch):
