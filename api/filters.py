@@ -130,7 +130,8 @@ MAX_OFFSET = 2**31 - 1
 
 
 def check_page(limit: int | None, offset: int, settings: ApiSettings) -> int:
-    limit = settings.default_page_size if limit is None else limit
+    if limit is None:
+        limit = min(settings.default_page_size, settings.max_page_size)
     if limit < 0 or limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 0 to {settings.max_page_size}", limit)
     if not 0 <= offset <= MAX_OFFSET:

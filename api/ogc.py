@@ -547,7 +547,7 @@ def list_items(
 ) -> Response:
     base, html = _base(request, settings), _wants_html(request, f)
     coll = _find(store, caller, collection_id)
-    limit = DEFAULT_LIMIT if limit is None else limit
+    limit = min(DEFAULT_LIMIT, settings.max_page_size) if limit is None else limit
     if limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 1 to {settings.max_page_size}", limit)
     box = _bbox(bbox, bbox_crs)

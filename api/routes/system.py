@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -12,6 +14,7 @@ from ..deps import StoreDep
 from ..problems import problem_response
 
 router = APIRouter(tags=["system"])
+log = logging.getLogger("hotspots.api")
 
 
 @router.get("/health", operation_id="read_health", summary="The process is up")
@@ -29,8 +32,13 @@ def read_ready(store: StoreDep):
     try:
         status = store.schema_status()
     except StoreUnavailable as exc:
+        log.warning("not ready: %s", exc.message)
         return problem_response(
-            503, exc.message, "store-unavailable", "/ready", {"Retry-After": "30"}
+            503,
+            "the data store cannot be reached just now",
+            "store-unavailable",
+            "/ready",
+            {"Retry-After": "30"},
         )
     if not status["current"]:
         return problem_response(

@@ -203,6 +203,7 @@ class DuckDBStore(Store):
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
+        self._closed = False
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
@@ -215,6 +216,8 @@ class DuckDBStore(Store):
         requests from a thread pool, so every other thread gets a cursor of its own
         (a connection to the same database, sharing its data and lock).
         """
+        if self._closed:  # a thread's cursor would fail with DuckDB's own error
+            raise StoreUnavailable(f"the DuckDB file {self.path} is closed")
         if threading.get_ident() == self._owner:
             return self._root
         cur = getattr(self._local, "con", None)
@@ -815,6 +818,7 @@ class DuckDBStore(Store):
             )
 
     def close(self) -> None:
+        self._closed = True
         with self._cursors_lock:
             for cur in self._cursors:
                 with contextlib.suppress(duckdb.Error):

@@ -728,3 +728,194 @@ def test_bad_incident_filters_are_422_naming_the_field(env, query, field):
     assert field in doc.detail and "received" in doc.detail
     if doc.errors:
         assert doc.errors[0].field == field
+
+
+# -- analyses -----------------------------------------------------------------------------------
+def test_an_analysis_is_created_once_and_reused_with_provenance_and_results(env):
+    body = {"method": "hexes", "categories": ["shoplifting"], "from": "2022-04", "to": "2022-09"}
+    made = env.post("/analyses", json=body)
+    assert made.status_code == 201, made.text
+    run = RunSummary.model_validate(made.json())
+    assert run.method == "hexes" and run.links["self"] == f"/runs/{run.run_id}"
+    again = env.post("/analyses", json=dict(reversed(body.items())))
+    assert again.status_code == 200 and again.json()["run_id"] == run.run_id
+    other = env.post("/analyses", json={**body, "to": "2022-10"})
+    assert other.status_code == 201 and other.json()["run_id"] != run.run_id
+
+    t = env.table.to_pandas()
+    chosen = t[
+        (t["category"] == "shoplifting")
+        & (t["occurred_at"] >= "2022-04-01")
+        & (t["occurred_at"] < "2022-10-01")
+    ]
+    assert run.n_incidents == len(chosen)
+    detail = RunDetail.model_validate(env.get(f"/runs/{run.run_id}", "public").json())
+    prov = detail.provenance
+    assert prov["method"] == "hexes" and prov["n_incidents"] == len(chosen)
+    assert prov["categories"] == ["shoplifting"]
+    assert detail.request["from"] == "2022-04" and detail.request["to"] == "2022-09"
+    assert set(prov["batches"]) >= {f"police-uk/kent-police/2022-{m:02d}" for m in range(4, 10)}
+
+    r = env.get(f"/runs/{run.run_id}/hotspots")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    fc = FeatureCollection.model_validate(r.json())
+    assert len(fc.features) == run.hotspots > 0
+    ranks = [f.properties["rank"] for f in fc.features]
+    assert sorted(ranks) == list(range(1, len(ranks) + 1))
+    for f in fc.features:
+        assert f.geometry.type in ("Polygon", "MultiPolygon")
+        assert set(f.properties["categories"]) == {"shoplifting"}
+        assert f.properties["count"] == f.properties["categories"]["shoplifting"]
+    assert sum(f.properties["count"] for f in fc.features) <= len(chosen)
+    listed = [RunSummary.model_validate(x) for x in env.get("/runs?method=hexes", "public").json()]
+    assert run.run_id in {x.run_id for x in listed}
+    assert {x.method for x in listed} == {"hexes"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"method": "voronoi"}, "method"),
+        ({"method": "dbscan", "eps_m": -1}, "eps_m"),
+        ({"method": "gistar", "resolution": 3}, "resolution"),
+        ({"method": "dbscan", "colour": "red"}, "colour"),
+        ({"method": "dbscan", "categories": ["nope"]}, "categories"),
+        ({"method": "dbscan", "from": "2022-13"}, "from"),
+        ({"method": "dbscan", "from": "2022-06", "to": "2022-01"}, "to"),
+        ({"method": "kde", "weights": {"beauty": 1}}, "weights"),
+    ],
+)
+def test_bad_analysis_requests_are_422_naming_the_field(env, body, field):
+    doc = check_problem(env.post("/analyses", json=body), 422)
+    assert field in doc.detail and "received" in doc.detail
+    assert doc.errors and doc.errors[0].field.split(".")[0] == field
+
+
+def test_a_body_that_is_not_json_is_a_422_saying_so(env):
+    r = env.post(
+        "/analyses", content=b"{method: dbscan", headers={"content-type": "application/json"}
+    )
+    doc = check_problem(r, 422, "invalid-input")
+    assert doc.errors[0].expected == "a JSON document" and "not JSON" in doc.detail
+
+
+def test_unknown_runs_are_404_problems_on_every_run_route(env):
+    for url in ("/runs/run-0000", "/runs/run-0000/hotspots", "/runs/run-0000/map"):
+        check_problem(env.get(url), 404, "not-found")
+    r = env.post("/share-links", json={"run_id": "run-0000"})
+    check_problem(r, 404, "not-found")
+
+
+# -- areas --------------------------------------------------------------------------------------
+def test_lsoa_counts_and_rates_per_1000_match_the_stored_incidents(env):
+    doc = env.get("/areas?kind=lsoa&categories=anti-social-behaviour").json()
+    t = env.table.to_pandas()
+    counts = t.loc[t["category"] == "anti-social-behaviour", "lsoa_code"].value_counts()
+    pop = env.store.population("lsoa")
+    pop = pop[pop["year"] == pop["year"].max()].set_index("area_code")["population"]
+    codes = set(env.store.boundaries("lsoa")["code"])
+    assert {f["id"] for f in doc["features"]} == codes
+    for f in doc["features"]:
+        p = AreaProperties.model_validate(f["properties"])
+        assert p.count == counts.get(f["id"], 0)
+        assert p.rate == pytest.approx(1000 * p.count / pop[f["id"]], rel=1e-3)
+        assert p.previous_year_count is None and p.change_pct is None  # no 2021 data
+        assert shapely.geometry.shape(f["geometry"]).is_valid
+    inside = counts[counts.index.isin(codes)].sum()
+    assert doc["borough"]["count"] == inside
+    assert doc["borough"]["rate"] == pytest.approx(1000 * inside / pop[list(codes)].sum(), 1e-3)
+    wards = env.get("/areas?kind=ward&categories=anti-social-behaviour").json()
+    total = sum(f["properties"]["count"] for f in wards["features"])
+    assert total == t.loc[t["category"] == "anti-social-behaviour", "ward_code"].notna().sum()
+
+
+# -- limits -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tight(env, api_kit):
+    """The module's store served with small limits."""
+    app = api_kit.make_app(
+        env.store, env.kind, max_bbox_km2=2.0, max_window_days=92, max_page_size=50
+    )
+    with api_kit.TestClient(app) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("url", "slug", "words"),
+    [
+        ("/incidents?bbox=0.30,51.40,0.40,51.46", "bbox-too-large", "limit is 2 km²"),
+        ("/incidents?bbox=0.36,51.43,0.38,51.45", "bbox-too-large", "limit is 2 km²"),
+        ("/incidents?from=2022-01&to=2022-06", "window-too-long", "limit is 92 days"),
+        ("/areas?from=2022-01-01&to=2022-12-31", "window-too-long", "limit is 92 days"),
+        (
+            "/ogc/collections/incidents/items?datetime=2022-01-01/2022-12-31",
+            "window-too-long",
+            "92",
+        ),
+        ("/incidents?limit=51", "invalid-input", "0 to 50"),
+        ("/ogc/collections/wards/items?limit=51", "invalid-input", "1 to 50"),
+    ],
+)
+def test_limits_refuse_with_a_clear_problem(env, tight, url, slug, words):
+    r = tight.get(url, headers=env.headers["analyst"])
+    doc = check_problem(r, 422, slug)
+    assert words in doc.detail
+    ok = tight.get(
+        "/incidents?bbox=0.370,51.440,0.380,51.445&from=2022-01&to=2022-03&limit=50",
+        headers=env.headers["analyst"],
+    )
+    assert ok.status_code == 200 and ok.json()["numberReturned"] <= 50
+
+
+def test_a_request_over_the_time_limit_is_a_503_timeout_problem(env, api_kit):
+    app = api_kit.make_app(env.store, env.kind, request_timeout_s=0.001)
+    with api_kit.TestClient(app) as client:
+        r = client.get("/areas?kind=lsoa", headers=env.headers["analyst"])
+    doc = check_problem(r, 503, "timeout")
+    assert r.headers["retry-after"] and "0.001 s" in doc.detail
+
+
+# -- failures: no leaks, store unavailable ---------------------------------------------------
+def test_errors_never_leak_sql_paths_or_tracebacks(env):
+    urls = [
+        "/incidents?offset=99999999999999999999",
+        "/incidents?categories=';DROP TABLE incidents;--",
+        "/incidents?area=ward:'; DELETE FROM incidents; --",
+        "/ogc/collections/incidents/items?offset=99999999999999999999",
+        "/ogc/collections/run-'%3B--/items",
+        "/quarantine?batch_id=' OR 1=1 --",
+        "/runs/' OR '1'='1",
+        "/share/%27%3B--/",
+    ]
+    for url in urls:
+        r = env.get(url)
+        if r.status_code >= 400 and r.headers["content-type"] == "application/problem+json":
+            check_problem(r, r.status_code)
+        assert r.status_code < 500, (url, r.text)
+        assert not LEAKS.search(r.text), (url, r.text)
+    assert env.get("/quarantine?batch_id=' OR 1=1 --").json() == []
+
+
+def test_an_unavailable_store_is_a_503_with_retry_after_never_500(api_template, api_kit, tmp_path):
+    with api_kit.copy_of(api_template, tmp_path) as (_, store):
+        app = api_kit.make_app(store, api_template.kind)
+        with api_kit.TestClient(app, raise_server_exceptions=False) as client:
+            headers = api_template.headers["analyst"]
+            assert client.get("/incidents?limit=1", headers=headers).status_code == 200
+            store.close()
+            assert client.get("/health").status_code == 200
+            for url in (
+                "/ready",
+                "/incidents?limit=1",
+                "/runs",
+                f"/runs/{api_template.run_ids[0]}/hotspots",
+                "/areas",
+                "/ogc/collections",
+                "/ogc/collections/wards/items",
+                "/batches",
+            ):
+                r = client.get(url, headers=headers)
+                check_problem(r, 503)
+                assert int(r.headers["retry-after"]) > 0, url
+            r = client.get("/runs", headers={"X-API-Key": "hsk_whatever"})
+            check_problem(r, 503)
