@@ -154,20 +154,29 @@ def prepared(kind: str, workdir: Path, admin_url: str | None):
 # -- 2. serve ------------------------------------------------------------------------------------
 def bench_app():
     """uvicorn factory: the service from ``HOTSPOTS_*``, plus the naive baseline route."""
+    from api.app import create_app
+
+    return add_naive_route(create_app())
+
+
+def add_naive_route(app):
+    """Mount ``/bench/naive/runs/{run_id}/hotspots``: the hotspots route as first written."""
     import json as stdjson
 
-    from fastapi import Response
+    from fastapi import Depends, Response
 
-    from api.app import create_app
-    from api.deps import CallerDep, SettingsDep, StoreDep
+    from api.deps import current_caller, get_settings, get_store
     from api.problems import Problem
     from api.service import shape_for_role
 
-    app = create_app()
-
+    # (dependencies as defaults: this module's annotations are strings FastAPI cannot
+    # resolve from inside this function)
     @app.get("/bench/naive/runs/{run_id}/hotspots", include_in_schema=False)
     def naive_hotspots(
-        run_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep
+        run_id: str,
+        store=Depends(get_store),  # noqa: B008
+        settings=Depends(get_settings),  # noqa: B008
+        caller=Depends(current_caller),  # noqa: B008
     ) -> Response:
         """The hotspots route as first written: store read, shaping, json.dumps, each time."""
         run = store.get_run(run_id)

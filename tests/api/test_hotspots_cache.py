@@ -72,3 +72,17 @@ def test_a_deleted_run_is_gone_once_its_entry_is_older_than_the_ttl(env, monkeyp
     time.sleep(0.35)
     r = env.get(f"/runs/{run_id}/hotspots", "public")
     assert r.status_code == 404, r.text
+
+
+def test_the_benchmarks_naive_baseline_serves_the_same_documents(env, api_kit):
+    from benchmarks.load_api import add_naive_route
+
+    app = add_naive_route(api_kit.make_app(env.store, env.kind))
+    with api_kit.TestClient(app) as client:
+        for role in ROLES:
+            for run_id in env.run_ids[:2]:
+                ours = env.get(f"/runs/{run_id}/hotspots", role)
+                url = f"/bench/naive/runs/{run_id}/hotspots"
+                naive = client.get(url, headers=env.headers[role])
+                assert naive.status_code == ours.status_code == 200
+                assert naive.json() == ours.json(), (role, run_id)
