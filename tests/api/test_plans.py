@@ -22,6 +22,10 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.cli_output import EXIT_NOT_FOUND, EXIT_USAGE
+from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
+from geodata.ingest import context_for, import_records
+from geodata.readers.council import read_council
+from geodata.settings import IngestSettings
 
 SENSITIVE = "bicycle-theft"
 MIN_COUNT = 10
@@ -233,6 +237,38 @@ def test_public_ward_briefing_suppresses_small_counts(env):
         assert all(v is None or v >= MIN_COUNT for v in h["categories"].values())
     page = get(env, f"/areas/wards/{CENTRAL}/briefing", "anonymous").text
     assert f"fewer than {MIN_COUNT}" in page
+
+
+def test_change_on_the_previous_year(make_api_env, api_kit, tmp_path: Path):
+    """Noise complaints in Pelham: 20 in March 2021, 30 in March 2022 → up 50%."""
+    lat, lon = 51.4431, 0.3685  # Chase Square, Pelham
+    rows = [("Loud music", lat, lon, f"{1 + i % 28:02d}/03/2021", "22:15") for i in range(20)]
+    rows += [("Loud music", lat, lon, f"{1 + i % 28:02d}/03/2022", "22:45") for i in range(30)]
+    csv = api_kit.write_council_csv(tmp_path / "noise.csv", rows, prefix="NZ-")
+    with make_api_env(tmp_path) as api:
+        settings = IngestSettings(
+            study_area=demo_dir() / "gravesham-district.geojsonl",
+            study_area_buffer_m=STUDY_AREA_BUFFER_M,
+            sensitive_categories=api_kit.sensitive,
+        )
+        report = import_records(
+            api.store,
+            [read_council(csv, "noise", source="council/noise", period="2021-2022")],
+            context_for(api.store, settings),
+        )
+        assert report.rows_accepted == 50
+        params = {"categories": "noise", "from": "2022-01", "to": "2022-11", "f": "json"}
+        doc = api.get(f"/areas/wards/{PELHAM}/briefing", params=params).json()
+        assert doc["previous"]["available"] is True
+        assert (doc["totals"]["count"], doc["totals"]["previous_count"]) == (30, 20)
+        assert doc["totals"]["change_pct"] == 50.0
+        (row,) = doc["categories"]
+        assert (row["category"], row["previous_count"], row["change_pct"]) == ("noise", 20, 50.0)
+        params["f"] = "html"
+        page = api.get(f"/areas/wards/{PELHAM}/briefing", params=params).text
+        assert "up 50% on the same months a year earlier" in page
+        (spot,) = doc["hotspots"]  # one place, with times: a peak window
+        assert spot["window"]["times_known"] and spot["window"]["start_hour"] in (21, 22)
 
 
 def test_unknown_ward_is_404(env):
