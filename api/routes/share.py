@@ -226,7 +226,8 @@ def _open(token: str, request: Request, store, settings):
         return None, plain_page(
             410,
             "This map is no longer available",
-            "The analysis behind this link has been removed.",
+            "The analysis behind this link has been removed. Ask the analyst who sent it "
+            "for a new one.",
         )
     client = request.client.host if request.client else None
     store.log_share_open(link.link_id, now, client)
