@@ -156,6 +156,36 @@ def _scale_bar(proj: _Projection) -> str:
     )
 
 
+MARKER_R = 8
+
+
+def _spread(points: list[tuple[float, float]], width: float, height: float):
+    """Marker positions that do not overlap: a marker closer than two radii to one already
+    placed is moved round it (on a ring, in steps of 45°) to the first free spot; its leader
+    line shows where the site really is. Deterministic; markers stay inside the map."""
+    placed: list[tuple[float, float]] = []
+    gap = 2 * MARKER_R + 1
+    for x, y in points:
+        spot = (x, y)
+        if any(math.dist(spot, q) < gap for q in placed):
+            for ring in (1, 2, 3):
+                ok = None
+                for k in range(8):
+                    angle = math.radians(-90 + 45 * k)
+                    c = (x + ring * gap * math.cos(angle), y + ring * gap * math.sin(angle))
+                    inside = MARKER_R <= c[0] <= width - MARKER_R and (
+                        MARKER_R <= c[1] <= height - MARKER_R
+                    )
+                    if inside and all(math.dist(c, q) >= gap for q in placed):
+                        ok = c
+                        break
+                if ok is not None:
+                    spot = ok
+                    break
+        placed.append(spot)
+    return placed
+
+
 def svg_map(
     outline_lonlat: shapely.Geometry | None,
     sites: Sequence[tuple[int, shapely.Geometry, float, float]],
@@ -207,12 +237,19 @@ def svg_map(
             f'<polyline class="route" points="{pts}" fill="none" stroke="{ROUTE_STROKE}" '
             'stroke-width="1.6" stroke-dasharray="5 3"/>'
         )
-    for number, _, lon, lat in sites:
-        x, y = proj(lon, lat)
+    true_xy = [proj(lon, lat) for *_, lon, lat in sites]
+    for (number, *_), (x0, y0), (x, y) in zip(sites, true_xy, _spread(true_xy, w, h)):
+        leader = (
+            f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="#333" '
+            'stroke-width="0.8"/>'
+            if (x, y) != (x0, y0)
+            else ""
+        )
         out.append(
-            f'<g class="marker"><circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="#fff" '
-            f'stroke="{SITE_FILL}" stroke-width="2"/><text x="{x:.1f}" y="{y + 3.5:.1f}" '
-            f'font-size="10" font-weight="bold" text-anchor="middle">{number}</text></g>'
+            f'<g class="marker">{leader}<circle cx="{x:.1f}" cy="{y:.1f}" r="{MARKER_R}" '
+            f'fill="#fff" stroke="{SITE_FILL}" stroke-width="2"/><text x="{x:.1f}" '
+            f'y="{y + 3.5:.1f}" font-size="10" font-weight="bold" text-anchor="middle">'
+            f"{number}</text></g>"
         )
     out.append("</g>")
     out.append(_scale_bar(proj))

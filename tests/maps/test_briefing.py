@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import h3
@@ -186,3 +187,20 @@ def test_pdf_is_one_a4_page(plan):
     assert len(doc.pages) == 1
     width_px, height_px = doc.pages[0].width, doc.pages[0].height  # CSS px, 96 per inch
     assert (round(width_px / 96 * 25.4), round(height_px / 96 * 25.4)) == (210, 297)
+
+
+def test_markers_of_nearby_sites_do_not_overlap():
+    cell = h3.latlng_to_cell(51.05, 0.05, 10)
+    hexagon = shapely.Polygon([(b, a) for a, b in h3.cell_to_boundary(cell)])
+    square = shapely.box(0.0, 51.0, 0.1, 51.1)
+    sites = [(k, hexagon, 0.05, 51.05) for k in (1, 2, 3)]  # three sites at one spot
+    svg = svg_map(square, sites, width=300)
+    centres = [
+        (float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
+    ]
+    assert len(centres) == 3
+    for i, a in enumerate(centres):
+        for b in centres[i + 1 :]:
+            assert math.dist(a, b) >= 16
+    # the first keeps its place; the others point back to it with a leader line
+    assert svg.count("<line x1=") == 2 + 1  # two leaders and the scale bar
