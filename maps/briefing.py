@@ -462,16 +462,20 @@ def ward_briefing_html(briefing: dict) -> str:
         if ratio is not None
         else ""
     )
+    chosen = briefing.get("categories_filter")
+    what = (
+        "incidents of " + ", ".join(_label(c).lower() for c in chosen)
+        if chosen
+        else "crimes and incidents of anti-social behaviour"
+    )
+    rate = ""
+    if totals.get("rate") is not None:
+        rate = f": <b>{_num(totals['rate'], 1)} per 1,000 residents</b>"
+        if compare:
+            rate += f", {_e(compare)} ({_num(borough.get('rate'), 1)} per 1,000)"
     lead = (
-        f"<p>In {_e(period)}, <b>{count(totals['count'])}</b> crimes and incidents of "
-        f"anti-social behaviour were recorded in {_e(name)}"
-        + (
-            f": <b>{_num(totals.get('rate'), 1)} per 1,000 residents</b>, {_e(compare)} "
-            f"({_num(borough.get('rate'), 1)} per 1,000)"
-            if totals.get("rate") is not None
-            else ""
-        )
-        + f". {_e(trend)}</p>"
+        f"<p>In {_e(period)}, <b>{count(totals['count'])}</b> {_e(what)} were recorded in "
+        f"{_e(name)}{rate}. {_e(trend)}</p>"
     )
     rows = []
     for r in briefing["categories"]:

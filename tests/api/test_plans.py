@@ -217,6 +217,16 @@ def test_ward_briefing_is_printable_html(env):
     assert "cannot be given" in page  # no previous year loaded
 
 
+def test_ward_briefing_as_pdf_and_with_nothing_recorded(env):
+    pdf = get(env, f"/areas/wards/{PELHAM}/briefing", params={"f": "pdf"})
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    none = get(env, f"/areas/wards/{PELHAM}/briefing", params={"categories": "noise"})
+    assert none.status_code == 200
+    assert "<b>0</b> incidents of noise nuisance were recorded in Pelham: <b>0.0 per" in none.text
+    assert "(0.0 per 1,000)" not in none.text
+    assert "No place stands out in this period." in none.text
+
+
 def test_public_ward_briefing_suppresses_small_counts(env):
     public = get(env, f"/areas/wards/{CENTRAL}/briefing", "anonymous", params={"f": "json"})
     assert public.status_code == 200
