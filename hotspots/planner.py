@@ -148,6 +148,13 @@ class PlanParams:
             raise InvalidPlan(f"ring: expected 0, 1 or 2 grid steps, got {self.ring!r}")
         if self.start and self.end and self.start >= self.end:
             raise InvalidPlan(f"start {self.start} must be before end {self.end}")
+        if self.start_lonlat is not None:
+            lon, lat = self.start_lonlat
+            finite = math.isfinite(lon) and math.isfinite(lat)
+            if not (finite and -180 <= lon <= 180 and -90 <= lat <= 90):
+                raise InvalidPlan(
+                    f"start_lonlat: expected WGS84 (lon, lat), got {self.start_lonlat!r}"
+                )
 
     @property
     def speed(self) -> float:
