@@ -307,3 +307,20 @@ def test_outputs_are_json_and_wgs84_geojson(demo):
         assert geom.contains(shapely.Point(site.centre_lon, site.centre_lat))
     assert fc["route"]["coordinates"] == [[s.centre_lon, s.centre_lat] for s in plan.sites]
     assert math.isclose(plan.covered_area_m2, sum(s.area_m2 for s in plan.sites), rel_tol=0.2)
+
+
+def test_a_start_point_begins_the_route(demo):
+    station_lonlat = (STATION[1], STATION[0])
+    plan = _plan(demo, categories=("anti-social-behaviour",), sites=6, start_lonlat=station_lonlat)
+    x, y = lonlat_to_xy(
+        np.array([station_lonlat[0]] + [s.centre_lon for s in plan.sites]),
+        np.array([station_lonlat[1]] + [s.centre_lat for s in plan.sites]),
+        "EPSG:27700",
+    )
+    legs = np.hypot(np.diff(x), np.diff(y))
+    np.testing.assert_allclose([s.leg_m for s in plan.sites], legs, atol=0.01)
+    np.testing.assert_allclose(plan.distance_m, legs.sum(), atol=0.01)
+    # no other order from the station is shorter for these six sites
+    xy = np.column_stack([x[1:], y[1:]])
+    best = min(path_length(xy, p, (x[0], y[0])) for p in itertools.permutations(range(len(xy))))
+    assert plan.distance_m <= best * 1.05
