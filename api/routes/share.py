@@ -239,6 +239,13 @@ def _open(token: str, request: Request, store, settings):
     operation_id="open_share_link",
     response_class=HTMLResponse,
     summary="Open a share link: the map page, as the link's role",
+    responses={
+        404: {"description": "a page: the link is not valid", "content": {"text/html": {}}},
+        410: {
+            "description": "a page: the link has expired or been withdrawn",
+            "content": {"text/html": {}},
+        },
+    },
 )
 def open_share_link(
     token: str, request: Request, store: StoreDep, settings: SettingsDep
