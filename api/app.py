@@ -7,12 +7,11 @@ so two differently configured apps can live in one process (the tests do).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geodata.stores import Store, open_store
@@ -22,6 +21,7 @@ from . import ogc, problems
 from .routes import analyses, areas, evaluation, imports, incidents, share, system
 from .routes import plans as plan_routes
 from .settings import Settings
+from .timeouts import RequestTimeout
 
 DESCRIPTION = """Hotspot mapping for Community Safety Partnerships.
 
@@ -53,21 +53,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         version = "0"
     app = FastAPI(title="hotspots", version=version, description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
-    timeout = settings.api.request_timeout_s
-
-    @app.middleware("http")
-    async def _timeout(request: Request, call_next):
-        try:
-            return await asyncio.wait_for(call_next(request), timeout)
-        except TimeoutError:
-            return problems.problem_response(
-                503,
-                f"the request took longer than {timeout:g} s; narrow it (bbox, time "
-                "window, categories) or try again",
-                "timeout",
-                request.url.path,
-                {"Retry-After": "10"},
-            )
+    app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)
