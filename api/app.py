@@ -7,6 +7,8 @@ so two differently configured apps can live in one process (the tests do).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -14,15 +16,18 @@ from importlib import metadata
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from geodata.errors import StoreUnavailable
 from geodata.stores import Store, open_store
 from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
+from .deps import STORE_RETRY_S
 from .routes import analyses, areas, evaluation, imports, incidents, share, system
 from .routes import plans as plan_routes
 from .settings import Settings
 from .timeouts import RequestTimeout
 
+log = logging.getLogger("hotspots.api")
 DESCRIPTION = """Hotspot mapping for Community Safety Partnerships.
 
 Roles: **analyst** (everything), **partner** (hotspots, aggregates and non-sensitive
@@ -38,14 +43,20 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = store or open_store(settings.store)
-        app.state.store = opened
         app.state.settings = settings
+        app.state.store = store
+        app.state.store_retry_at = 0.0
+        if store is None:
+            try:
+                app.state.store = open_store(settings.store)
+            except StoreUnavailable as exc:  # serve 503s and retry (deps.get_store)
+                log.warning("starting without the store: %s", exc.message)
+                app.state.store_retry_at = time.monotonic() + STORE_RETRY_S
         try:
             yield
         finally:
-            if store is None:
-                opened.close()
+            if store is None and app.state.store is not None:
+                app.state.store.close()
 
     try:
         version = metadata.version("hotspots")

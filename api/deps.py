@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from geodata.stores import Store
+from geodata.errors import StoreUnavailable
+from geodata.stores import Store, open_store
 
 from .problems import Problem
 from .security import ROLES, hash_key, role_at_least
 from .settings import ApiSettings
 
+#: seconds between attempts to open a store that could not be reached
+STORE_RETRY_S = 15.0
+_reopening = threading.Lock()
+
 
 async def get_store(request: Request) -> Store:
-    return request.app.state.store
+    """The app's store; if it could not be opened at startup, another attempt (at most
+    every :data:`STORE_RETRY_S`), else :class:`StoreUnavailable` (503, ``Retry-After``)."""
+    store = request.app.state.store
+    if store is None:
+        store = await run_in_threadpool(_reopen, request.app)
+    return store
+
+
+def _reopen(app) -> Store:
+    if not _reopening.acquire(blocking=False):  # another request is trying just now
+        raise StoreUnavailable("the store is being reopened")
+    try:
+        if app.state.store is not None:
+            return app.state.store
+        if time.monotonic() < app.state.store_retry_at:
+            raise StoreUnavailable("the store could not be reached; retrying shortly")
+        app.state.store_retry_at = time.monotonic() + STORE_RETRY_S
+        app.state.store = open_store(app.state.settings.store)
+        return app.state.store
+    finally:
+        _reopening.release()
 
 
 async def get_settings(request: Request) -> ApiSettings:

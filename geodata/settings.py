@@ -9,6 +9,7 @@ variable                            meaning
 ``HOTSPOTS_DATABASE_URL``           PostGIS URL; unset → the embedded DuckDB file
 ``HOTSPOTS_DUCKDB_PATH``            the DuckDB file (default ``./hotspots.duckdb``)
 ``HOTSPOTS_ANALYSIS_CRS``           projected CRS for x/y metres (default EPSG:27700)
+``HOTSPOTS_CONNECT_TIMEOUT_S``      wait for the PostGIS server when connecting (default 10)
 ``HOTSPOTS_STUDY_AREA``             boundary file; rows outside are quarantined
 ``HOTSPOTS_STUDY_AREA_BUFFER_M``    buffer round the study area, metres (default 0)
 ``HOTSPOTS_SENSITIVE_CATEGORIES``   comma-separated slugs (default domestic-abuse,
@@ -21,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .crs import check_crs
@@ -37,6 +38,8 @@ class StoreSettings(BaseSettings):
     duckdb_path: Path = Path("hotspots.duckdb")
     analysis_crs: str = "EPSG:27700"
     pool_max_size: int = 4
+    #: how long to wait for the PostGIS server when connecting, seconds
+    connect_timeout_s: float = Field(10.0, gt=0)
 
     @field_validator("analysis_crs")
     @classmethod

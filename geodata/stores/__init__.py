@@ -18,6 +18,7 @@ def open_store(settings: StoreSettings | None = None, *, upgrade: bool = True) -
             settings.analysis_crs,
             upgrade=upgrade,
             max_size=settings.pool_max_size,
+            timeout_s=settings.connect_timeout_s,
         )
     return DuckDBStore(settings.duckdb_path, settings.analysis_crs)
 

@@ -323,6 +323,7 @@ def api_kit() -> SimpleNamespace:
         safeguarding_rows=SAFEGUARDING_ROWS,
         write_council_csv=write_council_csv,
         make_app=make_app,
+        create_app=create_app,
         add_key=add_key,
         copy_of=copy_of,
         ApiEnv=ApiEnv,

@@ -919,3 +919,18 @@ def test_an_unavailable_store_is_a_503_with_retry_after_never_500(api_template, 
                 assert int(r.headers["retry-after"]) > 0, url
             r = client.get("/runs", headers={"X-API-Key": "hsk_whatever"})
             check_problem(r, 503)
+
+
+def test_a_service_started_while_postgis_is_down_answers_503_not_a_crash(api_kit):
+    from api.settings import ApiSettings, Settings
+    from geodata.settings import StoreSettings
+
+    dead = StoreSettings(database_url="postgresql://postgres@127.0.0.1:1/none", connect_timeout_s=1)
+    app = api_kit.create_app(Settings(ApiSettings(secret_key=api_kit.secret), dead))
+    with api_kit.TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        for url in ("/ready", "/incidents", "/runs", "/areas", "/ogc/collections", "/share/x.y/"):
+            r = client.get(url, headers={"X-API-Key": "hsk_anything"})
+            check_problem(r, 503, "store-unavailable")
+            assert int(r.headers["retry-after"]) > 0
+        assert client.get("/ogc").status_code == 200  # needs no store
