@@ -284,7 +284,8 @@ def _run_interval(run: RunRecord) -> list | None:
 
 def _extent(store, caller: Caller, coll: Collection, cache: dict) -> dict:
     if coll.kind == "run":
-        feats = (coll.run.result or {}).get("features") or []
+        # below analyst, the study area: the hotspots' own bounds could outline withheld ones
+        feats = (coll.run.result or {}).get("features") or [] if caller.at_least("analyst") else []
         geoms = [shape(f["geometry"]) for f in feats if f.get("geometry")]
         if geoms:
             bbox = [float(v) for v in shapely.total_bounds(geoms)]

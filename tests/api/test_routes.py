@@ -544,12 +544,18 @@ def test_incident_points_hold_no_sensitive_incident_below_analyst(env):
 def test_hotspots_of_sensitive_incidents_are_withheld_below_analyst(env, sensitive_run):
     full = env.get(f"/runs/{sensitive_run}/hotspots").json()
     assert full["features"] and all(f["properties"]["count"] >= 1 for f in full["features"])
+    district = env.store.boundaries("district").to_crs("EPSG:4326")
+    (own,) = env.get(f"/ogc/collections/{sensitive_run}").json()["extent"]["spatial"]["bbox"]
+    assert shapely.box(*CENTRE).contains(shapely.box(*own))  # the analyst sees the cases' bounds
     for role in ("anonymous", "public", "partner"):
         doc = env.get(f"/runs/{sensitive_run}/hotspots", role).json()
         assert doc["features"] == [], role
         assert doc["withheld"] == {"features": len(full["features"])}
         items = env.get(f"/ogc/collections/{sensitive_run}/items", role).json()
         assert items["features"] == [] and items["numberMatched"] == 0
+        coll = env.get(f"/ogc/collections/{sensitive_run}", role).json()
+        (bbox,) = coll["extent"]["spatial"]["bbox"]  # the study area, not the cases' bounds
+        assert bbox == pytest.approx(list(district.total_bounds))
         latest = env.get("/ogc/collections/hotspots-dbscan/items?limit=1000", role).json()
         assert_no_sensitive_points(env, latest, f"ogc latest dbscan as {role}")
     page = env.get(f"/runs/{sensitive_run}/map", "partner")
