@@ -20,11 +20,13 @@ from .settings import ApiSettings
 BBOX_HELP = "minLon,minLat,maxLon,maxLat in WGS84 degrees"
 
 
-def invalid(param: str, expected: str, received: object) -> Problem:
+def invalid(param: str, expected: str, received: object, where: str = "query") -> Problem:
+    """A 422 naming the parameter (``where``: ``query``, or ``body`` for a JSON field)."""
+    what = "query parameter" if where == "query" else f"{where} field"
     return Problem(
         422,
-        f"query parameter {param!r}: expected {expected}; received {received!r}",
-        errors=[{"field": param, "where": "query", "expected": expected, "received": received}],
+        f"{what} {param!r}: expected {expected}; received {received!r}",
+        errors=[{"field": param, "where": where, "expected": expected, "received": received}],
     )
 
 
@@ -53,7 +55,7 @@ def parse_bbox(text: str | None, settings: ApiSettings) -> tuple[float, ...] | N
     return values
 
 
-def _when(text: str, param: str, end: bool) -> datetime:
+def _when(text: str, param: str, end: bool, where: str = "query") -> datetime:
     t = text.strip()
     for fmt, step in (("%Y-%m", "month"), ("%Y-%m-%d", "day")):
         try:
@@ -68,7 +70,7 @@ def _when(text: str, param: str, end: bool) -> datetime:
     try:
         when = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
-        raise invalid(param, "YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time", text) from None
+        raise invalid(param, "YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time", text, where) from None
     return when.replace(tzinfo=None) + (timedelta(microseconds=1) if end else timedelta())
 
 
@@ -79,7 +81,11 @@ class Window:
 
 
 def parse_window(
-    date_from: str | None, date_to: str | None, datetime_: str | None, settings: ApiSettings
+    date_from: str | None,
+    date_to: str | None,
+    datetime_: str | None,
+    settings: ApiSettings,
+    where: str = "query",
 ) -> Window:
     """``from``/``to`` (inclusive months or days) or OGC ``datetime`` (instant or a/b, ``..``)."""
     w = Window()
@@ -92,10 +98,10 @@ def parse_window(
             w.start = _when(datetime_, "datetime", False)
             w.end = _when(datetime_, "datetime", True)
     else:
-        w.start = _when(date_from, "from", False) if date_from else None
-        w.end = _when(date_to, "to", True) if date_to else None
+        w.start = _when(date_from, "from", False, where) if date_from else None
+        w.end = _when(date_to, "to", True, where) if date_to else None
     if w.start and w.end and w.start >= w.end:
-        raise invalid("to", "a time after 'from'", date_to or datetime_)
+        raise invalid("to", "a time after 'from'", date_to or datetime_, where)
     if w.start and w.end and (w.end - w.start).days > settings.max_window_days:
         raise Problem(
             422,
@@ -106,13 +112,13 @@ def parse_window(
     return w
 
 
-def parse_categories(text: str | None) -> list[str] | None:
+def parse_categories(text: str | None, where: str = "query") -> list[str] | None:
     if text is None:
         return None
     cats = [c.strip() for c in text.split(",") if c.strip()]
     bad = [c for c in cats if c not in BY_SLUG]
     if bad or not cats:
-        raise invalid("categories", "comma-separated category slugs (see /categories)", text)
+        raise invalid("categories", "comma-separated category slugs (see /categories)", text, where)
     return cats
 
 

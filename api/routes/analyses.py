@@ -102,8 +102,8 @@ def create_analysis(
     caller: AnalystDep,
     response: Response,
 ) -> dict:
-    window = parse_window(body.date_from, body.date_to, None, settings)
-    cats = parse_categories(",".join(body.categories)) if body.categories else None
+    window = parse_window(body.date_from, body.date_to, None, settings, where="body")
+    cats = parse_categories(",".join(body.categories), "body") if body.categories else None
     try:
         params = AnalysisParams(
             method=body.method,

@@ -795,6 +795,7 @@ def test_bad_analysis_requests_are_422_naming_the_field(env, body, field):
     doc = check_problem(env.post("/analyses", json=body), 422)
     assert field in doc.detail and "received" in doc.detail
     assert doc.errors and doc.errors[0].field.split(".")[0] == field
+    assert doc.errors[0].where == "body" and "query" not in doc.detail
 
 
 def test_a_body_that_is_not_json_is_a_422_saying_so(env):
