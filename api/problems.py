@@ -10,6 +10,7 @@ ever reaches a client; an unavailable store is 503 with ``Retry-After``.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -108,15 +109,27 @@ def _describe(error: dict) -> dict:
             "received": f"text that is not JSON ({reason} at character {error['loc'][-1]})",
         }
     loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    received = error.get("input")
-    if isinstance(received, dict | list):
-        received = "(object)"
     return {
         "field": ".".join(loc) or None,
         "where": where,
         "expected": error.get("msg"),
-        "received": received,
+        "received": _shown(error.get("input")),
     }
+
+
+def _shown(value: Any) -> Any:
+    """What was received, as JSON can carry it (never bytes, NaN or a whole document)."""
+    if isinstance(value, dict | list):
+        return "(object)" if isinstance(value, dict) else "(list)"
+    if isinstance(value, bytes | bytearray):
+        return f"({len(value)} bytes, not JSON)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + "…"
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)[:200]
 
 
 #: the JSON Schema of a problem document, for the OpenAPI description
@@ -191,12 +204,15 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [_describe(e) for e in exc.errors()]
         first = errors[0] if errors else {}
-        detail = (
-            f"{first.get('where')} parameter {first.get('field')!r}: "
-            f"{first.get('expected')}; received {first.get('received')!r}"
-            if first
-            else "invalid request"
-        )
+        if not first:
+            detail = "invalid request"
+        elif first.get("field") is None:
+            detail = f"{first['where']}: {first['expected']}; received {first['received']!r}"
+        else:
+            detail = (
+                f"{first['where']} parameter {first['field']!r}: "
+                f"{first['expected']}; received {first['received']!r}"
+            )
         return problem_response(422, detail, "invalid-input", request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

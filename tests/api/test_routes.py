@@ -33,6 +33,7 @@ RANK = {"public": 0, "partner": 1, "analyst": 2}
 CENTRE = (0.36, 51.43, 0.38, 51.45)  # Gravesham town centre, lon/lat
 MIN_COUNT = 5  # the default public_min_count the module's app runs with
 SAFEGUARDING = ["domestic-abuse", "sexual-offences"]
+JSON = "application/json"
 SAFEGUARDING_CASES = 10  # in the conftest's demo, all in the town centre
 LEAKS = re.compile(
     r"Traceback|File \"|SELECT |INSERT |psycopg|duckdb|_duckdb|/tmp/|hotspots-upload|"
@@ -796,6 +797,29 @@ def test_bad_analysis_requests_are_422_naming_the_field(env, body, field):
     assert field in doc.detail and "received" in doc.detail
     assert doc.errors and doc.errors[0].field.split(".")[0] == field
     assert doc.errors[0].where == "body" and "query" not in doc.detail
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "field", "received"),
+    [
+        (b"method=dbscan", "application/x-www-form-urlencoded", None, "(13 bytes, not JSON)"),
+        (b"null", JSON, None, None),
+        (b"[1, 2]", JSON, None, "(list)"),
+        (
+            b'{"method": "kde", "weights": {"volume": NaN}}',
+            "application/json",
+            "weights.volume",
+            "nan",
+        ),
+        (b'{"method": "dbscan", "eps_m": Infinity}', "application/json", "eps_m", "inf"),
+    ],
+)
+def test_bodies_of_the_wrong_shape_are_422_never_500(env, content, kind, field, received):
+    r = env.post("/analyses", content=content, headers={"content-type": kind})
+    doc = check_problem(r, 422, "invalid-input")
+    assert doc.errors[0].field == field and doc.errors[0].where == "body"
+    assert doc.errors[0].received == received
+    assert doc.detail.startswith("body") and "received" in doc.detail
 
 
 def test_a_body_that_is_not_json_is_a_422_saying_so(env):
