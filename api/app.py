@@ -21,6 +21,7 @@ from geodata.stores import Store, open_store
 from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
+from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
 from .routes import analyses, areas, evaluation, imports, incidents, share, system
 from .routes import plans as plan_routes
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app = FastAPI(title="hotspots", version=version, description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
+    app.add_middleware(BodyLimit, max_mb=settings.api.max_upload_mb)
 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)

@@ -233,6 +233,22 @@ def test_an_upload_over_the_size_limit_is_413_and_stores_nothing(env, api_kit):
     assert state(env) == before
 
 
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_read(env, api_kit):
+    before = state(env)
+    app = api_kit.make_app(env.store, env.kind, max_upload_mb=0.05)
+    with api_kit.TestClient(app) as client:
+        big = police_csv("2023-07", 2000)
+        assert len(big) > 200_000
+        r = upload(env, "2023-07-kent-street.csv", big, client=client)
+        doc = check_problem(r, 413, "too-large")
+        assert "limit is 0.05 MB" in doc["detail"] and r.headers["connection"] == "close"
+        json_body = b'{"method": "dbscan", "pad": "' + b" " * 300_000 + b'"}'
+        r = client.post("/analyses", content=json_body, headers=env.headers["analyst"])
+        check_problem(r, 413, "too-large")
+        assert client.get("/health").status_code == 200
+    assert state(env) == before
+
+
 def test_a_large_upload_becomes_a_background_job_with_progress(env, monkeypatch):
     monkeypatch.setattr(imports_route, "BACKGROUND_ABOVE_BYTES", 1000)
     seen: list[tuple[str, dict]] = []
