@@ -23,7 +23,7 @@ from maps.assets import STATIC_PREFIX, VENDOR_DIR
 from . import ogc, problems
 from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
-from .routes import analyses, areas, evaluation, imports, incidents, share, system
+from .routes import analyses, areas, evaluation, evaluation_maps, imports, incidents, share, system
 from .routes import plans as plan_routes
 from .settings import Settings
 from .timeouts import RequestTimeout
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)
+    app.include_router(evaluation_maps.router)
     app.include_router(ogc.router)
     app.include_router(plan_routes.router)  # days-of-action plans, ward briefings
     # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)

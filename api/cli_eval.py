@@ -131,6 +131,13 @@ def backtest_cmd(
     test_months: Annotated[int, typer.Option(help="Test window, months.")] = 1,
     area_share: Annotated[float, typer.Option(help="Share of the area every method flags.")] = 0.05,
     resolution: Annotated[int, typer.Option(help="H3 resolution of the common grid.")] = 10,
+    html_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a printable page: PAI per month and method as a chart, and tables.",
+        ),
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -178,10 +185,23 @@ def backtest_cmd(
     doc = result.to_dict()
     doc["incidents"] = len(incidents)
     doc["categories"] = cats
+    if html_file is not None:
+        from maps.evaluation import backtest_html
+
+        from .interventions import finite_json
+
+        page = backtest_html(finite_json(json.loads(json.dumps(doc, default=str))))
+        try:
+            html_file.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            fail(f"--html: cannot write {html_file} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+        doc["html"] = {"file": str(html_file), "bytes": len(page)}
     if as_json:
         print_json(json.loads(json.dumps(doc, default=str)))
         return
     print_backtest(result, title=f"Backtest, {len(incidents):,} incidents")
+    if html_file is not None:
+        out.print(f"Chart and tables: wrote {html_file}")
 
 
 def print_backtest(result, title: str) -> None:

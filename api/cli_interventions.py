@@ -256,6 +256,14 @@ def evaluate(
         str | None, typer.Option(help="Comma-separated category slugs (default all).")
     ] = None,
     harm_weights: Annotated[Path | None, typer.Option(help="Your own harm weights (TOML).")] = None,
+    map_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--map",
+            help="Also write the evaluation as a map (HTML, works offline): outlines, "
+            "counts and the verdict.",
+        ),
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -295,10 +303,39 @@ def evaluate(
                 )
             except InvalidEvaluation as exc:
                 fail(exc.message, EXIT_USAGE, as_json)
+    if map_file is not None:
+        doc["map"] = _write_evaluation_map(doc, map_file, as_json)
     if as_json:
         print_json(doc)
         return
     print_evaluation(doc)
+    if map_file is not None:
+        out.print(f"Map: wrote {map_file} ({doc['map']['bytes'] / 1e6:.2f} MB)")
+
+
+def _write_evaluation_map(doc: dict, path: Path, as_json: bool) -> dict:
+    """Write the evaluation map page (scripts inlined) to ``path``."""
+    from maps.assets import MissingAssets
+    from maps.evaluation import evaluation_map_html
+    from maps.settings import MapSettings
+
+    from .cli_output import EXIT_CONFIG
+
+    settings = MapSettings()
+    try:
+        page = evaluation_map_html(
+            doc,
+            tile_url=settings.tile_url,
+            tile_attribution=settings.tile_attribution,
+            assets="inline",
+        )
+    except MissingAssets as exc:
+        fail(str(exc), EXIT_CONFIG, as_json)
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--map: cannot write {path} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+    return {"file": str(path), "bytes": len(page)}
 
 
 def print_evaluation(doc: dict) -> None:

@@ -51,11 +51,22 @@ def write_map(
             "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
         ),
     ] = None,
+    risk_zones: Annotated[
+        Path | None,
+        typer.Option(
+            "--risk-zones",
+            help="Near-repeat risk zones to draw (GeoJSON from `hotspots knox --zones` or "
+            "POST /knox); partner and analyst views only.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Write a run's map to a standalone HTML file (scripts inlined; works offline)."""
     if role not in ROLES:
         fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}", EXIT_USAGE, as_json)
+    zones = _read_zones(risk_zones, as_json) if risk_zones is not None else None
+    if zones is not None and role == "public":
+        fail("--risk-zones: not drawn on the public view; use --role partner", EXIT_USAGE, as_json)
     if min_count < 1:
         fail(f"--min-count: expected a whole number >= 1; got {min_count}", EXIT_USAGE, as_json)
     settings = StoreSettings()
@@ -74,6 +85,7 @@ def write_map(
                 title or f"Hotspots — {run.method}",
                 MapSettings(),
                 assets="inline",
+                risk_zones=zones,
             )
         except MissingAssets as exc:
             fail(str(exc), EXIT_CONFIG, as_json)
@@ -85,3 +97,26 @@ def write_map(
         print_json({"run_id": run_id, "role": role, "output": str(output), "bytes": len(page)})
     else:
         typer.echo(f"wrote {output} ({len(page) / 1e6:.2f} MB, {role} view of {run_id})")
+
+
+def _read_zones(path: Path, as_json: bool) -> dict:
+    """Risk zones from a GeoJSON file, or ``POST /knox``'s answer (its ``risk_zones``)."""
+    import json
+
+    from maps.overlays import InvalidOverlay, risk_zone_features
+
+    from .cli_output import EXIT_INPUT
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"--risk-zones: cannot read {path} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+    except ValueError as exc:
+        fail(f"--risk-zones: {path} is not JSON ({exc})", EXIT_INPUT, as_json)
+    if isinstance(doc, dict) and isinstance(doc.get("risk_zones"), dict):
+        doc = doc["risk_zones"]
+    try:
+        risk_zone_features(doc)
+    except InvalidOverlay as exc:
+        fail(f"--risk-zones: {path}: {exc}", EXIT_INPUT, as_json)
+    return doc

@@ -437,8 +437,11 @@ def _check_data(store: Store, plan: EvaluationPlan) -> None:
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate_plan(store: Store, plan: EvaluationPlan, harm_weights=None) -> dict[str, Any]:
-    """Run the before/after evaluation of a plan (:func:`hotspots.beforeafter.evaluate`).
+def evaluate_plan(
+    store: Store, plan: EvaluationPlan, harm_weights=None, *, include_sensitive: bool = True
+) -> dict[str, Any]:
+    """Run the before/after evaluation of a plan (:func:`hotspots.beforeafter.evaluate`);
+    ``include_sensitive=False`` leaves sensitive incidents out (for roles below analyst).
 
     Returns plain data: the intervention, the plan, the result (counts, WDD,
     harm-weighted WDD, percent changes), the ``verdict`` (``reduction``,
@@ -459,6 +462,7 @@ def evaluate_plan(store: Store, plan: EvaluationPlan, harm_weights=None) -> dict
             end=plan.after[1],
             categories=plan.categories,
             within=zone,
+            include_sensitive=include_sensitive,
             columns=["id", "category", "occurred_at", "occurred_precision", "x", "y"],
         )
     ).to_pandas()
@@ -501,14 +505,19 @@ def finite_json(value: Any) -> Any:
 
 
 def evaluate_intervention(
-    store: Store, intervention_id: str, *, harm_weights=None, **plan_kwargs
+    store: Store,
+    intervention_id: str,
+    *,
+    harm_weights=None,
+    include_sensitive: bool = True,
+    **plan_kwargs,
 ) -> dict[str, Any]:
     """Plan and run the evaluation of a stored intervention; :class:`NotFound` if unknown."""
     record = store.get_intervention(intervention_id)
     if record is None:
         raise NotFound(f"no intervention {intervention_id!r}; see `hotspots interventions list`")
     plan = plan_evaluation(store, record, **plan_kwargs)
-    return evaluate_plan(store, plan, harm_weights)
+    return evaluate_plan(store, plan, harm_weights, include_sensitive=include_sensitive)
 
 
 # --------------------------------------------------------------------------- maps

@@ -108,9 +108,28 @@ def run_map_page(
     *,
     assets: str = "link",
     asset_base: str = "/static/vendor",
+    risk_zones: dict | None = None,
 ) -> str:
-    """The whole HTML page of a run's map as ``role`` may see it."""
+    """The whole HTML page of a run's map as ``role`` may see it.
+
+    Partners and analysts also get the interventions log's outlines (target,
+    displacement buffer, control: :mod:`maps.overlays`) and, when given,
+    near-repeat ``risk_zones`` (GeoJSON as ``POST /knox`` returns them); the
+    public gets neither, as the API gives the public none of the log.
+    """
+    from maps.overlays import add_overlays, overlay_legend
+
+    from .interventions import DEFAULT_BUFFER_M, interventions_geojson
+
     settings = settings or MapSettings()
+    outlines = None
+    if role != "public":
+        outlines = interventions_geojson(store, DEFAULT_BUFFER_M)
+        if not outlines["features"]:
+            outlines = None
+    else:
+        risk_zones = None
+    parts = {f["properties"]["part"] for f in (outlines or {}).get("features", [])}
     fc = shape_for_role(run.result, role, min_count)
     areas = {
         kind: doc
@@ -127,5 +146,8 @@ def run_map_page(
         assets=assets,
         asset_base=asset_base,
         notes=(f"Run {run.run_id} ({run.method}), made {run.created_at:%d %B %Y}.",),
+        legend_extra=(overlay_legend(parts, risk_zones, DEFAULT_BUFFER_M),),
     )
-    return render_html(build_map(fc, run.method, opts, areas=areas, incidents=incidents))
+    m = build_map(fc, run.method, opts, areas=areas, incidents=incidents)
+    add_overlays(m, outlines, risk_zones)
+    return render_html(m)

@@ -86,6 +86,8 @@ class MapOptions:
     asset_base: str = STATIC_PREFIX
     max_points: int = MAX_POINTS
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: more legend sections, HTML made (and escaped) by our code, e.g. maps.overlays
+    legend_extra: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -271,6 +273,7 @@ def _legend_html(method, breaks, area_breaks, has_points, opts, months_ok) -> st
         parts.append(f'<div class="hs-small">Counts below {opts.min_count} are not shown.</div>')
     if not months_ok:
         parts.append('<div class="hs-small">No monthly series: the month slider is off.</div>')
+    parts.extend(opts.legend_extra)
     for note in opts.notes:
         parts.append(f'<div class="hs-small">{html.escape(note)}</div>')
     parts.append("</details>")

@@ -11,7 +11,7 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from geodata.interventions import InvalidIntervention
@@ -322,10 +322,20 @@ def _study_area(store):
     "/backtests",
     operation_id="create_backtest",
     summary="Backtest hotspot methods: hit rate, PAI, PEI and RRI month by month",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
 def create_backtest(
-    body: BacktestRequest, store: StoreDep, settings: SettingsDep, caller: AnalystDep
-) -> dict:
+    body: BacktestRequest,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: AnalystDep,
+    f: Annotated[
+        Literal["json", "html"] | None,
+        Query(description="json, or html: a printable page with the PAI chart (or Accept)"),
+    ] = None,
+) -> Any:
     from hotspots.forecast import backtest
 
     window = parse_window(body.date_from, body.date_to, None, settings)
@@ -355,7 +365,12 @@ def create_backtest(
     doc = result.to_dict()
     doc["request"] = body.model_dump(mode="json", by_alias=True)
     doc["incidents"] = len(incidents)
-    return finite_json(json.loads(json.dumps(doc, default=str)))
+    doc = finite_json(json.loads(json.dumps(doc, default=str)))
+    if f == "html" or (f is None and "text/html" in request.headers.get("accept", "")):
+        from maps.evaluation import backtest_html
+
+        return Response(backtest_html(doc), media_type="text/html; charset=utf-8")
+    return doc
 
 
 # --------------------------------------------------------------------------- Knox
