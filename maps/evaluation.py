@@ -175,7 +175,7 @@ def evaluation_map_html(
     tiles = folium.TileLayer(tiles=tile_url, attr=tile_attribution, name="Base map", max_zoom=19)
     tiles.add_to(m)
     tile_notice(tiles.get_name()).add_to(m)
-    drawn = add_overlays(m, outlines)
+    drawn = add_overlays(m, outlines, fill_target=True)
     panel = evaluation_panel(doc, notes)
     legend = overlay_legend(drawn["parts"], buffer_m=(doc.get("plan") or {}).get("buffer_m"))
     legend_control(panel + legend + "</details>").add_to(m)
@@ -249,7 +249,7 @@ def pai_chart_svg(windows: Sequence[dict], width: int = 720, height: int = 330) 
     methods = list(dict.fromkeys(str(w["method"]) for w in windows))
     values = {(str(w["origin"]), str(w["method"])): _finite(w.get("pai")) for w in windows}
     top = _nice_max(max([v for v in values.values() if v is not None], default=1.0))
-    left, right, top_pad, bottom = 52, 16, 14, 44
+    left, right, top_pad, bottom = 52, 34, 14, 44
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     key_rows = math.ceil(len(methods) / 4) if methods else 0
     total_h = height + 20 * key_rows

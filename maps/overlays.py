@@ -17,6 +17,7 @@ import html
 import math
 from collections.abc import Iterable
 
+import folium
 from folium.map import Layer
 from jinja2 import Template
 
@@ -31,13 +32,13 @@ PART_STYLES: dict[str, tuple[str, dict]] = {
     ),
     "buffer": (
         "Displacement buffer",
-        {"color": "#E69F00", "weight": 3, "dashArray": "8 6", "fillColor": "#E69F00",
-         "fillOpacity": 0.0, "opacity": 0.95},
+        {"color": "#E69F00", "weight": 3, "dashArray": "8 6", "fill": False,
+         "opacity": 0.95},
     ),
     "control": (
         "Control area",
-        {"color": "#0072B2", "weight": 3, "dashArray": "2 6", "fillColor": "#0072B2",
-         "fillOpacity": 0.0, "opacity": 0.95},
+        {"color": "#0072B2", "weight": 3, "dashArray": "2 6", "fill": False,
+         "opacity": 0.95},
     ),
 }  # fmt: skip
 RISK_STYLE = {
@@ -140,9 +141,14 @@ def _geometry(geom: dict) -> dict:
     return {"type": geom["type"], "coordinates": _round(geom["coordinates"])}
 
 
-def intervention_features(fc: dict) -> dict:
+def intervention_features(fc: dict, fill_target: bool = False) -> dict:
     """The slim FeatureCollection the page gets: geometry, style ``st`` and ``popup``,
-    controls first so targets draw (and take clicks) on top."""
+    controls first so targets draw on top.
+
+    Buffers and controls are lines only (a click inside them reaches the hotspots
+    below); the target is too unless ``fill_target`` (the evaluation map, where
+    nothing lies below), which tints it and makes its inside clickable.
+    """
     feats = _check_collection(fc, "interventions")
     out = []
     for f in sorted(feats, key=lambda f: _DRAW_ORDER.get(f["properties"].get("part"), 3)):
@@ -157,10 +163,21 @@ def intervention_features(fc: dict) -> dict:
             {
                 "type": "Feature",
                 "geometry": _geometry(f["geometry"]),
-                "properties": {"st": PART_STYLES[part][1], "popup": part_popup(p), "part": part},
+                "properties": {
+                    "st": _style(part, fill_target),
+                    "popup": part_popup(p),
+                    "part": part,
+                },
             }
         )
     return {"type": "FeatureCollection", "features": out}
+
+
+def _style(part: str, fill_target: bool) -> dict:
+    st = dict(PART_STYLES[part][1])
+    if part == "target" and not fill_target:
+        st["fill"] = False
+    return st
 
 
 def risk_zone_popup(props: dict) -> str:
@@ -256,14 +273,20 @@ def overlay_legend(
     return "".join(out)
 
 
-def add_overlays(m, interventions: dict | None = None, risk_zones: dict | None = None) -> dict:
+def add_overlays(
+    m,
+    interventions: dict | None = None,
+    risk_zones: dict | None = None,
+    *,
+    fill_target: bool = False,
+) -> dict:
     """Add the interventions and risk-zone layers (when given and not empty) to map ``m``.
 
     Returns ``{"parts": [...], "risk_zones": n}``: what was drawn, for the legend.
     """
     drawn: dict = {"parts": [], "risk_zones": 0}
     if interventions is not None:
-        slim = intervention_features(interventions)
+        slim = intervention_features(interventions, fill_target)
         if slim["features"]:
             OutlineLayer(slim, INTERVENTIONS_LAYER).add_to(m)
             drawn["parts"] = sorted({f["properties"]["part"] for f in slim["features"]})
@@ -273,6 +296,10 @@ def add_overlays(m, interventions: dict | None = None, risk_zones: dict | None =
         name = f"{RISK_LAYER} (on {_day(as_of)})" if as_of else RISK_LAYER
         OutlineLayer(slim, name).add_to(m)
         drawn["risk_zones"] = len(slim["features"])
+    # the layer control's script names every layer: it must come after them
+    for key, child in list(m._children.items()):
+        if isinstance(child, folium.LayerControl):
+            m._children.move_to_end(key)
     return drawn
 
 
