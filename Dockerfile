@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
-# --- assets: Leaflet and plugins from the npm registry, pinned and hash-checked
+# --- assets: Leaflet, its plugins and Swagger UI from the npm registry, pinned and hash-checked
 FROM node:20-bookworm-slim AS assets
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY scripts/fetch-assets.sh ./scripts/
 COPY maps/vendor.txt ./maps/
+COPY api/docs-vendor.txt ./api/
 RUN bash scripts/fetch-assets.sh
 
 # --- builder: build the wheel and install it with its dependencies into a venv
@@ -39,6 +40,6 @@ USER hotspots
 WORKDIR /home/hotspots
 VOLUME ["/data"]
 EXPOSE 8000
-# Until the web API lands (`hotspots serve`), the container loads the demo into the
-# configured store and exits.
-CMD ["hotspots", "demo"]
+# The web service; needs HOTSPOTS_SECRET_KEY (and HOTSPOTS_DATABASE_URL for PostGIS).
+# `docker run … hotspots demo --no-serve` loads the demo into /data first.
+CMD ["hotspots", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -7,13 +7,16 @@ so two differently configured apps can live in one process (the tests do).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from geodata.errors import StoreUnavailable
@@ -53,6 +56,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             except StoreUnavailable as exc:  # serve 503s and retry (deps.get_store)
                 log.warning("starting without the store: %s", exc.message)
                 app.state.store_retry_at = time.monotonic() + STORE_RETRY_S
+            # Serving (tests inject a store): the ~1M objects of the imported libraries
+            # leave the cyclic GC's scans, whose full passes otherwise stall every request
+            # for ~100 ms every few seconds under load (benchmarks/bench_api.py).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -63,7 +71,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         version = metadata.version("hotspots")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
         version = "0"
-    app = FastAPI(title="hotspots", version=version, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="hotspots",
+        version=version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
+        redoc_url=None,
+    )
     problems.install(app)
     app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
     app.add_middleware(BodyLimit, max_mb=settings.api.max_upload_mb)
@@ -75,4 +90,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(plan_routes.router)  # days-of-action plans, ward briefings
     # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)
     app.mount(STATIC_PREFIX, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        swagger = f"{root}{STATIC_PREFIX}/swagger-ui-dist"
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="hotspots — API",
+            swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
+            swagger_css_url=f"{swagger}/swagger-ui.css",
+            swagger_favicon_url=f"{swagger}/favicon-32x32.png",
+        )
+
     return app

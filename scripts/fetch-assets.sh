@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-manifest=maps/vendor.txt
+# maps/vendor.txt: the maps' assets; api/docs-vendor.txt: Swagger UI for /docs.
+manifests=(maps/vendor.txt api/docs-vendor.txt)
 dest=maps/static/vendor
 
 need_fetch=0
@@ -20,7 +21,7 @@ while read -r name version integrity files; do
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$name@$version $integrity" ]; then
         need_fetch=1
     fi
-done < "$manifest"
+done < <(cat "${manifests[@]}")
 if [ "$need_fetch" -eq 0 ]; then
     exit 0
 fi
@@ -75,4 +76,4 @@ print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).
     done
     if [ -f "$unpack/package/LICENSE" ]; then cp "$unpack/package/LICENSE" "$dest/$name/"; fi
     echo "$name@$version $integrity" > "$stamp"
-done < "$manifest"
+done < <(cat "${manifests[@]}")
