@@ -7,8 +7,8 @@ not share a Python interpreter (or a GIL):
    fresh store — a DuckDB file in a temporary folder, or a new PostGIS database
    made next to ``--database-url`` and dropped afterwards — runs the two demo
    analyses (DBSCAN and Gi*) and makes a ``partner`` API key;
-2. *serve*: ``uvicorn --factory benchmarks.load_api:bench_app`` on a loopback
-   socket bound here on a free port (``127.0.0.1`` only), configured through
+2. *serve*: ``uvicorn --factory benchmarks.load_api:bench_app`` on a free
+   loopback port (``127.0.0.1`` only), configured through
    ``HOTSPOTS_*`` variables exactly as ``hotspots serve`` would be;
 3. *drive*: locust (headless, as a library, ``FastHttpUser``, no think time)
    with ``--users`` clients, half anonymous (the ``public`` role) and half with the
@@ -206,12 +206,12 @@ def floor_app():
     return Starlette(routes=[Route("/floor/{name}", serve_doc)])
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    sock.set_inheritable(True)
-    return sock
+def _free_port() -> int:
+    """A loopback port free now. (Not ``uvicorn --fd``: uvicorn takes that socket for a
+    Unix one, so asyncio leaves Nagle on and answers stall ~40 ms on delayed ACKs.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -219,16 +219,17 @@ def serving(
     factory: str, env: dict, workers: int = 1, stack: str = "auto", timeout_s: float = 60.0
 ):
     """``(base URL, server pid)`` of uvicorn serving ``factory`` on a free loopback port."""
-    sock = _free_socket()
-    port = sock.getsockname()[1]
+    port = _free_port()
     cmd = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
         factory,
-        "--fd",
-        str(sock.fileno()),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
         "--workers",
         str(workers),
         "--no-access-log",
@@ -237,10 +238,7 @@ def serving(
         "warning",
     ]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, pass_fds=[sock.fileno()], stdout=log, stderr=log
-        )
-        sock.close()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
             yield _wait_ready(proc, log, f"http://{HOST}:{port}", factory, timeout_s), proc.pid
         finally:
