@@ -163,6 +163,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return _parse_profile(data, where, stem)
 
 
+def _where(profile: Profile) -> str:
+    """A shipped profile by name (its install path says nothing to a web client); a
+    user's profile file by its path."""
+    shipped = Path(profile.path).parent == Path(str(_profiles_dir()))
+    return f"shipped as {Path(profile.path).name}" if shipped else profile.path
+
+
 def _table(data: dict, section: str, where: str) -> dict[str, str]:
     value = data.get(section, {})
     if not isinstance(value, dict):
@@ -338,7 +345,7 @@ def _match_headers(
         raise InputFileError(
             name,
             f"missing column(s) {missing} expected by profile {profile.name!r} "
-            f"({profile.path}); the header row has {headers}",
+            f"({_where(profile)}); the header row has {headers}",
             row=header_row,
             field=missing[0],
         )

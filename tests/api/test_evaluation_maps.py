@@ -116,7 +116,20 @@ def test_run_map_has_intervention_outlines_for_partners_and_analysts_only(api_en
     assert "<h4>Interventions</h4>" not in panels(public)
 
 
-def test_risk_zones_layer_with_expiry_when_given(api_env, logged, tmp_path):
+def cli_store(api_env, monkeypatch) -> list[str]:
+    """The CLI's store option for this store: a DuckDB file, or PostGIS by URL."""
+    if api_env.kind == "duckdb":
+        return ["--store", api_env.location]
+    from psycopg.conninfo import conninfo_to_dict
+
+    c = conninfo_to_dict(api_env.location)
+    auth = c.get("user", "postgres") + (f":{c['password']}" if c.get("password") else "")
+    url = f"postgresql://{auth}@{c.get('host', '127.0.0.1')}:{c.get('port', 5432)}/{c['dbname']}"
+    monkeypatch.setenv("HOTSPOTS_DATABASE_URL", url)
+    return []
+
+
+def test_risk_zones_layer_with_expiry_when_given(api_env, logged, tmp_path, monkeypatch):
     zones = api_env.post(
         "/knox",
         json={
@@ -159,9 +172,7 @@ def test_risk_zones_layer_with_expiry_when_given(api_env, logged, tmp_path):
     path = tmp_path / "zones.json"
     path.write_text(json.dumps({"risk_zones": zones}))
     out = tmp_path / "map.html"
-    args = ["map", run.run_id, "-o", str(out), "--store", api_env.location, "--json"]
-    if api_env.kind != "duckdb":
-        pytest.skip("the CLI's --store takes a DuckDB file")
+    args = ["map", run.run_id, "-o", str(out), *cli_store(api_env, monkeypatch), "--json"]
     r = runner.invoke(cli_app, [*args, "--risk-zones", str(path)])
     assert r.exit_code == 0, r.output
     assert layer in out.read_text(encoding="utf-8")
@@ -304,14 +315,11 @@ def test_evaluation_map_from_a_document_without_a_buffer():
     }
 
 
-def test_cli_evaluate_writes_the_map(api_env, logged, tmp_path):
-    if api_env.kind != "duckdb":
-        pytest.skip("the CLI's --store takes a DuckDB file")
+def test_cli_evaluate_writes_the_map(api_env, logged, tmp_path, monkeypatch):
     iv = logged["intervention_id"]
     out = tmp_path / "eval.html"
-    r = runner.invoke(
-        cli_app, ["evaluate", iv, "--store", api_env.location, "--map", str(out), "--json"]
-    )
+    store = cli_store(api_env, monkeypatch)
+    r = runner.invoke(cli_app, ["evaluate", iv, *store, "--map", str(out), "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     page = out.read_text(encoding="utf-8")
@@ -321,11 +329,11 @@ def test_cli_evaluate_writes_the_map(api_env, logged, tmp_path):
     assert _table_counts(page)["target"] == (counts["target"]["before"],
                                              counts["target"]["after"])  # fmt: skip
     assert f"Verdict: {doc['verdict']}." in panels(page)
-    text = runner.invoke(cli_app, ["evaluate", iv, "--store", api_env.location, "--map",
-                                   str(tmp_path / "e2.html")])  # fmt: skip
+    text = runner.invoke(cli_app, ["evaluate", iv, *store, "--map", str(tmp_path / "e2.html")])
     assert text.exit_code == 0 and "Map: wrote" in text.output
-    bad = runner.invoke(cli_app, ["evaluate", iv, "--store", api_env.location, "--map",
-                                  str(tmp_path / "no" / "dir.html")])  # fmt: skip
+    bad = runner.invoke(
+        cli_app, ["evaluate", iv, *store, "--map", str(tmp_path / "no" / "dir.html")]
+    )
     assert bad.exit_code == 2 and "--map: cannot write" in bad.output
 
 
@@ -398,7 +406,7 @@ def test_backtest_page_tables_and_print_styles():
     assert "May had no incidents" in page
 
 
-def test_backtest_html_route_and_cli(api_env, tmp_path):
+def test_backtest_html_route_and_cli(api_env, tmp_path, monkeypatch):
     body = {"methods": ["naive", "gistar"], "from": "2022-01", "to": "2022-05"}
     r = api_env.post("/backtests", params={"f": "html"}, json=body)
     assert r.status_code == 200, r.text
@@ -417,12 +425,10 @@ def test_backtest_html_route_and_cli(api_env, tmp_path):
     assert api_env.post("/backtests", json=body, role="partner").status_code == 403
     assert api_env.post("/backtests", params={"f": "pdf"}, json=body).status_code == 422
 
-    if api_env.kind != "duckdb":
-        return
     out = tmp_path / "bt.html"
     cli = runner.invoke(
         cli_app,
-        ["backtest", "--store", api_env.location, "--from", "2022-01", "--to", "2022-05",
+        ["backtest", *cli_store(api_env, monkeypatch), "--from", "2022-01", "--to", "2022-05",
          "--methods", "naive,gistar", "--html", str(out), "--json"],
     )  # fmt: skip
     assert cli.exit_code == 0, cli.output
