@@ -7,19 +7,25 @@ document on stdout. Exit codes are listed in :mod:`api.cli_output`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from geodata.errors import NotFound, ProfileError
+from geodata.errors import NotFound
 from geodata.model import REASONS
-from geodata.settings import IngestSettings, StoreSettings
+from geodata.settings import IngestSettings
 from geodata.stores import Store, open_store
 from geodata.taxonomy import CATEGORIES
 
+from .cli_common import JsonOpt, StoreOpt
+from .cli_common import load_concern as _load_concern
+from .cli_common import load_harm_weights as _load_harm_weights
+from .cli_common import open_cli_store as _store
+from .cli_common import parse_when as _parse_when
+from .cli_common import store_settings as _store_settings
 from .cli_output import (
     EXIT_CONFIG,
     EXIT_NOT_FOUND,
@@ -47,15 +53,6 @@ app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
 register_plan_commands(app)  # hotspots plan, hotspots briefing
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
-        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
-    ),
-]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate and report; store nothing.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when any row is quarantined.")]
 StudyAreaOpt = Annotated[
@@ -63,13 +60,6 @@ StudyAreaOpt = Annotated[
     typer.Option("--study-area", help="Boundary file; rows outside it are quarantined."),
 ]
 BufferOpt = Annotated[float, typer.Option("--buffer-m", help="Buffer round the study area, m.")]
-
-
-def _store(path: Path | None) -> Store:
-    settings = StoreSettings()
-    if path is not None:
-        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
-    return open_store(settings)
 
 
 def _ingest_settings(study_area: Path | None, buffer_m: float) -> IngestSettings:
@@ -334,13 +324,9 @@ def list_profiles_cmd(as_json: JsonOpt = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Apply pending schema migrations (PostGIS: migrations/NNNN_*.sql, in order)."""
-    with reporting_errors(as_json):
-        settings = StoreSettings()
-        if store is not None:
-            settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
-        with open_store(settings, upgrade=False) as st:
-            applied = st.upgrade()
-            status = st.schema_status()
+    with reporting_errors(as_json), open_store(_store_settings(store), upgrade=False) as st:
+        applied = st.upgrade()
+        status = st.schema_status()
     if as_json:
         print_json({"applied": applied, **status})
     elif applied:
@@ -352,12 +338,8 @@ def db_upgrade(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 @db_app.command("status")
 def db_status(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Which migrations are applied and which are pending."""
-    with reporting_errors(as_json):
-        settings = StoreSettings()
-        if store is not None:
-            settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
-        with open_store(settings, upgrade=False) as st:
-            status = st.schema_status()
+    with reporting_errors(as_json), open_store(_store_settings(store), upgrade=False) as st:
+        status = st.schema_status()
     if as_json:
         print_json(status)
     else:
@@ -365,37 +347,6 @@ def db_status(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             f"current: {status['current']}; applied: {status['applied']}; "
             f"pending: {status['pending']}"
         )
-
-
-def _parse_when(text: str | None, *, end: bool) -> datetime | None:
-    """``YYYY-MM`` or ``YYYY-MM-DD``; an end is inclusive (through that month or day)."""
-    if text is None:
-        return None
-    for fmt, step in (("%Y-%m", "month"), ("%Y-%m-%d", "day")):
-        try:
-            when = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if not end:
-            return when
-        if step == "day":
-            return when + timedelta(days=1)
-        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
-    raise typer.BadParameter(f"expected YYYY-MM or YYYY-MM-DD, got {text!r}")
-
-
-def _load_harm_weights(path: Path | None):
-    from hotspots.harm import HarmWeights
-
-    if path is None:
-        return HarmWeights.default()
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return HarmWeights.from_mapping(data, where=str(path))
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ProfileError(f"harm weights {path}: {exc}") from exc
 
 
 @app.command("analyse")
@@ -482,21 +433,6 @@ def analyse(
     print_ranked(result, top)
     if output is not None:
         out.print(f"Wrote {len(doc['features'])} hotspots to {output}.")
-
-
-def _load_concern(path: Path | None):
-    from hotspots.ranking import GRAVESHAM_2023, ConcernProfile
-
-    if path is None:
-        return GRAVESHAM_2023
-    import tomllib
-
-    try:
-        return ConcernProfile.from_mapping(
-            tomllib.loads(path.read_text(encoding="utf-8")), where=str(path)
-        )
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise ProfileError(f"concern profile {path}: {exc}") from exc
 
 
 def print_ranked(result, top: int, title: str | None = None) -> None:
@@ -746,9 +682,7 @@ def serve(
     """Run the web service (OpenAPI docs at /docs, OGC API - Features at /ogc)."""
     from .settings import ApiSettings, Settings
 
-    settings = StoreSettings()
-    if store is not None:
-        settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
+    settings = _store_settings(store)
     try:
         api = ApiSettings()  # type: ignore[call-arg]
     except ValueError as exc:
@@ -913,14 +847,11 @@ def demo(
             else f"HOTSPOTS_SECRET_KEY=$(cat {secret_from}) "
         )
         out.print(
-            f"Not serving (no terminal). To serve these links: {how}hotspots serve --port {port}"
+            f"Not serving (no terminal). To serve these links: {how}hotspots serve "
+            f"--port {port}" + (f" --store {store}" if store is not None else "")
         )
         return
-    store_settings = StoreSettings()
-    if store is not None:
-        store_settings = store_settings.model_copy(
-            update={"duckdb_path": store, "database_url": None}
-        )
+    store_settings = _store_settings(store)
     out.print(f"Serving on {base} (share links signed with {secret_from}); Ctrl-C stops.")
     _serve(Settings(ApiSettings(secret_key=secret), store_settings), host, port)
 
