@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,49 +17,29 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from geodata.settings import StoreSettings
-from geodata.stores import IncidentQuery, Store, open_store
+from geodata.stores import IncidentQuery
 
+from .cli_common import (
+    CategoriesOpt,
+    FromOpt,
+    JsonOpt,
+    StoreOpt,
+    ToOpt,
+    parse_when,
+    write_text_file,
+)
+from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_USAGE, fail, out, print_json, reporting_errors
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
-        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
-    ),
-]
-CategoriesOpt = Annotated[str | None, typer.Option(help="Comma-separated category slugs.")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")]
-ToOpt = Annotated[str | None, typer.Option(help="Last month or day, inclusive.")]
-DAY_BANDS_DAYS = (0.0, 1.0, 8.0, 15.0, 22.0, 29.0)
-
-
-def _store(path: Path | None) -> Store:
-    settings = StoreSettings()
-    if path is not None:
-        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
-    return open_store(settings)
+from .interventions import study_area
 
 
 def _when(text: str | None, *, end: bool, option: str, as_json: bool) -> datetime | None:
     """``YYYY-MM`` or ``YYYY-MM-DD``; an end is inclusive (through that month or day)."""
-    if text is None:
-        return None
-    for fmt in ("%Y-%m", "%Y-%m-%d"):
-        try:
-            when = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if not end:
-            return when
-        if fmt == "%Y-%m-%d":
-            return when + timedelta(days=1)
-        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
-    fail(f"{option}: expected YYYY-MM or YYYY-MM-DD, got {text!r}", EXIT_USAGE, as_json)
-    return None
+    try:
+        return parse_when(text, end=end)
+    except typer.BadParameter as exc:
+        fail(f"{option}: {exc}", EXIT_USAGE, as_json)
+    return None  # pragma: no cover
 
 
 def _categories(text: str | None, as_json: bool) -> list[str] | None:
@@ -77,6 +57,17 @@ def _categories(text: str | None, as_json: bool) -> list[str] | None:
             as_json,
         )
     return slugs
+
+
+def _selection(
+    categories: str | None, from_: str | None, to: str | None, as_json: bool
+) -> tuple[list[str] | None, datetime | None, datetime | None]:
+    """``--categories``, ``--from`` and ``--to``: (slugs, start, exclusive end)."""
+    return (
+        _categories(categories, as_json),
+        _when(from_, end=False, option="--from", as_json=as_json),
+        _when(to, end=True, option="--to", as_json=as_json),
+    )
 
 
 def _floats(text: str, option: str, as_json: bool) -> list[float]:
@@ -99,17 +90,6 @@ def _split_methods(text: str) -> list[str]:
             current += ch
     parts.append(current)
     return [p.strip() for p in parts if p.strip()]
-
-
-def study_area(st: Store):
-    """The union of the stored district boundaries, else of the wards (analysis CRS)."""
-    import shapely
-
-    for kind in ("district", "ward"):
-        areas = st.boundaries(kind)
-        if len(areas):
-            return shapely.union_all(areas.geometry.to_numpy())
-    return None
 
 
 def _fmt(v: float, spec: str = ".2f") -> str:
@@ -144,9 +124,7 @@ def backtest_cmd(
     """Backtest hotspot methods month by month: hit rate, PAI, PEI, RRI at equal area."""
     from hotspots.forecast import backtest
 
-    cats = _categories(categories, as_json)
-    start = _when(from_, end=False, option="--from", as_json=as_json)
-    end = _when(to, end=True, option="--to", as_json=as_json)
+    cats, start, end = _selection(categories, from_, to, as_json)
     names = _split_methods(methods)
     with reporting_errors(as_json), _store(store) as st:
         area = study_area(st)
@@ -191,10 +169,7 @@ def backtest_cmd(
         from .interventions import finite_json
 
         page = backtest_html(finite_json(json.loads(json.dumps(doc, default=str))))
-        try:
-            html_file.write_text(page, encoding="utf-8")
-        except OSError as exc:
-            fail(f"--html: cannot write {html_file} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+        write_text_file(html_file, page, "--html", as_json)
         doc["html"] = {"file": str(html_file), "bytes": len(page)}
     if as_json:
         print_json(json.loads(json.dumps(doc, default=str)))
@@ -276,11 +251,9 @@ def knox_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Knox test of near repeats (space-time pairs vs chance), optionally risk zones."""
-    from hotspots.nearrepeat import MONTH_BANDS_DAYS, days_since, knox, risk_zones
+    from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
 
-    cats = _categories(categories, as_json)
-    start = _when(from_, end=False, option="--from", as_json=as_json)
-    end = _when(to, end=True, option="--to", as_json=as_json)
+    cats, start, end = _selection(categories, from_, to, as_json)
     space = _floats(space_bands, "--space-bands", as_json)
     with reporting_errors(as_json), _store(store) as st:
         data = st.query_incidents(

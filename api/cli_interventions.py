@@ -18,9 +18,9 @@ from rich.table import Table
 from geodata.errors import InputFileError
 from geodata.interventions import InvalidIntervention
 from geodata.model import INTERVENTION_KINDS
-from geodata.settings import StoreSettings
-from geodata.stores import Store, open_store
 
+from .cli_common import JsonOpt, StoreOpt, load_harm_weights, parse_when, write_text_file
+from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
 from .interventions import (
     CONTROL_CHOICES,
@@ -34,23 +34,6 @@ from .interventions import (
 interventions_app = typer.Typer(
     help="The interventions log: days of action, CCTV, lighting, patrols.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
-        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
-    ),
-]
-
-
-def _store(path: Path | None) -> Store:
-    settings = StoreSettings()
-    if path is not None:
-        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
-    return open_store(settings)
 
 
 def _date(text: str | None, option: str, as_json: bool) -> date | None:
@@ -219,10 +202,8 @@ def _window(a: str | None, b: str | None, name: str, as_json: bool):
         return None
     if a is None or b is None:
         fail(f"give both --{name}-from and --{name}-to, or neither", EXIT_USAGE, as_json)
-    from .cli import _parse_when
-
     try:
-        return (_parse_when(a, end=False), _parse_when(b, end=True))
+        return (parse_when(a, end=False), parse_when(b, end=True))
     except typer.BadParameter as exc:
         fail(f"--{name}-from/--{name}-to: {exc}", EXIT_USAGE, as_json)
     return None  # pragma: no cover
@@ -285,9 +266,7 @@ def evaluate(
             control_arg = _read_geojson(path, "--control")
         weights = None
         if harm_weights is not None:
-            from .cli import _load_harm_weights
-
-            weights = _load_harm_weights(harm_weights)
+            weights = load_harm_weights(harm_weights)
         with _store(store) as st:
             try:
                 doc = evaluate_intervention(
@@ -331,10 +310,7 @@ def _write_evaluation_map(doc: dict, path: Path, as_json: bool) -> dict:
         )
     except MissingAssets as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        fail(f"--map: cannot write {path} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+    write_text_file(path, page, "--map", as_json)
     return {"file": str(path), "bytes": len(page)}
 
 

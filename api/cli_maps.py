@@ -14,11 +14,10 @@ from typing import Annotated
 
 import typer
 
-from geodata.settings import StoreSettings
-from geodata.stores import open_store
 from maps.assets import MissingAssets
 from maps.settings import MapSettings
 
+from .cli_common import StoreOpt, open_cli_store, write_text_file
 from .cli_output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
 from .map_service import run_map_page
 from .security import ROLES
@@ -43,14 +42,7 @@ def write_map(
     min_count: Annotated[
         int, typer.Option("--min-count", help="public: counts below this are suppressed.")
     ] = 5,
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
-            "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
-        ),
-    ] = None,
+    store: StoreOpt = None,
     risk_zones: Annotated[
         Path | None,
         typer.Option(
@@ -69,10 +61,7 @@ def write_map(
         fail("--risk-zones: not drawn on the public view; use --role partner", EXIT_USAGE, as_json)
     if min_count < 1:
         fail(f"--min-count: expected a whole number >= 1; got {min_count}", EXIT_USAGE, as_json)
-    settings = StoreSettings()
-    if store is not None:
-        settings = settings.model_copy(update={"duckdb_path": store, "database_url": None})
-    with reporting_errors(as_json), open_store(settings) as st:
+    with reporting_errors(as_json), open_cli_store(store) as st:
         run = st.get_run(run_id)
         if run is None:
             fail(f"no run {run_id!r} in the store", EXIT_NOT_FOUND, as_json)
@@ -89,10 +78,7 @@ def write_map(
             )
         except MissingAssets as exc:
             fail(str(exc), EXIT_CONFIG, as_json)
-        try:
-            output.write_text(page, encoding="utf-8")
-        except OSError as exc:
-            fail(f"--output: cannot write {output} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+        write_text_file(output, page, "--output", as_json)
     if as_json:
         print_json({"run_id": run_id, "role": role, "output": str(output), "bytes": len(page)})
     else:

@@ -14,35 +14,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from .cli_common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, parse_when
+from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_CONFIG, EXIT_USAGE, fail, out, print_json, reporting_errors
 from .plan_service import parse_days, parse_times
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
-        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
-    ),
-]
-FromOpt = Annotated[str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="Last month or day, inclusive.")]
-CategoriesOpt = Annotated[
-    str | None, typer.Option("--categories", help="Comma-separated category slugs.")
-]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``plan`` and ``briefing`` to the ``hotspots`` command line."""
     app.command("plan")(plan)
     app.command("briefing")(briefing)
-
-
-def _store(path: Path | None):
-    from .cli import _store as open_cli_store
-
-    return open_cli_store(path)
 
 
 def plan(
@@ -83,14 +64,13 @@ def plan(
     """Plan a day of action: the places that cover the most harm, when to go, in what order."""
     from hotspots.planner import InvalidPlan, PlanParams
 
-    from .cli import _parse_when
     from .plan_service import plan_from_store
 
     try:
         params = PlanParams(
             categories=tuple(c.strip() for c in categories.split(",")) if categories else None,
-            start=_parse_when(from_, end=False),
-            end=_parse_when(to, end=True),
+            start=parse_when(from_, end=False),
+            end=parse_when(to, end=True),
             sites=sites,
             hours=hours,
             hours_per_site=hours_per_site,
@@ -195,7 +175,6 @@ def briefing(
 
     from maps.briefing import PdfUnavailable, html_to_pdf, ward_briefing_html
 
-    from .cli import _parse_when
     from .filters import Window
     from .plan_service import ward_briefing
 
@@ -205,7 +184,7 @@ def briefing(
             from geodata.taxonomy import validate_slugs
 
             validate_slugs(cats)
-        window = Window(_parse_when(from_, end=False), _parse_when(to, end=True))
+        window = Window(parse_when(from_, end=False), parse_when(to, end=True))
     except (ValueError, typer.BadParameter) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".pdf"):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from geodata.stores import IncidentQuery
 from geodata.taxonomy import BY_SLUG
+from hotspots.temporal import month_or_day
 
 from .problems import Problem
 from .settings import ApiSettings
@@ -57,16 +58,9 @@ def parse_bbox(text: str | None, settings: ApiSettings) -> tuple[float, ...] | N
 
 def _when(text: str, param: str, end: bool, where: str = "query") -> datetime:
     t = text.strip()
-    for fmt, step in (("%Y-%m", "month"), ("%Y-%m-%d", "day")):
-        try:
-            when = datetime.strptime(t, fmt)
-        except ValueError:
-            continue
-        if not end:
-            return when
-        if step == "day":
-            return when + timedelta(days=1)
-        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    when = month_or_day(t, end=end)
+    if when is not None:
+        return when
     try:
         when = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:

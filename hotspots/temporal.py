@@ -15,6 +15,7 @@ month-only data October and November as a whole, which the flag says).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,34 @@ class TemporalProfile:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def month_or_day(text: str, *, end: bool) -> datetime | None:
+    """``YYYY-MM`` or ``YYYY-MM-DD`` as a datetime; ``None`` if the text is neither.
+
+    A start is the first instant of that month or day; an end is inclusive, so it
+    is returned as the first instant after it (the month or day that follows).
+
+    Examples
+    --------
+    >>> month_or_day("2022-12", end=True)
+    datetime.datetime(2023, 1, 1, 0, 0)
+    >>> month_or_day("2022-03-31", end=True)
+    datetime.datetime(2022, 4, 1, 0, 0)
+    >>> month_or_day("March", end=False) is None
+    True
+    """
+    for fmt in ("%Y-%m", "%Y-%m-%d"):
+        try:
+            when = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if not end:
+            return when
+        if fmt == "%Y-%m-%d":
+            return when + timedelta(days=1)
+        return datetime(when.year + (when.month == 12), when.month % 12 + 1, 1)
+    return None
 
 
 def month_keys(occurred_at: pd.Series | np.ndarray) -> np.ndarray:

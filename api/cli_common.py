@@ -1,0 +1,102 @@
+"""What the ``hotspots`` commands share: common options, opening the store, dates, profiles.
+
+Imported by :mod:`api.cli` and the command modules it registers
+(:mod:`api.cli_eval`, :mod:`api.cli_interventions`, :mod:`api.cli_plan`,
+:mod:`api.cli_maps`), so an option reads and behaves the same in every command.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geodata.errors import ProfileError
+from geodata.settings import StoreSettings
+from geodata.stores import Store, open_store
+from hotspots.temporal import month_or_day
+
+from .cli_output import EXIT_USAGE, fail
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="DuckDB file to use (default: HOTSPOTS_DUCKDB_PATH, "
+        "or PostGIS when HOTSPOTS_DATABASE_URL is set).",
+    ),
+]
+CategoriesOpt = Annotated[
+    str | None, typer.Option("--categories", help="Comma-separated category slugs.")
+]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last month or day, inclusive.")]
+
+
+def store_settings(path: Path | None) -> StoreSettings:
+    """The store from the environment, or the DuckDB file ``--store`` names."""
+    settings = StoreSettings()
+    if path is not None:
+        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
+    return settings
+
+
+def open_cli_store(path: Path | None) -> Store:
+    """Open the store a command's ``--store`` option names (see :func:`store_settings`)."""
+    return open_store(store_settings(path))
+
+
+def parse_when(text: str | None, *, end: bool) -> datetime | None:
+    """``YYYY-MM`` or ``YYYY-MM-DD``; an end is inclusive (through that month or day).
+
+    Raises :class:`typer.BadParameter` for any other text.
+    """
+    if text is None:
+        return None
+    when = month_or_day(text, end=end)
+    if when is None:
+        raise typer.BadParameter(f"expected YYYY-MM or YYYY-MM-DD, got {text!r}")
+    return when
+
+
+def write_text_file(path: Path, text: str, option: str, as_json: bool) -> None:
+    """Write a page or document a command was asked for (UTF-8); a clear exit 2 if it
+    cannot be written, naming the option (``--map``, ``--html``, ``--output``)."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{option}: cannot write {path} ({exc.strerror or exc})", EXIT_USAGE, as_json)
+
+
+def load_harm_weights(path: Path | None):
+    """The default harm weights, or those of a TOML file (:class:`ProfileError` if unusable)."""
+    from hotspots.harm import HarmWeights
+
+    if path is None:
+        return HarmWeights.default()
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return HarmWeights.from_mapping(data, where=str(path))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ProfileError(f"harm weights {path}: {exc}") from exc
+
+
+def load_concern(path: Path | None):
+    """The Gravesham 2023 concern profile, or a TOML file's (:class:`ProfileError` if unusable)."""
+    from hotspots.ranking import GRAVESHAM_2023, ConcernProfile
+
+    if path is None:
+        return GRAVESHAM_2023
+    import tomllib
+
+    try:
+        return ConcernProfile.from_mapping(
+            tomllib.loads(path.read_text(encoding="utf-8")), where=str(path)
+        )
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ProfileError(f"concern profile {path}: {exc}") from exc
