@@ -47,6 +47,8 @@ from .points import as_xy
 
 #: Time bands for month-precision data (police.uk): same month, then 1, 2, 3 months apart.
 MONTH_BANDS_DAYS = (0.0, 1.0, 32.0, 63.0, 93.0)
+#: Time bands for day-precision data: same day, then weekly up to four weeks.
+DAY_BANDS_DAYS = (0.0, 1.0, 8.0, 15.0, 22.0, 29.0)
 _PAIR_BLOCK = 4_000_000  # pair × permutation elements per block (≈ 32 MB of float64)
 
 

@@ -377,7 +377,6 @@ def create_backtest(
 
 
 DEFAULT_SPACE_BANDS_M = (0.0, 100.0, 200.0, 400.0, 800.0)
-DAY_BANDS_DAYS = (0.0, 1.0, 8.0, 15.0, 22.0, 29.0)
 MAX_KNOX_INCIDENTS = 20_000
 
 
@@ -431,7 +430,7 @@ class KnoxRequest(BaseModel):
 def create_knox_test(
     body: KnoxRequest, store: StoreDep, settings: SettingsDep, caller: AnalystDep
 ) -> dict:
-    from hotspots.nearrepeat import MONTH_BANDS_DAYS, days_since, knox, risk_zones
+    from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
 
     window = parse_window(body.date_from, body.date_to, None, settings)
     cats = parse_categories(",".join(body.categories))
