@@ -22,18 +22,9 @@ from maps.settings import MapSettings
 
 from .filters import Window
 from .problems import Problem
-from .routes.areas import area_table
+from .routes.areas import SUPPRESSED_RATE_FIELDS, area_table
 from .service import shape_for_role
 
-RATE_FIELDS = (
-    "count",
-    "rate",
-    "rate_low",
-    "rate_high",
-    "ratio_to_borough",
-    "previous_year_count",
-    "change_pct",
-)
 #: boundaries are simplified to about this many degrees (≈ 5 m) for the page
 SIMPLIFY_DEG = 0.00005
 
@@ -67,7 +58,7 @@ def area_rates_geojson(store: Store, kind: str, run: RunRecord, role: str, min_c
         props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
         small = role == "public" and (rec["count"] or 0) < min_count
         if small:
-            props.update(dict.fromkeys(RATE_FIELDS))
+            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
         props["suppressed"] = small
         geom = geoms.get(rec["area_code"])
         if geom is None:

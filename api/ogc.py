@@ -32,7 +32,7 @@ from hotspots.analysis import METHODS
 from .deps import Caller, CallerDep, SettingsDep, StoreDep, require
 from .filters import MAX_OFFSET, Window, invalid, parse_window
 from .problems import Problem
-from .routes.areas import area_table
+from .routes.areas import SUPPRESSED_RATE_FIELDS, area_table
 from .routes.incidents import POINT_COLUMNS, incident_features
 from .service import shape_for_role
 
@@ -49,15 +49,6 @@ OAS30 = "application/vnd.oai.openapi+json;version=3.0"
 DEFAULT_LIMIT = 100
 RUNS_LISTED = 50
 AREAS = {"wards": ("ward", "Wards"), "lsoas": ("lsoa", "LSOAs")}
-AREA_SUPPRESSED = (
-    "count",
-    "rate",
-    "rate_low",
-    "rate_high",
-    "ratio_to_borough",
-    "previous_year_count",
-    "change_pct",
-)
 BBOX_HELP = "minLon,minLat,maxLon,maxLat (or 6 numbers with heights) in CRS84 degrees"
 
 Format = Annotated[
@@ -332,7 +323,7 @@ def _area_features(store, settings, caller: Caller, kind: str, window: Window) -
         props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
         small = caller.role == "public" and rec["count"] < settings.public_min_count
         if small:
-            props.update(dict.fromkeys(AREA_SUPPRESSED))
+            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
         props["suppressed"] = small
         geom = geoms.get(rec["area_code"])
         features.append(

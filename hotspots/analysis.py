@@ -162,16 +162,30 @@ def _plain(v):
     return v
 
 
+def category_window_mask(
+    incidents: pd.DataFrame,
+    categories: tuple[str, ...] | list[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> np.ndarray:
+    """True for the incidents in ``categories`` (all when ``None``) dated in [start, end).
+
+    Either end may be ``None`` (open). Shared by the analysis and the planner.
+    """
+    keep = np.ones(len(incidents), bool)
+    if categories is not None:
+        keep &= incidents["category"].isin(categories).to_numpy()
+    at = incidents["occurred_at"]
+    if start is not None:
+        keep &= (at >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        keep &= (at < pd.Timestamp(end)).to_numpy()
+    return keep
+
+
 def select(incidents: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
     """Incidents in the window and categories of ``params``."""
-    keep = np.ones(len(incidents), bool)
-    if params.categories is not None:
-        keep &= incidents["category"].isin(params.categories).to_numpy()
-    at = incidents["occurred_at"]
-    if params.start is not None:
-        keep &= (at >= pd.Timestamp(params.start)).to_numpy()
-    if params.end is not None:
-        keep &= (at < pd.Timestamp(params.end)).to_numpy()
+    keep = category_window_mask(incidents, params.categories, params.start, params.end)
     return incidents.loc[keep].reset_index(drop=True)
 
 

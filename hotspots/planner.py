@@ -56,6 +56,7 @@ from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 from geodata.taxonomy import validate_slugs
 
+from .analysis import category_window_mask
 from .emerging import _mk_rows
 from .grid import assign_cells, validate_resolution
 from .harm import HarmWeights
@@ -483,13 +484,7 @@ def _filter(incidents: pd.DataFrame, params: PlanParams, area_lonlat) -> pd.Data
     keep = np.isfinite(incidents["lon"].to_numpy(float)) & np.isfinite(
         incidents["lat"].to_numpy(float)
     )
-    if params.categories is not None:
-        keep &= incidents["category"].isin(params.categories).to_numpy()
-    at = incidents["occurred_at"]
-    if params.start is not None:
-        keep &= (at >= pd.Timestamp(params.start)).to_numpy()
-    if params.end is not None:
-        keep &= (at < pd.Timestamp(params.end)).to_numpy()
+    keep &= category_window_mask(incidents, params.categories, params.start, params.end)
     if area_lonlat is not None:
         shapely.prepare(area_lonlat)
         keep &= shapely.contains_xy(

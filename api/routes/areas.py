@@ -20,6 +20,17 @@ from ..problems import Problem
 
 router = APIRouter(tags=["areas"])
 
+#: an area's figures blanked for the public when its count is below the minimum
+SUPPRESSED_RATE_FIELDS = (
+    "count",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "ratio_to_borough",
+    "previous_year_count",
+    "change_pct",
+)
+
 
 def _year_earlier(when: datetime | None) -> datetime | None:
     if when is None:
@@ -107,16 +118,7 @@ def list_areas(
         small = suppress and rec["count"] < settings.public_min_count
         props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
         if small:
-            for k in (
-                "count",
-                "rate",
-                "rate_low",
-                "rate_high",
-                "ratio_to_borough",
-                "previous_year_count",
-                "change_pct",
-            ):
-                props[k] = None
+            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
         props["suppressed"] = small
         features.append(
             {
