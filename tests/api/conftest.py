@@ -343,3 +343,18 @@ def api_env(api_template: Template, tmp_path_factory):
     """This module's own copy of the demo store with an app and client (default settings)."""
     with api_env_for(api_template, tmp_path_factory.mktemp("api-env")) as env:
         yield env
+
+
+@pytest.fixture(scope="module")
+def sensitive_run(api_env) -> str:
+    """A run of single-incident 'hotspots' of the sensitive categories only: every hotspot
+    is one safeguarding case, withheld below analyst."""
+    body = {
+        "method": "dbscan",
+        "categories": ["domestic-abuse", "sexual-offences"],
+        "min_samples": 1,
+        "eps_m": 5,
+    }
+    r = api_env.post("/analyses", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["run_id"]

@@ -7,23 +7,12 @@ from pathlib import Path
 
 import pytest
 import shapely
-from typer.testing import CliRunner
+from cli_json import run, runner  # tests/api/cli_json.py
 
 from api.cli import app
 from api.cli_output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_STRICT
 from geodata.readers.police import POLICE_COLUMNS
 from geodata.stores import DuckDBStore
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, object]:
-    result = runner.invoke(app, [*args, "--json"])
-    try:
-        doc = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"not one JSON document (exit {result.exit_code}):\n{result.output}")
-    return result.exit_code, doc
 
 
 def police_csv(path: Path, rows: list[list[str]]) -> Path:

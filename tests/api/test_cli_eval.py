@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_json import run, runner  # tests/api/cli_json.py
 
 from api.cli import app
 from api.cli_output import EXIT_USAGE
 from geodata.demo import load_demo
 from geodata.stores import DuckDBStore
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, dict]:
-    result = runner.invoke(app, [*args, "--json"])
-    try:
-        doc = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"not one JSON document (exit {result.exit_code}):\n{result.output}")
-    return result.exit_code, doc
 
 
 @pytest.fixture(scope="module")

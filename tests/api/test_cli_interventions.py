@@ -10,23 +10,12 @@ import h3
 import pytest
 import shapely
 import synthetic_intervention as synthetic  # tests/api/synthetic_intervention.py
+from cli_json import run, runner  # tests/api/cli_json.py
 from shapely.geometry import shape
-from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli_output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
 from geodata.stores import DuckDBStore
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, object]:
-    result = runner.invoke(app, [*args, "--json"])
-    try:
-        doc = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"not one JSON document (exit {result.exit_code}):\n{result.output}")
-    return result.exit_code, doc
 
 
 @pytest.fixture(scope="module")

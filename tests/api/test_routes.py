@@ -500,20 +500,6 @@ def env_sensitive(env) -> set[str]:
     return set(t["category"].to_pylist())
 
 
-@pytest.fixture(scope="module")
-def sensitive_run(env) -> str:
-    """A run of single-incident 'hotspots' of the sensitive categories only."""
-    body = {
-        "method": "dbscan",
-        "categories": ["domestic-abuse", "sexual-offences"],
-        "min_samples": 1,
-        "eps_m": 5,
-    }
-    r = env.post("/analyses", json=body)
-    assert r.status_code == 201, r.text
-    return r.json()["run_id"]
-
-
 def test_the_demo_holds_sensitive_incidents_of_the_taxonomy(env, api_kit):
     assert env_sensitive(env) == set(api_kit.sensitive)
     assert {"domestic-abuse", "sexual-offences"} <= env_sensitive(env)

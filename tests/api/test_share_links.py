@@ -21,20 +21,6 @@ def env(api_env):
     return api_env
 
 
-@pytest.fixture(scope="module")
-def sensitive_run(env) -> str:
-    """A run whose every hotspot is one safeguarding case: withheld below analyst."""
-    body = {
-        "method": "dbscan",
-        "categories": ["domestic-abuse", "sexual-offences"],
-        "min_samples": 1,
-        "eps_m": 5,
-    }
-    r = env.post("/analyses", json=body)
-    assert r.status_code == 201, r.text
-    return r.json()["run_id"]
-
-
 def make_link(env, run_id: str, **body) -> dict:
     r = env.post("/share-links", json={"run_id": run_id, **body})
     assert r.status_code == 201, r.text

@@ -61,3 +61,14 @@ def demo(tmp_path_factory):
         keys[role] = key
     yield {"store": store, "runs": runs, "keys": keys, "path": path}
     store.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """Debian's headless chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium_path), args=["--no-sandbox"])
+        yield b
+        b.close()

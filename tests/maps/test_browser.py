@@ -59,16 +59,6 @@ def server(demo):
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium_path), args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 def open_map(browser, url: str, key: str, width: int = 1100, height: int = 800):
     page = browser.new_page(viewport={"width": width, "height": height}, has_touch=width < 500)
     if key:

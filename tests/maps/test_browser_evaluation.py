@@ -69,16 +69,6 @@ def open_file(browser, path: Path):
     return page, log
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium_path), args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 def test_evaluation_map_draws_outlines_panel_and_popups(browser, tmp_path):
     path = tmp_path / "evaluation.html"
     path.write_text(evaluation_map_html(DOC, tile_url=TILES, assets="inline"), encoding="utf-8")
