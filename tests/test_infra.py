@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -33,24 +32,29 @@ def test_shell_scripts_parse(script: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_ci_fails_when_postgis_test_is_skipped(tmp_path: Path) -> None:
-    """Under CI=true, a skipped postgis test turns a green run into exit 1."""
+SKIPPED_UNDER_CI = {
+    # marker: (a test that skips locally, how pytest names its skip)
+    "postgis": (
+        "def test_uses_db(postgis_url):\n    pass\n",
+        "SKIPPED [postgis] test_x.py::test_uses_db",
+    ),
+    "browser": (
+        "@pytest.mark.browser\ndef test_in_chromium():\n    pytest.skip('chromium is absent')\n",
+        "SKIPPED [browser] test_x.py::test_in_chromium",
+    ),
+}
+
+
+@pytest.mark.parametrize("marker", SKIPPED_UNDER_CI)
+def test_ci_fails_when_a_marked_test_is_skipped(tmp_path: Path, marker: str) -> None:
+    """Under CI=true, a skipped postgis (or browser) test turns a green run into exit 1."""
+    skipping_test, reported = SKIPPED_UNDER_CI[marker]
     shutil.copy(REPO_ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nmarkers =\n    postgis: x\n    shared_data: x\n"
+        "[pytest]\nmarkers =\n    postgis: x\n    shared_data: x\n    browser: x\n"
     )
     (tmp_path / "test_x.py").write_text(
-        textwrap.dedent(
-            """
-            import pytest
-
-            def test_plain():
-                pass
-
-            def test_uses_db(postgis_url):
-                pass
-            """
-        )
+        "import pytest\n\n\ndef test_plain():\n    pass\n\n\n" + skipping_test
     )
     env = {k: v for k, v in os.environ.items() if k != "HOTSPOTS_TEST_DATABASE_URL"}
 
@@ -67,4 +71,4 @@ def test_ci_fails_when_postgis_test_is_skipped(tmp_path: Path) -> None:
     assert local.returncode == 0, local.stdout + local.stderr
     ci = run("true")
     assert ci.returncode == 1, ci.stdout + ci.stderr
-    assert "SKIPPED [postgis] test_x.py::test_uses_db" in ci.stdout
+    assert reported in ci.stdout
