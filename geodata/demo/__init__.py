@@ -43,10 +43,18 @@ class DemoSummary:
         }
 
 
-def load_demo(store: Store, progress: Progress | None = None, on_file=None) -> DemoSummary:
+def load_demo(
+    store: Store,
+    progress: Progress | None = None,
+    on_file=None,
+    *,
+    sensitive_categories: frozenset[str] | None = None,
+) -> DemoSummary:
     """Load Gravesham's boundaries, population and 2022 police.uk data into ``store``.
 
     Loading twice changes nothing the second time (the import is idempotent).
+    ``sensitive_categories`` replaces the configured sensitive categories for
+    this import (tests use it to give role rules something to hide).
     """
     folder = demo_dir()
     counts = {}
@@ -64,6 +72,8 @@ def load_demo(store: Store, progress: Progress | None = None, on_file=None) -> D
     settings = IngestSettings(
         study_area=folder / "gravesham-district.geojsonl", study_area_buffer_m=STUDY_AREA_BUFFER_M
     )
+    if sensitive_categories is not None:
+        settings = settings.model_copy(update={"sensitive_categories": sensitive_categories})
     ctx = context_for(store, settings)
     report = import_records(
         store,

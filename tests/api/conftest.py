@@ -35,12 +35,10 @@ from api.app import create_app
 from api.security import new_api_key, now_utc
 from api.service import run_or_reuse
 from api.settings import ApiSettings, Settings
-from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
+from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir, load_demo
 from geodata.ingest import context_for, import_records
 from geodata.model import ApiKeyRecord
-from geodata.readers.areas import read_boundaries, read_population
 from geodata.readers.council import read_council
-from geodata.readers.police import read_police
 from geodata.settings import IngestSettings, StoreSettings
 from geodata.stores import DuckDBStore, Store
 from hotspots.analysis import AnalysisParams
@@ -96,22 +94,9 @@ def write_council_csv(path: Path, rows, prefix: str = "SG-2022-") -> Path:
 
 
 def load_demo_with_sensitive(store: Store, folder: Path) -> None:
-    """The demo (as :func:`geodata.demo.load_demo`) plus safeguarding cases; see the module."""
-    demo = demo_dir()
-    for kind, name in (
-        ("district", "gravesham-district.geojsonl"),
-        ("ward", "gravesham-wards-2013.geojson"),
-        ("lsoa", "gravesham-lsoa-2011.geojson"),
-    ):
-        store.replace_boundaries(
-            kind, read_boundaries(demo / name, kind, analysis_crs=store.analysis_crs)
-        )
-    population = read_population(
-        demo / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019
-    )
-    store.replace_population("lsoa", population)
-    ctx = context_for(store, ingest_settings())
-    import_records(store, read_police(demo / "gravesham-police-2022.zip"), ctx)
+    """The demo (:func:`geodata.demo.load_demo`, with ``SENSITIVE``) plus safeguarding cases;
+    see the module."""
+    load_demo(store, sensitive_categories=SENSITIVE)
     council = write_council_csv(folder / "safeguarding.csv", SAFEGUARDING_ROWS)
     report = import_records(
         store,

@@ -9,12 +9,9 @@ import pytest
 
 from api.security import new_api_key, now_utc
 from api.service import run_or_reuse
-from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
-from geodata.ingest import context_for, import_records
+from geodata.demo import load_demo
 from geodata.model import ApiKeyRecord
-from geodata.readers.areas import read_boundaries, read_population
-from geodata.readers.police import read_police
-from geodata.settings import IngestSettings, StoreSettings
+from geodata.settings import StoreSettings
 from geodata.stores import DuckDBStore, open_store
 from hotspots.analysis import AnalysisParams
 
@@ -22,26 +19,9 @@ SENSITIVE = "bicycle-theft"
 
 
 def load(store: DuckDBStore) -> None:
-    folder = demo_dir()
-    for kind, name in (
-        ("district", "gravesham-district.geojsonl"),
-        ("ward", "gravesham-wards-2013.geojson"),
-        ("lsoa", "gravesham-lsoa-2011.geojson"),
-    ):
-        store.replace_boundaries(
-            kind, read_boundaries(folder / name, kind, analysis_crs=store.analysis_crs)
-        )
-    store.replace_population(
-        "lsoa",
-        read_population(folder / "gravesham-lsoa11-population-mid2019.csv", kind="lsoa", year=2019),
-    )
-    settings = IngestSettings(
-        study_area=folder / "gravesham-district.geojsonl",
-        study_area_buffer_m=STUDY_AREA_BUFFER_M,
-        sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"}),
-    )
-    import_records(
-        store, read_police(folder / "gravesham-police-2022.zip"), context_for(store, settings)
+    """The demo, with ``SENSITIVE`` and the safeguarding categories as sensitive."""
+    load_demo(
+        store, sensitive_categories=frozenset({SENSITIVE, "domestic-abuse", "sexual-offences"})
     )
 
 
