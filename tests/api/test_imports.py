@@ -10,29 +10,20 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from functools import partial
 
 import pandas as pd
 import pytest
+import street_csv  # tests/api/street_csv.py
 
 from api.routes import imports as imports_route
-from geodata.readers.police import POLICE_COLUMNS
 
 PROBLEM = "application/problem+json"
 LEAKS = re.compile(r"Traceback|/tmp/|hotspots-upload|SELECT |psycopg|duckdb", re.I)
 
 
-def police_csv(month: str, rows: int, *, no_coords: int = 0, lon0: float = 0.3700) -> bytes:
-    """A police.uk street-level CSV: ``rows`` burglaries in a row of snap points, then
-    ``no_coords`` ASB rows without coordinates (quarantined)."""
-    lines = [",".join(POLICE_COLUMNS)]
-    for i in range(rows):
-        lines.append(
-            f"up{month}-{i:05d},{month},Kent Police,Kent Police,{lon0 + i * 0.0002:.6f},51.441500,"
-            "On or near Test Street,E01024290,Gravesham 010C,Burglary,Under investigation,"
-        )
-    for _ in range(no_coords):
-        lines.append(f",{month},Kent Police,Kent Police,,,No Location,,,Anti-social behaviour,,")
-    return ("\n".join(lines) + "\n").encode()
+#: uploads here: burglaries 0.0002° apart, ids up2023-01-00000 …
+police_csv = partial(street_csv.police_csv, prefix="up", step_deg=0.0002)
 
 
 def upload(env, name: str, data: bytes, role: str = "analyst", client=None, **form):

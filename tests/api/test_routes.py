@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 import pytest
 import shapely
 from pydantic import BaseModel, ConfigDict, Field
+from street_csv import police_csv  # tests/api/street_csv.py
 
 from api.problems import PROBLEM_BASE
 from api.routes.analyses import RunSummary
 from api.routes.share import ShareLinkPublic
 from geodata.model import JobRecord
-from geodata.readers.police import POLICE_COLUMNS
 from geodata.taxonomy import BY_SLUG
 
 ROLES = ("anonymous", "public", "partner", "analyst", "revoked", "garbage")
@@ -223,19 +223,6 @@ def page_all(env, url: str, role: str = "analyst") -> tuple[list[dict], int]:
         nxt = [lk.href for lk in doc.links if lk.rel == "next"]
         url = nxt[0].replace("http://testserver", "") if nxt else None
     return features, matched
-
-
-def police_csv(month: str, rows: int, *, no_coords: int = 0, prefix: str = "t") -> bytes:
-    lines = [",".join(POLICE_COLUMNS)]
-    for i in range(rows):
-        lon, lat = 0.3700 + i * 0.0003, 51.4415
-        lines.append(
-            f"{prefix}{month}-{i:05d},{month},Kent Police,Kent Police,{lon:.6f},{lat:.6f},"
-            "On or near Test Street,E01024290,Gravesham 010C,Burglary,Under investigation,"
-        )
-    for _ in range(no_coords):
-        lines.append(f",{month},Kent Police,Kent Police,,,No Location,,,Anti-social behaviour,,")
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
