@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+import weakref
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -41,7 +44,52 @@ def _year_earlier(when: datetime | None) -> datetime | None:
         return when.replace(year=when.year - 1, day=28)
 
 
+class AreaTableCache:
+    """:func:`area_table` results per store and request, kept while the stored batches
+    are unchanged.
+
+    GIS clients ask for the same wards and LSOAs again and again; the table costs tens
+    of milliseconds (boundaries, population, an incident count and the rates). An
+    entry is used again only while the store's batches (ids and content hashes) are
+    the same, so an import or a deleted batch shows at once; boundaries or population
+    replaced from the command line show within ``ttl_s`` seconds.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 128) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get(self, store, kind: str, categories, window):
+        key = (kind, tuple(categories) if categories else None, window.start, window.end)
+        batches = tuple(sorted((b.batch_id, b.content_hash) for b in store.list_batches()))
+        now = time.monotonic()
+        with self._lock:
+            entries = self._stores.setdefault(store, {})
+            hit = entries.get(key)
+        if hit is not None and hit[0] == batches and now - hit[1] < self.ttl_s:
+            table, borough, areas = hit[2]
+        else:
+            table, borough, areas = _compute_area_table(store, kind, categories, window)
+            with self._lock:
+                if len(entries) >= self.max_entries and key not in entries:
+                    entries.pop(min(entries, key=lambda k: entries[k][1]))
+                entries[key] = (batches, now, (table, borough, areas))
+        # callers may add columns: each gets its own copy of the small tables
+        return table.copy(), dict(borough), areas.copy()
+
+
+AREA_TABLES = AreaTableCache()
+
+
 def area_table(store, kind: str, categories, window) -> tuple[pd.DataFrame, dict, object]:
+    """Counts, rates per 1,000 and change on the previous year for each area of ``kind``,
+    the borough's figures, and the boundaries (cached: :class:`AreaTableCache`)."""
+    return AREA_TABLES.get(store, kind, categories, window)
+
+
+def _compute_area_table(store, kind: str, categories, window) -> tuple[pd.DataFrame, dict, object]:
     areas = store.boundaries(kind)
     if areas.empty:
         raise Problem(404, f"no {kind} boundaries are loaded")
