@@ -35,7 +35,7 @@ import shapely
 from geodata.crs import xy_to_lonlat
 from geodata.taxonomy import validate_slugs
 
-from .emerging import _mk_rows
+from .emerging import PATTERNS, _mk_rows
 from .harm import HarmWeights
 from .provenance import Provenance
 from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspots
@@ -43,16 +43,6 @@ from .temporal import month_keys, temporal_profile
 
 METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
 PROFILE_LIMIT = 200  # temporal profiles for this many top-ranked hotspots
-HOT_EMERGING = (
-    "new",
-    "consecutive",
-    "intensifying",
-    "persistent",
-    "diminishing",
-    "sporadic",
-    "oscillating",
-    "historical",
-)
 
 
 @dataclass(frozen=True)
@@ -412,7 +402,7 @@ def _grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells["emerging"] = result.category
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
-        keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in HOT_EMERGING]))
+        keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
     cell_of = grid.cell_of_incident if hasattr(grid, "cell_of_incident") else None
     if cell_of is None:
         from .grid import assign_cells

@@ -399,6 +399,29 @@ def check_progress(progress: float) -> float:
     return value
 
 
+def job_changes(
+    *,
+    status: str | None,
+    progress: float | None,
+    message: str | None,
+    result: dict | None,
+    when: datetime,
+    encode_result: Callable[[dict, str], object],
+) -> dict[str, object]:
+    """The checked column values of :meth:`Store.update_job` (fields given only), with
+    ``updated_at``; ``encode_result`` turns the result into the store's JSON value."""
+    changes: dict[str, object] = {"updated_at": utc_naive(when, "when")}
+    if status is not None:
+        changes["status"] = check_job_status(status)
+    if progress is not None:
+        changes["progress"] = check_progress(progress)
+    if message is not None:
+        changes["message"] = message
+    if result is not None:
+        changes["result"] = encode_result(result, "job result")
+    return changes
+
+
 def utc_naive(when: datetime | None, what: str = "time") -> datetime | None:
     """A datetime as naive UTC (how the service tables keep time); ``None`` stays ``None``.
 

@@ -60,6 +60,7 @@ from .base import (
     check_progress,
     check_role,
     dump_json,
+    job_changes,
     utc_naive,
 )
 
@@ -743,15 +744,14 @@ class DuckDBStore(Store):
         result: dict | None = None,
         when: datetime,
     ) -> bool:
-        changes: dict[str, object] = {"updated_at": utc_naive(when, "when")}
-        if status is not None:
-            changes["status"] = check_job_status(status)
-        if progress is not None:
-            changes["progress"] = check_progress(progress)
-        if message is not None:
-            changes["message"] = message
-        if result is not None:
-            changes["result"] = dump_json(result, "job result")
+        changes = job_changes(
+            status=status,
+            progress=progress,
+            message=message,
+            result=result,
+            when=when,
+            encode_result=dump_json,
+        )
         sets = ", ".join(f"{col} = ?" for col in changes)  # column names are literals above
         with self._service("updating the job") as cur:
             return bool(

@@ -60,6 +60,7 @@ from .base import (
     check_progress,
     check_role,
     dump_json,
+    job_changes,
     utc_naive,
 )
 
@@ -648,15 +649,14 @@ class PostGISStore(Store):
         result: dict | None = None,
         when: datetime,
     ) -> bool:
-        changes: dict[str, object] = {"updated_at": utc_naive(when, "when")}
-        if status is not None:
-            changes["status"] = check_job_status(status)
-        if progress is not None:
-            changes["progress"] = check_progress(progress)
-        if message is not None:
-            changes["message"] = message
-        if result is not None:
-            changes["result"] = _jsonb(result, "job result")
+        changes = job_changes(
+            status=status,
+            progress=progress,
+            message=message,
+            result=result,
+            when=when,
+            encode_result=_jsonb,
+        )
         query = sql.SQL("UPDATE jobs SET {} WHERE job_id = %s").format(
             sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(col)) for col in changes)
         )
