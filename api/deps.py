@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from geodata.errors import StoreUnavailable
 from geodata.stores import Store, open_store
 
+from .disclosure import Disclosure
 from .problems import Problem
 from .security import ROLES, hash_key, role_at_least
 from .settings import ApiSettings
@@ -118,5 +119,11 @@ def require(minimum: str):
     return check
 
 
+async def caller_disclosure(caller: CallerDep, settings: SettingsDep) -> Disclosure:
+    """The disclosure policy of the caller's role (:mod:`api.disclosure`)."""
+    return Disclosure.for_role(caller.role, settings)
+
+
+DisclosureDep = Annotated[Disclosure, Depends(caller_disclosure)]
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
 PartnerDep = Annotated[Caller, Depends(require("partner"))]

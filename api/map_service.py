@@ -1,7 +1,7 @@
 """The map of a stored run for a role: what the map route, share links and the CLI share.
 
 Gathers what :func:`maps.render.build_map` draws, as the role may see it:
-the run's hotspots (``shape_for_role``), ward and LSOA rates for the run's
+the run's hotspots (:meth:`api.disclosure.Disclosure.run_view`), ward and LSOA rates for the run's
 categories and window (counts below ``min_count`` suppressed for ``public``),
 and, for ``analyst`` only, the run's incidents (sensitive ones included:
 analysts may see them; no other role gets a single point).
@@ -13,17 +13,17 @@ from datetime import datetime
 
 import pandas as pd
 import shapely
+import shapely.geometry
 
-from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
+from .disclosure import Disclosure
 from .filters import Window
 from .problems import Problem
-from .routes.areas import SUPPRESSED_RATE_FIELDS, area_table
-from .service import shape_for_role
+from .routes.areas import areas_geojson
 
 #: boundaries are simplified to about this many degrees (≈ 5 m) for the page
 SIMPLIFY_DEG = 0.00005
@@ -45,33 +45,29 @@ def run_window(run: RunRecord) -> tuple[Window, tuple[str, ...] | None]:
     )
 
 
-def area_rates_geojson(store: Store, kind: str, run: RunRecord, role: str, min_count: int):
-    """Areas of ``kind`` with counts and rates for the run's window, or ``None`` if not loaded."""
+def area_rates_geojson(store: Store, kind: str, run: RunRecord, policy: Disclosure):
+    """Areas of ``kind`` with counts and rates for the run's window as the policy's role
+    may see them, or ``None`` if no such boundaries are loaded."""
     window, categories = run_window(run)
     try:
-        table, _borough, areas = area_table(store, kind, categories, window)
+        doc = areas_geojson(store, policy, kind, categories, window, SIMPLIFY_DEG)
     except Problem:
         return None
-    geoms = dict(zip(areas["code"], areas.to_crs(WGS84).geometry.simplify(SIMPLIFY_DEG, True)))
-    features = []
-    for rec in table.to_dict("records"):
-        props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
-        small = role == "public" and (rec["count"] or 0) < min_count
-        if small:
-            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
-        props["suppressed"] = small
-        geom = geoms.get(rec["area_code"])
-        if geom is None:
-            continue
-        features.append(
-            {
-                "type": "Feature",
-                "id": rec["area_code"],
-                "geometry": shapely.geometry.mapping(geom),
-                "properties": props,
-            }
-        )
-    return {"type": "FeatureCollection", "kind": kind, "features": features}
+    doc["features"] = [f for f in doc["features"] if f["geometry"] is not None]
+    return doc
+
+
+def keep_within(fc: dict, area_lonlat: shapely.Geometry | None) -> dict:
+    """The FeatureCollection with only the hotspots that touch ``area_lonlat`` (all when
+    ``None``): a share link's area filter."""
+    if area_lonlat is None:
+        return fc
+    kept = [
+        f
+        for f in fc.get("features", [])
+        if f.get("geometry") and shapely.geometry.shape(f["geometry"]).intersects(area_lonlat)
+    ]
+    return {**fc, "features": kept}
 
 
 def run_incidents(store: Store, run: RunRecord) -> pd.DataFrame:
@@ -100,8 +96,14 @@ def run_map_page(
     assets: str = "link",
     asset_base: str = "/static/vendor",
     risk_zones: dict | None = None,
+    policy: Disclosure | None = None,
+    within: shapely.Geometry | None = None,
 ) -> str:
     """The whole HTML page of a run's map as ``role`` may see it.
+
+    Everything the page embeds comes through the role's disclosure ``policy``
+    (default: ``role`` with ``min_count`` and the other settings at their
+    defaults), so the page holds no figure the role's JSON would not give.
 
     Partners and analysts also get the interventions log's outlines (target,
     displacement buffer, control: :mod:`maps.overlays`) and, when given,
@@ -113,6 +115,7 @@ def run_map_page(
     from .interventions import DEFAULT_BUFFER_M, interventions_geojson
 
     settings = settings or MapSettings()
+    policy = policy or Disclosure(role=role, min_count=min_count)
     outlines = None
     if role != "public":
         outlines = interventions_geojson(store, DEFAULT_BUFFER_M)
@@ -121,11 +124,11 @@ def run_map_page(
     else:
         risk_zones = None
     parts = {f["properties"]["part"] for f in (outlines or {}).get("features", [])}
-    fc = shape_for_role(run.result, role, min_count)
+    fc = keep_within(policy.run_view(run.result), within)
     areas = {
         kind: doc
         for kind in ("ward", "lsoa")
-        if (doc := area_rates_geojson(store, kind, run, role, min_count)) is not None
+        if (doc := area_rates_geojson(store, kind, run, policy)) is not None
     }
     incidents = run_incidents(store, run) if role == "analyst" else None
     opts = MapOptions(

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import pyarrow.compute as pc
 import shapely
 from fastapi import APIRouter, Query, Request, Response
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 
 from geodata.crs import WGS84
 from geodata.model import RunRecord
@@ -30,11 +30,12 @@ from geodata.stores import IncidentQuery
 from hotspots.analysis import METHODS
 
 from .deps import Caller, CallerDep, SettingsDep, StoreDep, require
+from .disclosure import Disclosure
 from .filters import MAX_OFFSET, Window, invalid, parse_window
 from .problems import Problem
-from .routes.areas import SUPPRESSED_RATE_FIELDS, area_table
-from .routes.incidents import POINT_COLUMNS, incident_features
-from .service import shape_for_role
+from .routes.areas import areas_geojson
+from .routes.incidents import POINT_COLUMNS, find_incident, incident_features
+from .service import run_counts
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -177,14 +178,17 @@ def _now() -> str:
 
 
 # -- collections -----------------------------------------------------------------------------
-def _run_collection(run: RunRecord, latest: bool) -> Collection:
+def _run_collection(run: RunRecord, latest: bool, policy: Disclosure, store=None) -> Collection:
     prov = run.provenance or {}
     cats = ", ".join(prov.get("categories") or []) or "all categories"
     when = run.created_at.strftime("%Y-%m-%d %H:%M")
+    n_incidents = run_counts(store, run, policy)[0]
+    shown = "fewer than the public threshold" if n_incidents is None else f"{n_incidents:,}"
     about = (
-        f"{run.method} hotspots of run {run.run_id} ({cats}; {prov.get('n_incidents', '?')} "
-        f"incidents; made {when} UTC), ranked, with every statistic. The run's time window "
-        "is the temporal extent; the datetime parameter is ignored here."
+        f"{run.method} hotspots of run {run.run_id} ({cats}; {shown} incidents"
+        f"{'' if policy.analyst else ', sensitive ones left out'}; made {when} UTC), ranked, "
+        "with every statistic. The run's time window is the temporal extent; the datetime "
+        "parameter is ignored here."
     )
     if latest:
         return Collection(
@@ -217,18 +221,25 @@ def _area_collection(cid: str) -> Collection:
     )
 
 
-def _catalogue(store, caller: Caller) -> list[Collection]:
+def _policy(caller: Caller, settings) -> Disclosure:
+    return Disclosure.for_role(caller.role, settings)
+
+
+def _catalogue(store, caller: Caller, settings) -> list[Collection]:
+    policy = _policy(caller, settings)
     out = [_incidents_collection(caller)] if caller.at_least("partner") else []
     out += [_area_collection(c) for c, (k, _) in AREAS.items() if len(store.boundaries(k))]
     for method in METHODS:
         newest = store.list_runs(method, limit=1)
         if newest:
-            out.append(_run_collection(newest[0], latest=True))
-    out += [_run_collection(r, latest=False) for r in store.list_runs(None, limit=RUNS_LISTED)]
+            out.append(_run_collection(newest[0], True, policy, store))
+    out += [
+        _run_collection(r, False, policy, store) for r in store.list_runs(None, limit=RUNS_LISTED)
+    ]
     return out
 
 
-def _find(store, caller: Caller, cid: str) -> Collection:
+def _find(store, caller: Caller, cid: str, settings) -> Collection:
     if cid == "incidents":
         require("partner")(caller)
         return _incidents_collection(caller)
@@ -241,17 +252,23 @@ def _find(store, caller: Caller, cid: str) -> Collection:
         run = store.get_run(cid) or store.get_run(cid[4:])
     if run is None:
         raise Problem(404, f"no collection {cid!r}; see /ogc/collections")
-    return _run_collection(run, latest=cid.startswith("hotspots-"))
+    return _run_collection(run, cid.startswith("hotspots-"), _policy(caller, settings), store)
 
 
-def _incident_extent(store, include_sensitive: bool) -> tuple[list | None, list | None]:
-    q = IncidentQuery(include_sensitive=include_sensitive, columns=["lon", "lat", "occurred_at"])
+def _incident_extent(store, analyst: bool) -> tuple[list | None, list | None]:
+    """Bounds and time span of the incidents a role may see; below analyst, sensitive
+    incidents are left out and the span is widened to whole months (no exact times)."""
+    q = IncidentQuery(include_sensitive=analyst, columns=["lon", "lat", "occurred_at"])
     t = store.query_incidents(q)
     if t.num_rows == 0:
         return None, None
     lon, lat, at = (pc.min_max(t[c]) for c in ("lon", "lat", "occurred_at"))
     bbox = [lon["min"].as_py(), lat["min"].as_py(), lon["max"].as_py(), lat["max"].as_py()]
-    return bbox, [_iso(at["min"].as_py()), _iso(at["max"].as_py())]
+    first, last = at["min"].as_py(), at["max"].as_py()
+    if not analyst:
+        first = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        last = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    return bbox, [_iso(first), _iso(last)]
 
 
 def _area_bbox(store, *kinds: str) -> list | None:
@@ -284,10 +301,10 @@ def _extent(store, caller: Caller, coll: Collection, cache: dict) -> dict:
             bbox = cache.setdefault("study", _area_bbox(store, "district", "ward", "lsoa"))
         interval = _run_interval(coll.run)
     else:
-        sensitive = coll.kind != "incidents" or caller.at_least("analyst")
-        if sensitive not in cache:
-            cache[sensitive] = _incident_extent(store, sensitive)
-        bbox, interval = cache[sensitive]
+        analyst = caller.at_least("analyst")
+        if analyst not in cache:
+            cache[analyst] = _incident_extent(store, analyst)
+        bbox, interval = cache[analyst]
         if coll.kind != "incidents":
             bbox = _area_bbox(store, coll.kind)
     return {
@@ -316,29 +333,11 @@ def _collection_doc(base: str, store, caller, coll: Collection, cache: dict, htm
 
 # -- features ----------------------------------------------------------------------------------
 def _area_features(store, settings, caller: Caller, kind: str, window: Window) -> list[dict]:
-    table, _, areas = area_table(store, kind, None, window)
-    geoms = dict(zip(areas["code"], areas.to_crs(WGS84).geometry))
-    features = []
-    for rec in table.to_dict("records"):
-        props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
-        small = caller.role == "public" and rec["count"] < settings.public_min_count
-        if small:
-            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
-        props["suppressed"] = small
-        geom = geoms.get(rec["area_code"])
-        features.append(
-            {
-                "type": "Feature",
-                "id": str(rec["area_code"]),
-                "geometry": mapping(geom) if geom is not None else None,
-                "properties": props,
-            }
-        )
-    return features
+    return areas_geojson(store, _policy(caller, settings), kind, None, window)["features"]
 
 
 def _run_features(settings, caller: Caller, run: RunRecord) -> list[dict]:
-    fc = shape_for_role(run.result or {}, caller.role, settings.public_min_count)
+    fc = _policy(caller, settings).run_view(run.result or {})
     return [{**f, "id": str(f.get("id"))} for f in fc.get("features", [])]
 
 
@@ -353,7 +352,7 @@ def _select(store, settings, caller, coll, bbox, window, limit: int, offset: int
             include_sensitive=caller.at_least("analyst"),
         )
         page = store.query_incidents(replace(q, columns=POINT_COLUMNS, limit=limit, offset=offset))
-        return incident_features(page), store.count_incidents(q)
+        return incident_features(page, _policy(caller, settings)), store.count_incidents(q)
     if coll.kind == "run":
         features = _run_features(settings, caller, coll.run)
     else:
@@ -366,15 +365,7 @@ def _select(store, settings, caller, coll, bbox, window, limit: int, offset: int
 
 def _one(store, settings, caller: Caller, coll: Collection, fid: str) -> dict | None:
     if coll.kind == "incidents":
-        batch, sep, _ = fid.rpartition("#")
-        if not sep:
-            return None
-        q = IncidentQuery(
-            batch_ids=[batch], include_sensitive=caller.at_least("analyst"), columns=POINT_COLUMNS
-        )
-        t = store.query_incidents(q)
-        t = t.filter(pc.equal(t["id"], fid))
-        return incident_features(t)[0] if t.num_rows else None
+        return find_incident(store, _policy(caller, settings), fid)
     if coll.kind == "run":
         features = _run_features(settings, caller, coll.run)
     else:
@@ -463,7 +454,7 @@ def list_collections(
     request: Request, store: StoreDep, settings: SettingsDep, caller: CallerDep, f: Format = None
 ) -> Response:
     base, html, cache = _base(request, settings), _wants_html(request, f), {}
-    colls = _catalogue(store, caller)
+    colls = _catalogue(store, caller, settings)
     doc = {
         "links": _self_links(base, "/collections", html),
         "collections": [_collection_doc(base, store, caller, c, cache, html) for c in colls],
@@ -498,7 +489,7 @@ def read_collection(
     f: Format = None,
 ) -> Response:
     base, html = _base(request, settings), _wants_html(request, f)
-    coll = _find(store, caller, collection_id)
+    coll = _find(store, caller, collection_id, settings)
     doc = _collection_doc(base, store, caller, coll, {}, html)
     ext = doc["extent"]
     body = (
@@ -538,7 +529,7 @@ def list_items(
     f: Format = None,
 ) -> Response:
     base, html = _base(request, settings), _wants_html(request, f)
-    coll = _find(store, caller, collection_id)
+    coll = _find(store, caller, collection_id, settings)
     limit = min(DEFAULT_LIMIT, settings.max_page_size) if limit is None else limit
     if limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 1 to {settings.max_page_size}", limit)
@@ -590,7 +581,7 @@ def read_item(
     f: Format = None,
 ) -> Response:
     base, html = _base(request, settings), _wants_html(request, f)
-    coll = _find(store, caller, collection_id)
+    coll = _find(store, caller, collection_id, settings)
     feature = _one(store, settings, caller, coll, feature_id)
     if feature is None:
         raise Problem(404, f"no feature {feature_id!r} in collection {coll.id!r}")

@@ -24,7 +24,9 @@ from hotspots.planner import Plan, PlanParams, plan_days_of_action
 from hotspots.rates import area_rates, lsoa_population_to_areas
 from hotspots.temporal import month_keys
 
+from .disclosure import Disclosure
 from .filters import Window
+from .routes.areas import sensitive_categories_stored
 
 BOROUGH_WORDS = ("borough", "district", "all")
 
@@ -123,10 +125,18 @@ def months_with_data(store: Store, start: datetime | None, end: datetime | None)
     return sorted(set(month_keys(stamps))) if len(stamps) else []
 
 
-def _incidents_in(store: Store, area: Area, categories, start, end) -> pd.DataFrame:
+def _incidents_in(
+    store: Store, area: Area, categories, start, end, include_sensitive: bool = True
+) -> pd.DataFrame:
     bbox = area.geometry_xy.bounds
     return store.query_incidents(
-        IncidentQuery(bbox=bbox, categories=categories, start=start, end=end)
+        IncidentQuery(
+            bbox=bbox,
+            categories=categories,
+            start=start,
+            end=end,
+            include_sensitive=include_sensitive,
+        )
     ).to_pandas()
 
 
@@ -138,14 +148,18 @@ def plan_from_store(
     role: str = "analyst",
     min_count: int = 5,
     harm_weights: HarmWeights | None = None,
+    policy: Disclosure | None = None,
 ) -> Plan:
-    """A plan for the store's incidents in an area.
+    """A plan for the store's incidents in an area, as the role's disclosure ``policy``
+    allows (default: ``role`` with ``min_count``).
 
-    Below ``analyst``, street names of sensitive incidents are never listed, and a place
-    holding sensitive incidents is not offered as a site when it holds fewer than
-    ``min_count`` incidents or one point (it would show them as points)."""
+    Below ``analyst`` the plan is made without sensitive incidents, and a place on fewer
+    than ``policy.min_places`` distinct locations is not offered as a site."""
+    policy = policy or Disclosure(role=role, min_count=min_count)
     area = resolve_area(store, area_text)
-    incidents = _incidents_in(store, area, params.categories, params.start, params.end)
+    incidents = _incidents_in(
+        store, area, params.categories, params.start, params.end, policy.include_sensitive
+    )
     months = months_with_data(store, params.start, params.end)
     return plan_days_of_action(
         incidents,
@@ -155,8 +169,8 @@ def plan_from_store(
         area_name=area.name,
         months=months,
         harm_weights=harm_weights,
-        show_sensitive_locations=role == "analyst",
-        withhold_sensitive_below=None if role == "analyst" else min_count,
+        show_sensitive_locations=policy.analyst,
+        min_places=None if policy.analyst else policy.min_places,
     )
 
 
@@ -199,13 +213,21 @@ def ward_briefing(
     min_count: int = 5,
     top: int = 5,
     generated: str | None = None,
+    policy: Disclosure | None = None,
 ) -> dict:
     """A ward's figures for Ward Members: counts and rates by category against the borough,
     change on the previous year, and the top places by harm (as plan sites).
 
-    ``role`` ``public`` suppresses every count below ``min_count`` (``None``)
-    and drops the rates and street names that would reveal them.
+    Figures pass the role's disclosure ``policy`` (default: ``role`` with ``min_count``):
+    the public gets counts rounded, small ones suppressed, the rates worked out from the
+    rounded counts, and sensitive categories left out unless asked for on their own.
     """
+    policy = policy or Disclosure(role=role, min_count=min_count)
+    with_sensitive = True
+    if policy.public:
+        with_sensitive, scope_note = policy.area_scope(
+            categories, sensitive_categories_stored(store)
+        )
     area = resolve_area(store, ward_text, kinds=("ward",))
     window = window if window is not None and (window.start or window.end) else None
     window = window or default_window(store)
@@ -227,7 +249,11 @@ def ward_briefing(
     def table(start, end):
         return store.query_incidents(
             IncidentQuery(
-                categories=categories, start=start, end=end, columns=["category", "ward_code"]
+                categories=categories,
+                start=start,
+                end=end,
+                columns=["category", "ward_code"],
+                include_sensitive=with_sensitive,
             )
         ).to_pandas()
 
@@ -298,7 +324,7 @@ def ward_briefing(
             end=window.end,
             sites=top,
         )
-        plan = plan_from_store(store, params, f"ward:{area.code}", role=role, min_count=min_count)
+        plan = plan_from_store(store, params, f"ward:{area.code}", policy=policy)
         for s in sorted(plan.sites, key=lambda s: s.pick):
             d = s.to_dict()
             d["rank"] = s.pick
@@ -308,6 +334,8 @@ def ward_briefing(
         notes.extend(n for n in plan.notes if n.startswith("times of day are unknown"))
     if previous is None:
         notes.append("No data for the same months a year earlier is loaded.")
+    if not with_sensitive:
+        notes.append(scope_note.capitalize() + ".")
     doc = {
         "ward": {"code": area.code, "name": area.name},
         "period": {
@@ -332,7 +360,7 @@ def ward_briefing(
         "generated": generated,
         "suppressed_below": None,
     }
-    return suppress_briefing(doc, min_count) if role == "public" else doc
+    return suppress_briefing(doc, policy) if policy.public else doc
 
 
 def _borough_outline(store: Store) -> dict | None:
@@ -360,36 +388,59 @@ def _change(now: int, before: int | None) -> float | None:
     return round(100 * (now - before) / before, 1)
 
 
-def suppress_briefing(doc: dict, min_count: int) -> dict:
-    """The briefing as the public may see it: counts below ``min_count`` become ``None``, with
-    the rates and changes computed from them, and street names with small counts dropped."""
-    out = {**doc, "suppressed_below": min_count}
+def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
+    """The briefing as the public may see it: every count rounded to the nearest
+    ``policy.rounding`` and those below ``policy.min_count`` suppressed (``None``), the
+    rates and changes worked out from the rounded counts, street names with small counts
+    dropped, and no shares or windows that would give a suppressed count back."""
+    count = policy.count
+    out = {**doc, "suppressed_below": policy.min_count, "rounded_to": policy.rounding}
     t = dict(doc["totals"])
-    if t["count"] < min_count:
-        for k in ("count", "rate", "rate_low", "rate_high", "ratio_to_borough", "change_pct"):
-            t[k] = None
-    if t.get("previous_count") is not None and t["previous_count"] < min_count:
-        t["previous_count"] = None
-        t["change_pct"] = None
-    out["totals"] = t
+    n, before = count(t["count"]), count(t.get("previous_count"))
+    pop = t.get("population")
+    t.update(count=n, previous_count=before, change_pct=_change(n, before) if n else None)
+    if n is None or not pop:
+        t.update(rate=None, rate_low=None, rate_high=None, ratio_to_borough=None)
+    else:
+        t["rate"] = round(1000 * n / pop, 2)
+        t.update(rate_low=None, rate_high=None)
+    b = dict(doc["borough"])
+    b["count"] = count(b["count"])
+    b["rate"] = (
+        round(1000 * b["count"] / b["population"], 2) if b["count"] and b["population"] else None
+    )
+    if t["rate"] is not None and b["rate"]:
+        t["ratio_to_borough"] = round(t["rate"] / b["rate"], 1)
+    out["totals"], out["borough"] = t, b
     rows = []
     for r in doc["categories"]:
         r = dict(r)
-        if r["count"] < min_count:
-            r.update(count=None, rate=None, ratio_to_borough=None, change_pct=None)
-        if r.get("previous_count") is not None and r["previous_count"] < min_count:
-            r.update(previous_count=None, change_pct=None)
-        if r["borough_count"] < min_count:
-            r.update(borough_count=None, borough_rate=None, ratio_to_borough=None)
+        n, before, bn = count(r["count"]), count(r.get("previous_count")), count(r["borough_count"])
+        rate = round(1000 * n / pop, 2) if n is not None and pop else None
+        b_rate = r.get("borough_rate")
+        b_rate = round(b_rate * bn / r["borough_count"], 2) if bn and b_rate else None
+        r.update(
+            count=n,
+            previous_count=before,
+            change_pct=_change(n, before) if n is not None else None,
+            borough_count=bn,
+            rate=rate,
+            borough_rate=b_rate,
+            ratio_to_borough=round(rate / b_rate, 1) if rate and b_rate else None,
+        )
         rows.append(r)
     out["categories"] = rows
     spots = []
     for h in doc["hotspots"]:
         h = dict(h)
-        if h["count"] < min_count:
-            h.update(count=None, harm=None, window=None, trend=None)
-        h["categories"] = {k: (v if v >= min_count else None) for k, v in h["categories"].items()}
-        h["top_locations"] = [loc for loc in h["top_locations"] if loc[1] >= min_count]
+        h["count"] = count(h["count"])
+        if h["count"] is None:
+            continue  # a place with fewer than the threshold is not shown at all
+        h.update(harm=policy.figure(h.get("harm")), window=None, trend=None)
+        h["categories"] = {k: count(v) for k, v in h["categories"].items()}
+        h["top_locations"] = [
+            [loc, count(v)] for loc, v in h["top_locations"] if count(v) is not None
+        ]
         spots.append(h)
     out["hotspots"] = spots
     return out

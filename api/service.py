@@ -1,9 +1,8 @@
-"""What the CLI and the web API share: running analyses on a store, storing runs, and
-shaping results for a role."""
+"""What the CLI and the web API share: running analyses on a store and storing runs (with
+the restricted view shown below analyst), and a cache of role-shaped run documents."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -16,13 +15,13 @@ import shapely
 from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
-from geodata.taxonomy import DEFAULT_SENSITIVE
 from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
 from hotspots.harm import HarmWeights
 from hotspots.provenance import library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 from hotspots.temporal import month_keys
 
+from .disclosure import Disclosure
 from .security import now_utc
 
 
@@ -32,10 +31,20 @@ def analyse_store(
     weights: HarmWeights | None = None,
     concern: ConcernProfile | None = None,
     ranking: RankingWeights | None = None,
+    *,
+    include_sensitive: bool = True,
 ) -> AnalysisResult:
-    """Run an analysis on the incidents of a store, with its study area and months."""
+    """Run an analysis on the incidents of a store, with its study area and months.
+
+    ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
+    restricted view that roles below analyst are shown (:mod:`api.disclosure`)."""
     incidents = st.query_incidents(
-        IncidentQuery(start=params.start, end=params.end, categories=params.categories)
+        IncidentQuery(
+            start=params.start,
+            end=params.end,
+            categories=params.categories,
+            include_sensitive=include_sensitive,
+        )
     ).to_pandas()
     stamps = (
         st.query_incidents(
@@ -61,6 +70,46 @@ def analyse_store(
     )
 
 
+def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights | None]:
+    """The analysis parameters and ranking weights of a stored analysis request (the JSON
+    body of ``POST /analyses``, as a run keeps it); :class:`ValueError` naming the field."""
+    from hotspots.temporal import month_or_day
+
+    def when(field: str, end: bool):
+        text = request.get(field)
+        if text is None:
+            return None
+        value = month_or_day(str(text), end=end)
+        if value is None:
+            raise ValueError(f"{field}: expected YYYY-MM or YYYY-MM-DD; received {text!r}")
+        return value
+
+    cats = request.get("categories")
+    params = AnalysisParams(
+        method=request.get("method", "dbscan"),
+        categories=tuple(cats) if cats else None,
+        start=when("from", end=False),
+        end=when("to", end=True),
+        eps_m=request.get("eps_m"),
+        min_samples=request.get("min_samples"),
+        min_cluster_size=request.get("min_cluster_size", 15),
+        resolution=request.get("resolution"),
+        k=request.get("k", 1),
+        value=request.get("value", "count"),
+        permutations=request.get("permutations", 999) if request.get("permute") else 0,
+        fdr=request.get("fdr", False),
+        bandwidth_m=request.get("bandwidth_m"),
+        cell_m=request.get("cell_m", 50.0),
+        seed=request.get("seed", 0),
+    )
+    weights = request.get("weights")
+    return params, (RankingWeights(**weights) if weights else None)
+
+
+#: bumped when what a run stores for disclosure changes
+DISCLOSURE_VERSION = 2
+
+
 def request_key(st: Store, request: dict) -> str:
     """Identifies an analysis request against the data as stored now (for reuse)."""
     batches = sorted((b.batch_id, b.content_hash) for b in st.list_batches())
@@ -70,6 +119,8 @@ def request_key(st: Store, request: dict) -> str:
             "batches": batches,
             "libraries": library_versions(),
             "weights": HarmWeights.default().version,
+            # runs stored before the restricted view and generalised outlines are not reused
+            "disclosure": DISCLOSURE_VERSION,
         },
         sort_keys=True,
         default=str,
@@ -90,6 +141,10 @@ def run_or_reuse(
     result = analyse_store(st, params, ranking=ranking)
     fc = json.loads(result.to_json())
     fc["sensitive_categories"] = sensitive_categories(st, params)
+    if fc["sensitive_categories"]:
+        # what roles below analyst see: the same analysis without the sensitive incidents
+        restricted = analyse_store(st, params, ranking=ranking, include_sensitive=False)
+        fc["restricted"] = json.loads(restricted.to_json())
     record = RunRecord(
         run_id=result.run_id,
         method=params.method,
@@ -119,59 +174,28 @@ def sensitive_categories(st: Store, params: AnalysisParams) -> list[str]:
     return sorted(set(flagged))
 
 
-SUPPRESSED = None
+_RUN_COUNTS: dict = {}
+_RUN_COUNTS_LOCK = threading.Lock()
 
 
-def _reveals_sensitive(props: dict, sensitive: frozenset[str], min_count: int) -> bool:
-    """Whether a hotspot would show sensitive incidents as (near enough) points: it holds
-    sensitive incidents and fewer than ``min_count`` incidents, or a single place."""
-    cats = props.get("categories") or {}
-    if not any(cats.get(c) for c in sensitive):
-        return False
-    return (props.get("count") or 0) < min_count or props.get("distinct_points") == 1
+def run_counts(st: Store | None, run: RunRecord, policy: Disclosure) -> tuple[int | None, int]:
+    """(incidents, hotspots) of a run as the policy's role may see them.
 
-
-def shape_for_role(fc: dict, role: str, min_count: int) -> dict:
-    """A run's FeatureCollection as a role may see it.
-
-    Below ``analyst``, a hotspot holding sensitive incidents (the run's
-    ``sensitive_categories``, else the default ones) is withheld when it holds
-    fewer than ``min_count`` incidents or one place only, since its shape and
-    centroid would show those incidents as points; ``withheld`` says how many.
-    ``public`` also gets every count below ``min_count`` suppressed (``null``,
-    with ``suppressed: true``), and no street-level top locations with small
-    counts; ``analyst`` gets it whole.
+    A listed run carries no result (listings stay light), so it is read once; a run
+    never changes (its id names its inputs), so the figures are kept per run and policy.
     """
-    if role == "analyst":
-        return fc
-    sensitive = frozenset(fc.get("sensitive_categories") or ()) | DEFAULT_SENSITIVE
-    features = fc.get("features", [])
-    kept = [f for f in features if not _reveals_sensitive(f["properties"], sensitive, min_count)]
-    if len(kept) < len(features):
-        fc = {**fc, "features": kept, "withheld": {"features": len(features) - len(kept)}}
-    if role != "public":
-        return fc
-    out = copy.deepcopy(fc)
-    for f in out.get("features", []):
-        p = f["properties"]
-        small = p.get("count") is not None and p["count"] < min_count
-        if small:
-            p["count"] = SUPPRESSED
-            p["harm"] = SUPPRESSED
-            p["harm_density_per_km2"] = SUPPRESSED
-        p["suppressed"] = small
-        cats = p.get("categories") or {}
-        p["categories"] = {k: (v if v >= min_count else SUPPRESSED) for k, v in cats.items()}
-        p["top_locations"] = [loc for loc in p.get("top_locations") or [] if loc[1] >= min_count]
-        profile = p.get("profile")
-        if profile:
-            profile["monthly"] = {
-                m: (v if v >= min_count else SUPPRESSED)
-                for m, v in profile.get("monthly", {}).items()
-            }
-            profile["hour_weekday"] = None
-    out["suppression"] = {"role": "public", "min_count": min_count}
-    return out
+    key = (run.run_id, policy)
+    with _RUN_COUNTS_LOCK:
+        hit = _RUN_COUNTS.get(key)
+    if hit is not None:
+        return hit
+    full = run if run.result or st is None else (st.get_run(run.run_id) or run)
+    counts = policy.run_counts(full)
+    with _RUN_COUNTS_LOCK:
+        if len(_RUN_COUNTS) > 4096:
+            _RUN_COUNTS.clear()
+        _RUN_COUNTS[key] = counts
+    return counts
 
 
 @dataclass(frozen=True)
@@ -184,7 +208,7 @@ class ShapedRun:
 
 
 class ShapedRunCache:
-    """Serialised, role-shaped run GeoJSON per store and (run id, role, threshold).
+    """Serialised, role-shaped run GeoJSON per store and (run id, disclosure policy).
 
     A stored run never changes (its id names its inputs), so its body can be served
     again without reading, shaping and serialising it on every request. Entries are
@@ -198,16 +222,17 @@ class ShapedRunCache:
         self._lock = threading.Lock()
         self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def peek(self, st: Store, run_id: str, role: str, min_count: int) -> ShapedRun | None:
+    def peek(self, st: Store, run_id: str, policy: Disclosure) -> ShapedRun | None:
         """The body kept in memory if it is fresh, without touching the store."""
         with self._lock:
-            hit = self._stores.get(st, {}).get((run_id, role, min_count))
+            hit = self._stores.get(st, {}).get((run_id, policy))
         return hit if hit is not None and time.monotonic() - hit.loaded_at < self.ttl_s else None
 
-    def get(self, st: Store, run_id: str, role: str, min_count: int) -> ShapedRun | None:
-        """The run's body for ``role``, from memory or the store; ``None`` if no such run."""
-        key = (run_id, role, min_count)
-        hit = self.peek(st, run_id, role, min_count)
+    def get(self, st: Store, run_id: str, policy: Disclosure) -> ShapedRun | None:
+        """The run's body for the policy's role, from memory or the store; ``None`` if no
+        such run."""
+        key = (run_id, policy)
+        hit = self.peek(st, run_id, policy)
         if hit is not None:
             return hit
         with self._lock:
@@ -217,7 +242,7 @@ class ShapedRunCache:
             with self._lock:
                 entries.pop(key, None)
             return None
-        body = json.dumps(shape_for_role(run.result, role, min_count), default=str).encode()
+        body = json.dumps(policy.run_view(run.result), default=str).encode()
         shaped = ShapedRun(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', time.monotonic())
         with self._lock:
             if len(entries) >= self.max_entries and key not in entries:

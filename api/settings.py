@@ -23,6 +23,10 @@ class ApiSettings(BaseSettings):
     secret_key: SecretStr
     #: counts below this are suppressed for the public role
     public_min_count: int = Field(5, ge=1)
+    #: public counts are rounded to the nearest multiple of this
+    public_rounding: int = Field(5, ge=1, le=100)
+    #: below analyst, hotspots and plan sites on fewer distinct places are withheld
+    min_places: int = Field(3, ge=1, le=100)
     max_upload_mb: float = Field(50.0, gt=0)
     max_bbox_km2: float = Field(5_000.0, gt=0)
     max_window_days: int = Field(3_700, ge=1)

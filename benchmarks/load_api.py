@@ -167,7 +167,7 @@ def add_naive_route(app):
 
     from api.deps import current_caller, get_settings, get_store
     from api.problems import Problem
-    from api.service import shape_for_role
+    from api.disclosure import Disclosure
 
     # (dependencies as defaults: this module's annotations are strings FastAPI cannot
     # resolve from inside this function)
@@ -182,7 +182,7 @@ def add_naive_route(app):
         run = store.get_run(run_id)
         if run is None:
             raise Problem(404, f"no run {run_id!r}")
-        doc = shape_for_role(run.result, caller.role, settings.public_min_count)
+        doc = Disclosure.for_role(caller.role, settings).run_view(run.result)
         return Response(stdjson.dumps(doc, default=str), media_type="application/geo+json")
 
     return app

@@ -105,6 +105,9 @@ class AnalysisResult:
     surface: object | None = None  # DensitySurface (kde)
     profiles: dict = field(default_factory=dict)  # hotspot id -> TemporalProfile dict
     notes: list[str] = field(default_factory=list)
+    #: hotspot id -> generalised outline (:mod:`hotspots.generalise`) as GeoJSON, with its
+    #: area and centroid: what roles below analyst are shown instead of the exact shape
+    outlines: dict = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -120,14 +123,15 @@ class AnalysisResult:
         for rec, geom in zip(gdf.drop(columns="geometry").to_dict("records"), gdf.geometry):
             props = {k: _plain(v) for k, v in rec.items()}
             props["profile"] = self.profiles.get(rec["hotspot_id"])
-            features.append(
-                {
-                    "type": "Feature",
-                    "id": rec["hotspot_id"],
-                    "geometry": shapely.geometry.mapping(geom),
-                    "properties": props,
-                }
-            )
+            feature = {
+                "type": "Feature",
+                "id": rec["hotspot_id"],
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": props,
+            }
+            if rec["hotspot_id"] in self.outlines:
+                feature["generalised"] = self.outlines[rec["hotspot_id"]]
+            features.append(feature)
         return {
             "type": "FeatureCollection",
             "features": features,
@@ -221,6 +225,7 @@ def run_analysis(
     # Monthly series, trend and profiles per hotspot, vectorised over hotspots
     hs_of = hotspots.attrs.pop("hs_of", np.full(len(data), -1))
     n_h, n_m = len(hotspots), len(months)
+    outlines = _generalised(data, hotspots, hs_of, params.method, crs)
     month_index = {m: i for i, m in enumerate(months)}
     keys = month_keys(data["occurred_at"]) if len(data) else np.array([], dtype=str)
     m_of = np.array([month_index.get(k, -1) for k in keys], dtype=np.int64)
@@ -262,15 +267,38 @@ def run_analysis(
         n_incidents=len(data),
     )
     ranked.insert(0, "run_id", prov.run_id)
-    return AnalysisResult(
-        prov,
-        ranked,
-        crs,
-        cells,
-        surface,
-        profiles,
-        notes,
-    )
+    return AnalysisResult(prov, ranked, crs, cells, surface, profiles, notes, outlines)
+
+
+def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
+    """Distinct places per hotspot (set on ``hotspots``) and each hotspot's generalised
+    outline for roles below analyst: H3 cells for clusters and density areas, the cell
+    itself for grid methods."""
+    from .generalise import cell_outlines, distinct_places
+
+    n = len(hotspots)
+    if not n:
+        return {}
+    lat, lng = data["lat"].to_numpy(float), data["lon"].to_numpy(float)
+    hotspots["distinct_points"] = distinct_places(lat, lng, hs_of, n)
+    if method in ("hexes", "gistar", "emerging"):
+        geoms = gpd.GeoSeries(hotspots.geometry.to_numpy(), crs=crs)
+    else:
+        geoms = gpd.GeoSeries(cell_outlines(lat, lng, hs_of, n), crs="EPSG:4326").to_crs(crs)
+    area = geoms.area.to_numpy()
+    centre = geoms.centroid
+    c_lon, c_lat = xy_to_lonlat(centre.x.to_numpy(), centre.y.to_numpy(), crs)
+    lonlat = geoms.to_crs("EPSG:4326").to_numpy()
+    out = {}
+    for i, hid in enumerate(hotspots["hotspot_id"]):
+        if lonlat[i] is None or lonlat[i].is_empty:
+            continue
+        out[str(hid)] = {
+            "geometry": shapely.geometry.mapping(lonlat[i]),
+            "area_m2": float(area[i]),
+            "centroid": [round(float(c_lon[i]), 6), round(float(c_lat[i]), 6)],
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- finders

@@ -512,7 +512,7 @@ def plan_days_of_action(
     months: list[str] | None = None,
     harm_weights: HarmWeights | None = None,
     show_sensitive_locations: bool = False,
-    withhold_sensitive_below: int | None = None,
+    min_places: int | None = None,
 ) -> Plan:
     """Choose sites for a day of action, give each a patrol window and put them in a short route.
 
@@ -528,11 +528,9 @@ def plan_days_of_action(
     show_sensitive_locations : list street names of sensitive incidents in
         a site's top locations (analysts only); otherwise they are counted
         but never named.
-    withhold_sensitive_below : for roles below analyst: a place holding
-        sensitive incidents is never offered as a site when it holds fewer
-        than this many incidents or a single point, since the hexagon would
-        show those incidents as points (as :func:`api.service.shape_for_role`
-        does for hotspots). Their harm still counts in the totals.
+    min_places : for roles below analyst: a place whose incidents sit on fewer
+        distinct locations is never offered as a site (see ``api.disclosure``);
+        roles below analyst also get incidents without the sensitive ones.
     """
     harm_weights = harm_weights or HarmWeights.default()
     data = _filter(incidents, params, area_lonlat)
@@ -607,29 +605,26 @@ def plan_days_of_action(
     xy = np.column_stack([cx, cy])
     speed_m_per_h = params.speed * 1000.0 / params.detour_factor  # straight-line metres per hour
 
-    # Places that would show sensitive incidents as points are not offered below analyst.
+    # Below analyst a site on fewer than ``min_places`` distinct places is a map of those
+    # places (the single-place rule of api.disclosure): it is not offered.
     offered = np.ones(n_el, bool)
     sensitive = (
         data["sensitive"].fillna(False).to_numpy(bool)
         if "sensitive" in data
         else np.zeros(len(data), bool)
     )
-    if withhold_sensitive_below is not None and sensitive.any():
-        el_sens = np.bincount(inc_elem, weights=sensitive, minlength=n_el)
+    if min_places is not None and n_el:
         pairs = np.unique(
             np.column_stack([inc_elem, data["lon"].to_numpy(), data["lat"].to_numpy()]), axis=0
         )
         el_points = np.bincount(pairs[:, 0].astype(np.int64), minlength=n_el)
         for c, m in enumerate(members):
-            if el_sens[m].sum() and (
-                el_count[m].sum() < withhold_sensitive_below or el_points[m].sum() == 1
-            ):
+            if el_points[m].sum() < min_places:
                 offered[c] = False
         if (~offered).any():
             notes.append(
-                f"{int((~offered).sum()):,} place(s) holding sensitive incidents were not offered "
-                f"as sites: with fewer than {withhold_sensitive_below} incidents, or one point, "
-                "a site would show them as points"
+                f"{int((~offered).sum()):,} place(s) on fewer than {min_places} distinct "
+                "locations were not offered as sites: they would show those locations"
             )
 
     # Lazy greedy maximum coverage (exact for disjoint single cells).

@@ -1,7 +1,7 @@
 """The hotspot map of an analysis run, as one HTML page that needs no CDN.
 
 :func:`build_map` turns a run's FeatureCollection (already shaped for the
-viewer's role, see ``api.service.shape_for_role``) plus optional area rates
+viewer's role, see ``api.disclosure.Disclosure.run_view``) plus optional area rates
 and incident points into a :class:`folium.Map`; other pages (plans,
 briefings) may add their own layers to it. :func:`render_html` then writes
 the page with Leaflet and its plugins linked from our static route or

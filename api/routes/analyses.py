@@ -8,13 +8,11 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hotspots.analysis import AnalysisParams
-from hotspots.ranking import RankingWeights
-
-from ..deps import AnalystDep, CallerDep, SettingsDep, StoreDep
+from ..deps import AnalystDep, DisclosureDep, SettingsDep, StoreDep
+from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
 from ..problems import Problem
-from ..service import SHAPED_RUNS, run_or_reuse
+from ..service import SHAPED_RUNS, params_from_request, run_counts, run_or_reuse
 
 router = APIRouter(tags=["analyses"])
 
@@ -68,18 +66,22 @@ class RunSummary(BaseModel):
     run_id: str
     method: str
     created_at: str
-    n_incidents: int
-    hotspots: int
+    n_incidents: int | None = Field(
+        description="incidents analysed, as the caller may see them (the public: rounded, "
+        "null below the threshold)"
+    )
+    hotspots: int = Field(description="hotspots the caller may see")
     links: dict[str, str]
 
 
-def _summary(run, created: bool | None = None) -> dict:
+def _summary(run, policy: Disclosure, store=None) -> dict:
+    n_incidents, n_hotspots = run_counts(store, run, policy)
     return {
         "run_id": run.run_id,
         "method": run.method,
         "created_at": run.created_at.isoformat(),
-        "n_incidents": run.provenance.get("n_incidents", 0),
-        "hotspots": len(run.result.get("features", [])) if run.result else 0,
+        "n_incidents": n_incidents,
+        "hotspots": n_hotspots,
         "links": {
             "self": f"/runs/{run.run_id}",
             "hotspots": f"/runs/{run.run_id}/hotspots",
@@ -103,34 +105,18 @@ def create_analysis(
     caller: AnalystDep,
     response: Response,
 ) -> dict:
-    window = parse_window(body.date_from, body.date_to, None, settings, where="body")
-    cats = parse_categories(",".join(body.categories), "body") if body.categories else None
+    parse_window(body.date_from, body.date_to, None, settings, where="body")
+    if body.categories:
+        parse_categories(",".join(body.categories), "body")
+    request = body.model_dump(mode="json", by_alias=True)
     try:
-        params = AnalysisParams(
-            method=body.method,
-            categories=tuple(cats) if cats else None,
-            start=window.start,
-            end=window.end,
-            eps_m=body.eps_m,
-            min_samples=body.min_samples,
-            min_cluster_size=body.min_cluster_size,
-            resolution=body.resolution,
-            k=body.k,
-            value=body.value,
-            permutations=body.permutations if body.permute else 0,
-            fdr=body.fdr,
-            bandwidth_m=body.bandwidth_m,
-            cell_m=body.cell_m,
-            seed=body.seed,
-        )
-        ranking = RankingWeights(**body.weights) if body.weights else None
+        params, ranking = params_from_request(request)
     except ValueError as exc:
         raise Problem(422, str(exc)) from exc
-    request = body.model_dump(mode="json", by_alias=True)
     run, created = run_or_reuse(store, request, params, ranking)
     if not created:
         response.status_code = 200
-    return _summary(run)
+    return _summary(run, Disclosure.for_role(caller.role, settings))
 
 
 @router.get(
@@ -141,11 +127,11 @@ def create_analysis(
 )
 def list_runs(
     store: StoreDep,
-    caller: CallerDep,
+    policy: DisclosureDep,
     method: Annotated[str | None, Query(description="only this method")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict]:
-    return [_summary(r) for r in store.list_runs(method, limit=limit)]
+    return [_summary(r, policy, store) for r in store.list_runs(method, limit=limit)]
 
 
 def _get_run(store, run_id: str):
@@ -160,9 +146,14 @@ def _get_run(store, run_id: str):
     operation_id="read_run",
     summary="A run's provenance: method, parameters, data, weights, versions",
 )
-def read_run(run_id: str, store: StoreDep, caller: CallerDep) -> dict:
+def read_run(run_id: str, store: StoreDep, policy: DisclosureDep) -> dict:
     run = _get_run(store, run_id)
-    return {**_summary(run), "provenance": run.provenance, "request": run.params.get("request")}
+    return {
+        **_summary(run, policy),
+        "provenance": policy.provenance(run),
+        "request": run.params.get("request"),
+        "disclosure": policy.describe(),
+    }
 
 
 @router.get(
@@ -178,11 +169,10 @@ def read_run(run_id: str, store: StoreDep, caller: CallerDep) -> dict:
 async def read_run_hotspots(
     run_id: str,
     store: StoreDep,
-    settings: SettingsDep,
-    caller: CallerDep,
+    policy: DisclosureDep,
     if_none_match: Annotated[str | None, Header(description="an ETag of this run")] = None,
 ) -> Response:
-    args = (store, run_id, caller.role, settings.public_min_count)
+    args = (store, run_id, policy)
     shaped = SHAPED_RUNS.peek(*args) or await run_in_threadpool(SHAPED_RUNS.get, *args)
     if shaped is None:
         raise Problem(404, f"no run {run_id!r}; see /runs")

@@ -17,22 +17,11 @@ from geodata.crs import WGS84
 from geodata.stores import IncidentQuery
 from hotspots.rates import area_rates, lsoa_population_to_areas
 
-from ..deps import CallerDep, SettingsDep, StoreDep
+from ..deps import DisclosureDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
 from ..problems import Problem
 
 router = APIRouter(tags=["areas"])
-
-#: an area's figures blanked for the public when its count is below the minimum
-SUPPRESSED_RATE_FIELDS = (
-    "count",
-    "rate",
-    "rate_low",
-    "rate_high",
-    "ratio_to_borough",
-    "previous_year_count",
-    "change_pct",
-)
 
 
 def _year_earlier(when: datetime | None) -> datetime | None:
@@ -61,8 +50,14 @@ class AreaTableCache:
         self._lock = threading.Lock()
         self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def get(self, store, kind: str, categories, window):
-        key = (kind, tuple(categories) if categories else None, window.start, window.end)
+    def get(self, store, kind: str, categories, window, include_sensitive: bool = True):
+        key = (
+            kind,
+            tuple(categories) if categories else None,
+            window.start,
+            window.end,
+            include_sensitive,
+        )
         batches = tuple(sorted((b.batch_id, b.content_hash) for b in store.list_batches()))
         now = time.monotonic()
         with self._lock:
@@ -71,7 +66,9 @@ class AreaTableCache:
         if hit is not None and hit[0] == batches and now - hit[1] < self.ttl_s:
             table, borough, areas = hit[2]
         else:
-            table, borough, areas = _compute_area_table(store, kind, categories, window)
+            table, borough, areas = _compute_area_table(
+                store, kind, categories, window, include_sensitive
+            )
             with self._lock:
                 if len(entries) >= self.max_entries and key not in entries:
                     entries.pop(min(entries, key=lambda k: entries[k][1]))
@@ -83,13 +80,43 @@ class AreaTableCache:
 AREA_TABLES = AreaTableCache()
 
 
-def area_table(store, kind: str, categories, window) -> tuple[pd.DataFrame, dict, object]:
+def area_table(
+    store, kind: str, categories, window, include_sensitive: bool = True
+) -> tuple[pd.DataFrame, dict, object]:
     """Counts, rates per 1,000 and change on the previous year for each area of ``kind``,
-    the borough's figures, and the boundaries (cached: :class:`AreaTableCache`)."""
-    return AREA_TABLES.get(store, kind, categories, window)
+    the borough's figures, and the boundaries (cached: :class:`AreaTableCache`).
+    ``include_sensitive=False`` leaves incidents flagged sensitive out of every count."""
+    return AREA_TABLES.get(store, kind, categories, window, include_sensitive)
 
 
-def _compute_area_table(store, kind: str, categories, window) -> tuple[pd.DataFrame, dict, object]:
+_SENSITIVE_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sensitive_categories_stored(store) -> frozenset[str]:
+    """Categories of the incidents flagged sensitive in the store (kept while the batches
+    are unchanged)."""
+    batches = tuple(sorted((b.batch_id, b.content_hash) for b in store.list_batches()))
+    hit = _SENSITIVE_SEEN.get(store)
+    if hit is not None and hit[0] == batches:
+        return hit[1]
+    t = store.query_incidents(IncidentQuery(columns=["category", "sensitive"]))
+    flagged = t.filter(t["sensitive"].fill_null(False)).column("category").unique()
+    found = frozenset(str(c) for c in flagged.to_pylist())
+    _SENSITIVE_SEEN[store] = (batches, found)
+    return found
+
+
+def public_area_scope(store, policy, categories) -> tuple[bool, str | None]:
+    """Whether the caller's area counts may include sensitive incidents (see
+    :meth:`api.disclosure.Disclosure.area_scope`)."""
+    if not policy.public:
+        return True, None
+    return policy.area_scope(categories, sensitive_categories_stored(store))
+
+
+def _compute_area_table(
+    store, kind: str, categories, window, include_sensitive: bool = True
+) -> tuple[pd.DataFrame, dict, object]:
     areas = store.boundaries(kind)
     if areas.empty:
         raise Problem(404, f"no {kind} boundaries are loaded")
@@ -106,7 +133,11 @@ def _compute_area_table(store, kind: str, categories, window) -> tuple[pd.DataFr
     codes = (
         store.query_incidents(
             IncidentQuery(
-                categories=categories, start=window.start, end=window.end, columns=[column]
+                categories=categories,
+                start=window.start,
+                end=window.end,
+                columns=[column],
+                include_sensitive=include_sensitive,
             )
         )
         .column(column)
@@ -121,6 +152,7 @@ def _compute_area_table(store, kind: str, categories, window) -> tuple[pd.DataFr
                     start=_year_earlier(window.start),
                     end=_year_earlier(window.end),
                     columns=[column],
+                    include_sensitive=include_sensitive,
                 )
             )
             .column(column)
@@ -151,38 +183,49 @@ def _compute_area_table(store, kind: str, categories, window) -> tuple[pd.DataFr
 def list_areas(
     store: StoreDep,
     settings: SettingsDep,
-    caller: CallerDep,
+    policy: DisclosureDep,
     kind: Annotated[Literal["ward", "lsoa"], Query()] = "ward",
     categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
     date_from: Annotated[str | None, Query(alias="from")] = None,
     date_to: Annotated[str | None, Query(alias="to")] = None,
 ) -> Response:
     window = parse_window(date_from, date_to, None, settings)
-    table, borough, areas = area_table(store, kind, parse_categories(categories), window)
-    geoms = dict(zip(areas["code"], areas.to_crs(WGS84).geometry))
-    suppress = caller.role == "public"
+    cats = parse_categories(categories)
+    doc = areas_geojson(store, policy, kind, cats, window)
+    return Response(json.dumps(doc, default=str), media_type="application/geo+json")
+
+
+def areas_geojson(store, policy, kind: str, categories, window, simplify_deg: float = 0.0):
+    """Areas of ``kind`` with their figures as the policy's role may see them, and the
+    window, categories and disclosure the figures stand on."""
+    with_sensitive, note = public_area_scope(store, policy, categories)
+    table, borough, areas = area_table(store, kind, categories, window, with_sensitive)
+    geoms = areas.to_crs(WGS84).geometry
+    if simplify_deg:
+        geoms = geoms.simplify(simplify_deg, True)
+    geoms = dict(zip(areas["code"], geoms))
     features = []
     for rec in table.to_dict("records"):
-        small = suppress and rec["count"] < settings.public_min_count
-        props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
-        if small:
-            props.update(dict.fromkeys(SUPPRESSED_RATE_FIELDS))
-        props["suppressed"] = small
+        geom = geoms.get(rec["area_code"])
         features.append(
             {
                 "type": "Feature",
-                "id": rec["area_code"],
-                "geometry": shapely.geometry.mapping(geoms[rec["area_code"]]),
-                "properties": props,
+                "id": str(rec["area_code"]),
+                "geometry": shapely.geometry.mapping(geom) if geom is not None else None,
+                "properties": policy.area_props(rec),
             }
         )
-    doc = {
+    return {
         "type": "FeatureCollection",
         "features": features,
-        "borough": {
-            k: (None if isinstance(v, float) and v != v else v) for k, v in borough.items()
-        },
+        "borough": policy.borough(borough),
         "kind": kind,
-        "categories": categories,
+        "categories": list(categories) if categories else None,
+        "window": {
+            "from": window.start.isoformat() if window.start else None,
+            "to": window.end.isoformat() if window.end else None,
+        },
+        "sensitive_counted": with_sensitive,
+        "notes": [note] if note else [],
+        "disclosure": policy.describe(),
     }
-    return Response(json.dumps(doc, default=str), media_type="application/geo+json")

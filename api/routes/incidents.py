@@ -6,9 +6,13 @@ import json
 from typing import Annotated
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request
 
-from ..deps import PartnerDep, SettingsDep, StoreDep
+from geodata.stores import IncidentQuery
+
+from ..deps import DisclosureDep, PartnerDep, SettingsDep, StoreDep
+from ..disclosure import Disclosure
 from ..filters import (
     BBOX_HELP,
     check_page,
@@ -37,14 +41,16 @@ POINT_COLUMNS = [
 ]
 
 
-def incident_features(table: pa.Table) -> list[dict]:
-    """GeoJSON Point features (lon, lat) from an incident table."""
+def incident_features(table: pa.Table, policy: Disclosure) -> list[dict]:
+    """GeoJSON Point features (lon, lat) from an incident table, with the ids the policy's
+    role is shown (opaque below analyst)."""
     out = []
     for row in table.to_pylist():
         lon, lat = row.pop("lon"), row.pop("lat")
         when = row.get("occurred_at")
         if when is not None:
             row["occurred_at"] = when.isoformat()
+        row["id"] = policy.incident_id(row["id"])
         out.append(
             {
                 "type": "Feature",
@@ -66,6 +72,7 @@ def list_incidents(
     store: StoreDep,
     settings: SettingsDep,
     caller: PartnerDep,
+    policy: DisclosureDep,
     bbox: Annotated[str | None, Query(description=BBOX_HELP)] = None,
     area: Annotated[str | None, Query(description="kind:code, e.g. ward:E05004964")] = None,
     categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
@@ -95,11 +102,30 @@ def list_incidents(
         links.append({"rel": "next", "href": str(nxt), "type": "application/geo+json"})
     return {
         "type": "FeatureCollection",
-        "features": incident_features(table),
+        "features": incident_features(table, policy),
         "numberMatched": matched,
         "numberReturned": table.num_rows,
         "links": links,
     }
+
+
+def find_incident(store, policy: Disclosure, shown_id: str) -> dict | None:
+    """The feature of an incident by an id the policy's role is shown, or ``None`` (an
+    unknown id and one the role may not see get the same answer). Analysts may also use
+    the opaque ids partners are shown."""
+    batch, sep, rest = shown_id.rpartition("~" if "~" in shown_id else "#")
+    if not (batch and sep and rest) or (sep == "#" and not policy.analyst):
+        return None
+    q = IncidentQuery(
+        batch_ids=[batch], include_sensitive=policy.include_sensitive, columns=POINT_COLUMNS
+    )
+    table = store.query_incidents(q)
+    if sep == "#":
+        table = table.filter(pc.equal(table["id"], shown_id))
+    else:
+        opaque = Disclosure(role="partner", secret=policy.secret).incident_id
+        table = table.filter(pa.array([opaque(i) == shown_id for i in table["id"].to_pylist()]))
+    return incident_features(table, policy)[0] if table.num_rows else None
 
 
 def dumps(doc: dict) -> str:

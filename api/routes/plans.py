@@ -4,9 +4,9 @@
 answers JSON, GeoJSON, a printable HTML briefing or a PDF (``f=`` or
 ``Accept``), or an interactive map (``f=map``). ``GET
 /areas/wards/{code}/briefing`` is a printable briefing for Ward Members; the
-public role gets it with small counts suppressed. Below analyst, no street
-name of a sensitive incident is listed and no site that would show sensitive
-incidents as points is offered.
+public role gets it with counts rounded and small ones suppressed. Below analyst,
+plans are made without sensitive incidents and no site on fewer than
+``HOTSPOTS_MIN_PLACES`` distinct places is offered (:mod:`api.disclosure`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hotspots.planner import MAX_SITES, InvalidPlan, PlanParams
 from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_briefing_html
 
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
+from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
 from ..plan_service import parse_times, plan_from_store, plan_map_page, ward_briefing
 from ..problems import Problem
@@ -155,7 +156,7 @@ def create_plan(
     except ValueError as exc:
         raise Problem(422, str(exc)) from exc
     plan = plan_from_store(
-        store, params, body.area, role=caller.role, min_count=settings.public_min_count
+        store, params, body.area, policy=Disclosure.for_role(caller.role, settings)
     )
     fmt = _format(request, f)
     if fmt == "map":
@@ -197,9 +198,8 @@ def read_ward_briefing(
         f"ward:{code}",
         window,
         parse_categories(categories),
-        role=caller.role,
-        min_count=settings.public_min_count,
         generated=_today(),
+        policy=Disclosure.for_role(caller.role, settings),
     )
     fmt = f or ("json" if "application/json" in request.headers.get("accept", "") else "html")
     if fmt == "json":

@@ -18,18 +18,22 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from geodata.errors import NotFound
 from geodata.model import ShareLinkRecord
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
-from ..map_service import run_map_page
+from ..disclosure import Disclosure
+from ..filters import invalid, parse_categories, parse_window
+from ..map_service import keep_within, run_map_page
+from ..plan_service import resolve_area
 from ..problems import Problem
 from ..security import new_link_id, now_utc, sign_link, verify_link
-from ..service import shape_for_role
+from ..service import params_from_request, run_or_reuse
 
 router = APIRouter(tags=["maps and share links"])
 
 
-def map_page(run, role: str, min_count: int, title: str, store=None, maps=None) -> str:
+def map_page(run, policy: Disclosure, title: str, store=None, maps=None, within=None) -> str:
     """The map page of a run as ``role`` may see it (Leaflet and plugins from our own
     ``/static/vendor`` route: no outside scripts, styles or fonts).
 
@@ -37,7 +41,17 @@ def map_page(run, role: str, min_count: int, title: str, store=None, maps=None) 
     below the root, so the assets are linked relatively and still load when the
     service is mounted under a path prefix.
     """
-    return run_map_page(store, run, role, min_count, title, maps, asset_base="../../static/vendor")
+    return run_map_page(
+        store,
+        run,
+        policy.role,
+        policy.min_count,
+        title,
+        maps,
+        asset_base="../../static/vendor",
+        policy=policy,
+        within=within,
+    )
 
 
 def _map_settings(request: Request):
@@ -69,12 +83,28 @@ def read_run_map(
     return HTMLResponse(
         map_page(
             run,
-            caller.role,
-            settings.public_min_count,
+            Disclosure.for_role(caller.role, settings),
             f"Hotspots — {run.method}",
             store,
             _map_settings(request),
         )
+    )
+
+
+class ShareFilters(BaseModel):
+    """What a link shows of its run, applied on the server: categories and a window make
+    (or reuse) a run of the same analysis restricted to them; an area keeps the hotspots
+    that touch it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    categories: list[str] | None = Field(
+        None, min_length=1, max_length=50, description="category slugs (within the run's)"
+    )
+    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
+    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
+    area: str | None = Field(
+        None, max_length=100, description="ward:CODE, lsoa:CODE or a ward name"
     )
 
 
@@ -91,7 +121,9 @@ class ShareLinkRequest(BaseModel):
     run_id: str = Field(..., min_length=1, max_length=100)
     role: Literal["partner", "public"] = "partner"
     expires_in_days: int = Field(14, ge=1, le=365)
-    filters: dict[str, str] = Field(default_factory=dict, description="kept with the link")
+    filters: ShareFilters = Field(
+        default_factory=ShareFilters, description="applied on the server to what the link shows"
+    )
     title: str = Field("Hotspots", max_length=120)
 
 
@@ -133,7 +165,8 @@ def create_share_link(
     settings: SettingsDep,
     caller: AnalystDep,
 ) -> dict:
-    if store.get_run(body.run_id) is None:
+    run = store.get_run(body.run_id)
+    if run is None:
         raise Problem(404, f"no run {body.run_id!r}; see /runs")
     if body.expires_in_days > settings.share_link_max_days:
         raise Problem(
@@ -141,12 +174,13 @@ def create_share_link(
             f"expires_in_days: at most {settings.share_link_max_days}; "
             f"received {body.expires_in_days}",
         )
+    shown, filters = filtered_run(store, settings, run, body.filters)
     created = now_utc()
     link = ShareLinkRecord(
         link_id=new_link_id(),
-        run_id=body.run_id,
+        run_id=shown.run_id,
         role=body.role,
-        filters={**body.filters, "title": body.title},
+        filters={**filters, "title": body.title},
         created_by=caller.name,
         created_at=created,
         expires_at=created + timedelta(days=body.expires_in_days),
@@ -156,6 +190,54 @@ def create_share_link(
     token = sign_link(link.link_id, settings.secret_key.get_secret_value())
     base = (settings.base_url or str(request.base_url)).rstrip("/")
     return _public(link, f"{base}/share/{token}/")
+
+
+def filtered_run(store, settings, run, filters: ShareFilters):
+    """(the run a link shows, the filters kept with it). Categories and a window narrower
+    than the run's make (or reuse) the same analysis on them: a link made for ASB never
+    shows another category's hotspots."""
+    kept = filters.model_dump(by_alias=True, exclude_none=True)
+    if filters.area is not None:
+        try:
+            resolve_area(store, filters.area)
+        except NotFound as exc:
+            raise invalid(
+                "filters.area", "ward:CODE, lsoa:CODE or a ward name", filters.area, "body"
+            ) from exc
+    if not (filters.categories or filters.date_from or filters.date_to):
+        return run, kept
+    request = dict((run.params or {}).get("request") or {})
+    if not request:
+        raise Problem(
+            422,
+            f"filters: run {run.run_id!r} was not made through POST /analyses, so it cannot be "
+            "narrowed; make a run with the categories and window wanted and share that",
+        )
+    if filters.categories:
+        cats = parse_categories(",".join(filters.categories), "body")
+        had = request.get("categories")
+        request["categories"] = [c for c in cats if not had or c in had]
+        if not request["categories"]:
+            raise invalid("filters.categories", f"categories of the run ({had})", cats, "body")
+    window = parse_window(filters.date_from, filters.date_to, None, settings, where="body")
+    old = parse_window(request.get("from"), request.get("to"), None, settings, where="body")
+    if filters.date_from and (old.start is None or window.start > old.start):
+        request["from"] = filters.date_from
+    if filters.date_to and (old.end is None or window.end < old.end):
+        request["to"] = filters.date_to
+    try:
+        params, ranking = params_from_request(request)
+    except ValueError as exc:
+        raise Problem(422, f"filters: {exc}") from exc
+    shown, _ = run_or_reuse(store, request, params, ranking)
+    return shown, {**kept, "source_run": run.run_id}
+
+
+def link_view(store, link, run, settings) -> tuple[Disclosure, object]:
+    """The disclosure policy of a link and the area its hotspots are kept within."""
+    area = link.filters.get("area")
+    within = resolve_area(store, area).geometry_lonlat if area else None
+    return Disclosure.for_role(link.role, settings), within
 
 
 @router.get(
@@ -254,14 +336,15 @@ def open_share_link(
     if page is not None:
         return page
     link, run = opened
+    policy, within = link_view(store, link, run, settings)
     return HTMLResponse(
         map_page(
             run,
-            link.role,
-            settings.public_min_count,
+            policy,
             link.filters.get("title", "Hotspots"),
             store,
             _map_settings(request),
+            within=within,
         )
     )
 
@@ -282,5 +365,6 @@ def read_share_link_hotspots(
             page.status_code, "this share link is not valid, has expired or has been withdrawn"
         )
     link, run = opened
-    doc = shape_for_role(run.result, link.role, settings.public_min_count)
+    policy, within = link_view(store, link, run, settings)
+    doc = keep_within(policy.run_view(run.result), within)
     return Response(json.dumps(doc, default=str), media_type="application/geo+json")

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from api.service import SHAPED_RUNS, shape_for_role
+from api.disclosure import Disclosure
+from api.service import SHAPED_RUNS
 
 ROLES = ("public", "partner", "analyst")
 
@@ -23,7 +24,7 @@ def env(api_env):
 
 
 def test_each_role_gets_its_own_shaping_of_the_stored_run(env):
-    min_count = env.client.app.state.settings.api.public_min_count
+    settings = env.client.app.state.settings.api
     for run_id in env.run_ids:
         run = env.store.get_run(run_id)
         etags = set()
@@ -34,7 +35,9 @@ def test_each_role_gets_its_own_shaping_of_the_stored_run(env):
                 assert r.headers["content-type"].startswith("application/geo+json")
                 assert "private" in r.headers["cache-control"]
                 assert json.loads(r.content) == json.loads(
-                    json.dumps(shape_for_role(run.result, role, min_count), default=str)
+                    json.dumps(
+                        Disclosure.for_role(role, settings).run_view(run.result), default=str
+                    )
                 ), (run_id, role)
                 etags.add((role, r.headers["etag"]))
         assert len(etags) == len(ROLES)  # one per role, stable across requests

@@ -22,6 +22,7 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field
 from street_csv import police_csv  # tests/api/street_csv.py
 
+from api.disclosure import Disclosure
 from api.problems import PROBLEM_BASE
 from api.routes.analyses import RunSummary
 from api.routes.share import ShareLinkPublic
@@ -255,7 +256,13 @@ def ctx(env) -> dict[str, str]:
         "link": link.link_id,
         "job": job_id,
         "ward": env.store.boundaries("ward")["code"].iloc[0],
-        "incident": quote(plain["id"][0].as_py(), safe=""),
+        # the opaque id partners are shown (analysts may use it too)
+        "incident": quote(
+            Disclosure.for_role("partner", env.client.app.state.settings.api).incident_id(
+                plain["id"][0].as_py()
+            ),
+            safe="",
+        ),
     }
 
 
@@ -499,7 +506,10 @@ def test_incident_points_hold_no_sensitive_incident_below_analyst(env):
     box = ",".join(map(str, CENTRE))
     features, matched = page_all(env, f"/incidents?bbox={box}&limit=2000", "partner")
     assert matched == (~inside["sensitive"]).sum() == len(features)
-    assert {f["id"] for f in features} == set(inside.loc[~inside["sensitive"], "id"])
+    partner = Disclosure.for_role("partner", env.client.app.state.settings.api)
+    shown = {partner.incident_id(i) for i in inside.loc[~inside["sensitive"], "id"]}
+    assert {f["id"] for f in features} == shown
+    assert not any("#" in f["id"] for f in features)  # ids are opaque below analyst
     assert_no_sensitive_points(env, {"features": features}, "/incidents")
     for cat in ("domestic-abuse", "sexual-offences"):
         r = env.get(f"/incidents?categories={cat}", "partner")
@@ -523,8 +533,8 @@ def test_hotspots_of_sensitive_incidents_are_withheld_below_analyst(env, sensiti
     assert shapely.box(*CENTRE).contains(shapely.box(*own))  # the analyst sees the cases' bounds
     for role in ("anonymous", "public", "partner"):
         doc = env.get(f"/runs/{sensitive_run}/hotspots", role).json()
-        assert doc["features"] == [], role
-        assert doc["withheld"] == {"features": len(full["features"])}
+        assert doc["features"] == [], role  # built without the sensitive incidents
+        assert doc["disclosure"]["sensitive_incidents"].startswith("left out"), role
         items = env.get(f"/ogc/collections/{sensitive_run}/items", role).json()
         assert items["features"] == [] and items["numberMatched"] == 0
         coll = env.get(f"/ogc/collections/{sensitive_run}", role).json()
@@ -572,46 +582,65 @@ def test_analysts_see_the_sensitive_hotspots_whole(env, sensitive_run):
 
 
 # -- public suppression ------------------------------------------------------------------------
-def test_public_counts_below_the_threshold_are_suppressed_on_areas(env):
-    url = "/areas?kind=lsoa&categories=robbery,bicycle-theft"
+def round5(n: int) -> int | None:
+    """The public's view of a count: suppressed below MIN_COUNT, else to the nearest 5."""
+    return None if n < MIN_COUNT else 5 * int(n / 5 + 0.5)
+
+
+def test_public_area_counts_are_rounded_suppressed_and_leave_sensitive_out(env):
+    url = "/areas?kind=lsoa&categories=robbery,bicycle-theft"  # bicycle-theft is sensitive here
+    t = env.table.to_pandas()
+    mixed = t[t["category"].isin(["robbery", "bicycle-theft"])]
+    plain = mixed[~mixed["sensitive"]]["lsoa_code"].value_counts()
     full = {f["id"]: f["properties"] for f in env.get(url).json()["features"]}
+    for code, p in full.items():  # the analyst: exact, sensitive incidents included
+        assert p["count"] == int((mixed["lsoa_code"] == code).sum())
     for role in ("anonymous", "public"):
-        shown = {f["id"]: f["properties"] for f in env.get(url, role).json()["features"]}
+        doc = env.get(url, role).json()
+        assert doc["sensitive_counted"] is False and "bicycle-theft" in doc["notes"][0]
+        shown = {f["id"]: f["properties"] for f in doc["features"]}
         assert set(shown) == set(full)
-        small = [k for k, p in full.items() if p["count"] < MIN_COUNT]
+        small = [k for k in full if plain.get(k, 0) < MIN_COUNT]
         assert small and len(small) < len(full)
         for code, p in shown.items():
-            if full[code]["count"] < MIN_COUNT:
-                assert p["suppressed"] is True and p["count"] is None and p["rate"] is None
+            want = round5(int(plain.get(code, 0)))
+            assert p["count"] == want, (code, p)
+            if want is None:
+                assert p["suppressed"] is True and p["rate"] is None
             else:
-                assert p["suppressed"] is False and p["count"] == full[code]["count"]
+                assert p["suppressed"] is False and p["rate"] == pytest.approx(
+                    1000 * want / p["population"], abs=0.01
+                )
+        inside = plain[plain.index.isin(list(shown))]
+        assert doc["borough"]["count"] == round5(int(inside.sum()))
+    alone = env.get("/areas?kind=lsoa&categories=bicycle-theft", "public").json()
+    assert alone["sensitive_counted"] is True  # a sensitive category asked for on its own
     partner = {
         f["id"]: f["properties"]["count"] for f in env.get(url, "partner").json()["features"]
     }
     assert partner == {k: p["count"] for k, p in full.items()}
 
 
-def test_public_counts_below_the_threshold_are_suppressed_in_hotspots(env):
+def test_public_hotspots_are_rounded_and_small_ones_withheld(env):
     run_id = env.run_ids[1]  # gistar: cells with small counts
-    full = {
-        f["id"]: f["properties"] for f in env.get(f"/runs/{run_id}/hotspots").json()["features"]
+    partner = {
+        f["id"]: f["properties"]
+        for f in env.get(f"/runs/{run_id}/hotspots", "partner").json()["features"]
     }
     doc = env.get(f"/runs/{run_id}/hotspots", "public").json()
-    assert doc["suppression"] == {"role": "public", "min_count": MIN_COUNT}
-    seen_small = 0
-    for f in doc["features"]:
-        p, orig = f["properties"], full[f["id"]]
-        if orig["count"] < MIN_COUNT:
-            seen_small += 1
-            assert p["count"] is None and p["suppressed"] is True and p["harm"] is None
-        else:
-            assert p["count"] == orig["count"] and p["suppressed"] is False
+    assert doc["suppression"] == {"role": "public", "min_count": MIN_COUNT, "rounding": 5}
+    shown = {f["id"]: f["properties"] for f in doc["features"]}
+    assert set(shown) == {k for k, p in partner.items() if p["count"] >= MIN_COUNT}
+    assert len(shown) < len(partner) and doc["withheld"]["small_count"] > 0
+    for hid, p in shown.items():
+        orig = partner[hid]
+        assert p["count"] == round5(orig["count"]) and p["suppressed"] is False
         for cat, n in p["categories"].items():
-            assert n == (orig["categories"][cat] if orig["categories"][cat] >= MIN_COUNT else None)
-        assert all(n >= MIN_COUNT for _, n in p["top_locations"])
+            assert n == round5(orig["categories"][cat])
+        assert all(n is not None and n % 5 == 0 for _, n in p["top_locations"])
         monthly = (p.get("profile") or {}).get("monthly") or {}
-        assert all(v is None or v >= MIN_COUNT for v in monthly.values())
-    assert seen_small > 0
+        assert all(v is None or (v >= MIN_COUNT and v % 5 == 0) for v in monthly.values())
+        assert "volume_component" not in p and "distinct_points" not in p
 
 
 # -- incidents: filters and paging against an independent selection --------------------------
@@ -654,17 +683,19 @@ def test_incident_filters_and_pages_match_an_independent_selection(env, ctx, que
         keep &= t["occurred_at"] < end
     if role != "analyst":
         keep &= ~t["sensitive"]
-    expected = t.loc[keep, "id"]
-    assert len(expected) > 0
-    limit = max(1, len(expected) // 3 + 1)
+    policy = Disclosure.for_role(role, env.client.app.state.settings.api)
+    stored = {policy.incident_id(i): i for i in t.loc[keep, "id"]}
+    assert len(stored) > 0
+    limit = max(1, len(stored) // 3 + 1)
     features, matched = page_all(env, f"/incidents?{query}&limit={limit}", role)
     ids = [f["id"] for f in features]
-    assert matched == len(expected) == len(ids) and len(set(ids)) == len(ids)
-    assert set(ids) == set(expected)
-    assert ids == sorted(ids, key=lambda s: s.encode())  # id order, C collation
+    assert matched == len(stored) == len(ids) and len(set(ids)) == len(ids)
+    assert set(ids) == set(stored)
+    in_order = [stored[i] for i in ids]
+    assert in_order == sorted(in_order, key=lambda s: s.encode())  # id order, C collation
     for f in features[:50]:
         lon, lat = f["geometry"]["coordinates"]
-        row = t.loc[t["id"] == f["id"]].iloc[0]
+        row = t.loc[t["id"] == stored[f["id"]]].iloc[0]
         assert (lon, lat) == pytest.approx((row["lon"], row["lat"]))
         assert f["properties"]["category"] == row["category"]
 
@@ -731,7 +762,9 @@ def test_an_analysis_is_created_once_and_reused_with_provenance_and_results(env)
     assert run.n_incidents == len(chosen)
     detail = RunDetail.model_validate(env.get(f"/runs/{run.run_id}", "public").json())
     prov = detail.provenance
-    assert prov["method"] == "hexes" and prov["n_incidents"] == len(chosen)
+    # the public gets the count rounded to the nearest 5
+    assert prov["method"] == "hexes" and abs(prov["n_incidents"] - len(chosen)) <= 2
+    assert prov["n_incidents"] % 5 == 0
     assert prov["categories"] == ["shoplifting"]
     assert detail.request["from"] == "2022-04" and detail.request["to"] == "2022-09"
     assert set(prov["batches"]) >= {f"police-uk/kent-police/2022-{m:02d}" for m in range(4, 10)}

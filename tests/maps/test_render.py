@@ -137,7 +137,9 @@ def test_public_page_suppresses_small_counts(demo):
     page = run_map_page(store, run, "public", smallest + 1, "t")
     meta, hot = hotspot_data(page)
     counts = [f["properties"]["n"] for f in hot["features"]]
-    assert None in counts and all(c is None or c > smallest for c in counts)
+    # hotspots below the threshold are withheld; the rest rounded to the nearest 5
+    assert counts and all(c is not None and c > smallest and c % 5 == 0 for c in counts)
+    assert len(counts) < len(run.result["features"])
     assert meta["minCount"] == smallest + 1
     assert f"Counts below {smallest + 1} are not shown." in page
     # area rates suppressed too when min_count is above every ward's count
