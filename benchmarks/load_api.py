@@ -166,8 +166,8 @@ def add_naive_route(app):
     from fastapi import Depends, Response
 
     from api.deps import current_caller, get_settings, get_store
-    from api.problems import Problem
     from api.disclosure import Disclosure
+    from api.problems import Problem
 
     # (dependencies as defaults: this module's annotations are strings FastAPI cannot
     # resolve from inside this function)
