@@ -20,7 +20,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ..deps import PartnerDep, StoreDep
+from ..deps import PartnerDep, SettingsDep, StoreDep
+from ..disclosure import Disclosure
 from ..filters import parse_categories
 from ..interventions import (
     DEFAULT_BUFFER_M,
@@ -67,6 +68,7 @@ def read_evaluation_map(
     request: Request,
     store: StoreDep,
     caller: PartnerDep,
+    settings: SettingsDep,
     buffer_m: Annotated[float, Query(ge=0, le=5000, description="displacement buffer, m")] = (
         DEFAULT_BUFFER_M
     ),
@@ -89,12 +91,13 @@ def read_evaluation_map(
     cats = parse_categories(categories)
     if store.get_intervention(intervention_id) is None:
         raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
-    analyst = caller.role == "analyst"
+    policy = Disclosure.for_role(caller.role, settings)
+    analyst = policy.analyst
     try:
         doc = evaluate_intervention(
             store,
             intervention_id,
-            include_sensitive=analyst,
+            include_sensitive=policy.include_sensitive,
             buffer_m=buffer_m,
             control=control,
             before=_pair(before, "before"),
