@@ -780,6 +780,7 @@ def demo(
     """Load the Gravesham demo (real police.uk data, 2022), rank its hotspots, serve them."""
     import sys
 
+    from geodata.coverage import coverage_of
     from geodata.demo import ATTRIBUTION, load_demo
     from hotspots.analysis import AnalysisParams
 
@@ -803,6 +804,7 @@ def demo(
             runs.append((name, run))
         secret, secret_from = _demo_secret(st)
         links = _demo_links(st, runs, secret, base)
+        coverage = coverage_of(st)
     if as_json:
         print_json(
             {
@@ -812,6 +814,7 @@ def demo(
                 "analyses": {name: run.result for name, run in runs},
                 "run_ids": {name: run.run_id for name, run in runs},
                 "share_links": dict(links),
+                "coverage": coverage.to_dict(),
                 "served": False,
             }
         )
@@ -828,6 +831,8 @@ def demo(
         "districts; those more than 2 km outside Gravesham are quarantined as outside the "
         "study area, by design."
     )
+    out.print()
+    _print_coverage(coverage)
     for name, run in runs:
         out.print()
         print_ranked(run.result, 5, title=f"{name} — run {run.run_id}")
@@ -866,6 +871,13 @@ from .cli_eval import knox_cmd as _knox_cmd  # noqa: E402
 
 app.command("backtest")(_backtest_cmd)
 app.command("knox")(_knox_cmd)
+
+
+# Which months are loaded per source (api/cli_coverage.py).
+from .cli_coverage import coverage_cmd as _coverage_cmd  # noqa: E402
+from .cli_coverage import print_coverage as _print_coverage  # noqa: E402
+
+app.command("coverage")(_coverage_cmd)
 
 
 # The interventions log and before/after evaluation (api/cli_interventions.py).

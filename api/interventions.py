@@ -39,6 +39,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from geodata.coverage import coverage_of
 from geodata.errors import HotspotsError, NotFound
 from geodata.interventions import (
     InvalidIntervention,
@@ -415,22 +416,20 @@ def plan_evaluation(
 
 
 def _check_data(store: Store, plan: EvaluationPlan) -> None:
-    stamps = (
-        store.query_incidents(
-            IncidentQuery(start=plan.before[0], end=plan.after[1], columns=["occurred_at"])
-        )
-        .column("occurred_at")
-        .to_numpy()
-    )
-    have = set(np.datetime_as_string(stamps.astype("datetime64[M]"), unit="M").tolist())
+    """Refuse windows with a month that a source of the categories has not loaded: that
+    month's count is unknown, not zero (:mod:`geodata.coverage`)."""
+    covered = coverage_of(store).covered(plan.categories, plan.before[0], plan.after[1])
     for what, (start, end) in (("before", plan.before), ("after", plan.after)):
-        missing = [m for m in _months_between(start, end) if m not in have]
+        missing = [m for m in _months_between(start, end) if m in covered.skipped]
+        if not covered.sources:
+            missing = _months_between(start, end)
         if missing:
+            why = sorted({covered.skipped.get(m, "nothing loaded") for m in missing})
             raise InvalidEvaluation(
                 what,
-                f"no incidents are stored for {', '.join(missing)} in the {what} window "
-                f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (end exclusive); load those months or "
-                "choose shorter windows",
+                f"{', '.join(missing)} in the {what} window {start:%Y-%m-%d} to "
+                f"{end:%Y-%m-%d} (end exclusive) are not loaded ({'; '.join(why)}); load those "
+                "months or choose shorter windows",
             )
 
 

@@ -9,20 +9,19 @@ that area; :func:`ward_briefing` gathers a ward's figures for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from geodata.coverage import coverage_of, in_months, month_span, months_label
 from geodata.crs import WGS84
 from geodata.errors import NotFound
 from geodata.stores import IncidentQuery, Store
 from hotspots.harm import HarmWeights
 from hotspots.planner import Plan, PlanParams, plan_days_of_action
 from hotspots.rates import area_rates, lsoa_population_to_areas
-from hotspots.temporal import month_keys
 
 from .disclosure import Disclosure
 from .filters import Window
@@ -116,15 +115,6 @@ def _area(frame, kind: str, code: str | None, name: str) -> Area:
     return Area(kind, code, name, lonlat, xy)
 
 
-def months_with_data(store: Store, start: datetime | None, end: datetime | None) -> list[str]:
-    stamps = (
-        store.query_incidents(IncidentQuery(start=start, end=end, columns=["occurred_at"]))
-        .column("occurred_at")
-        .to_numpy()
-    )
-    return sorted(set(month_keys(stamps))) if len(stamps) else []
-
-
 def _incidents_in(
     store: Store, area: Area, categories, start, end, include_sensitive: bool = True
 ) -> pd.DataFrame:
@@ -157,11 +147,20 @@ def plan_from_store(
     than ``policy.min_places`` distinct locations is not offered as a site."""
     policy = policy or Disclosure(role=role, min_count=min_count)
     area = resolve_area(store, area_text)
+    coverage = coverage_of(store)
+    if params.start is None and params.end is None:  # the latest 3 covered months
+        latest = coverage.latest(params.categories, 3)
+        if latest.months:
+            params = replace(
+                params, start=month_span(latest.months)[0], end=month_span(latest.months)[1]
+            )
+    covered = coverage.covered(params.categories, params.start, params.end)
     incidents = _incidents_in(
         store, area, params.categories, params.start, params.end, policy.include_sensitive
     )
-    months = months_with_data(store, params.start, params.end)
-    return plan_days_of_action(
+    incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+    months = list(covered.months)
+    plan = plan_days_of_action(
         incidents,
         params,
         crs=store.analysis_crs,
@@ -172,35 +171,10 @@ def plan_from_store(
         show_sensitive_locations=policy.analyst,
         min_places=None if policy.analyst else policy.min_places,
     )
-
-
-def _year_earlier(when: datetime) -> datetime:
-    try:
-        return when.replace(year=when.year - 1)
-    except ValueError:  # 29 February
-        return when.replace(year=when.year - 1, day=28)
-
-
-def default_window(store: Store) -> Window:
-    """The last 12 months through the latest month loaded (fewer if the data starts later)."""
-    months = months_with_data(store, None, None)
-    if not months:
-        return Window()
-    last = datetime.strptime(months[-1], "%Y-%m")
-    end = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1)
-    first = datetime.strptime(months[0], "%Y-%m")
-    return Window(max(first, datetime(end.year - 1, end.month, 1)), end)
-
-
-def _period_label(window: Window) -> str:
-    def m(d):
-        return d.strftime("%B %Y")
-
-    if window.start and window.end:
-        last = window.end.replace(day=1)
-        last = datetime(last.year - (last.month == 1), (last.month - 2) % 12 + 1, 1)
-        return m(window.start) if m(window.start) == m(last) else f"{m(window.start)} to {m(last)}"
-    return "all dates loaded"
+    plan.notes.insert(0, f"period: {months_label(covered.months)}")
+    if covered.note:
+        plan.notes.insert(1, covered.note)
+    return plan
 
 
 def ward_briefing(
@@ -229,8 +203,15 @@ def ward_briefing(
             categories, sensitive_categories_stored(store)
         )
     area = resolve_area(store, ward_text, kinds=("ward",))
+    coverage = coverage_of(store)
     window = window if window is not None and (window.start or window.end) else None
-    window = window or default_window(store)
+    if window is None:  # the latest 12 months through the latest covered one
+        latest = coverage.latest(categories, 12)
+        window = Window(*month_span(latest.months)) if latest.months else Window()
+    covered = coverage.covered(categories, window.start, window.end)
+    earlier = [f"{int(m[:4]) - 1}{m[4:]}" for m in covered.months]
+    before_cov = coverage.covered(categories, *month_span(earlier)) if earlier else None
+    comparable = before_cov is not None and set(earlier) <= set(before_cov.months)
     wards = store.boundaries("ward")
     population = store.population("lsoa")
     notes: list[str] = []
@@ -246,22 +227,25 @@ def ward_briefing(
             "representative point."
         )
 
-    def table(start, end):
-        return store.query_incidents(
+    def table(months):
+        if not months:
+            return pd.DataFrame({"category": [], "ward_code": []})
+        start, end = month_span(months)
+        t = store.query_incidents(
             IncidentQuery(
                 categories=categories,
                 start=start,
                 end=end,
-                columns=["category", "ward_code"],
+                columns=["category", "ward_code", "occurred_at"],
                 include_sensitive=with_sensitive,
             )
         ).to_pandas()
+        return t.loc[in_months(t["occurred_at"], months)]
 
-    now = table(window.start, window.end)
-    previous = None
-    if window.start and window.end:
-        before = table(_year_earlier(window.start), _year_earlier(window.end))
-        previous = before if len(before) else None
+    now = table(covered.months)
+    previous = table(earlier) if comparable else None
+    if covered.note:
+        notes.append(covered.note[0].upper() + covered.note[1:] + ".")
     names = dict(zip(wards["code"], wards["name"]))
     overall, borough = area_rates(now["ward_code"], ward_pop, names=names)
     row = overall[overall["area_code"] == area.code]
@@ -333,7 +317,10 @@ def ward_briefing(
             hotspots.append(d)
         notes.extend(n for n in plan.notes if n.startswith("times of day are unknown"))
     if previous is None:
-        notes.append("No data for the same months a year earlier is loaded.")
+        notes.append(
+            "Nothing to compare with: the same months a year earlier "
+            f"({', '.join(earlier) or 'none'}) are not all loaded, so no change is given."
+        )
     if not with_sensitive:
         notes.append(scope_note.capitalize() + ".")
     doc = {
@@ -341,7 +328,9 @@ def ward_briefing(
         "period": {
             "from": window.start.isoformat() if window.start else None,
             "to": window.end.isoformat() if window.end else None,
-            "label": _period_label(window),
+            "label": months_label(covered.months),
+            "months": list(covered.months),
+            "skipped": covered.skipped,
         },
         "previous": {"available": previous is not None},
         "categories_filter": categories,

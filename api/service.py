@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import shapely
 
+from geodata.coverage import coverage_of, in_months
 from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
@@ -19,7 +20,6 @@ from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
 from hotspots.harm import HarmWeights
 from hotspots.provenance import library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
-from hotspots.temporal import month_keys
 
 from .disclosure import Disclosure
 from .security import now_utc
@@ -38,6 +38,7 @@ def analyse_store(
 
     ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
     restricted view that roles below analyst are shown (:mod:`api.disclosure`)."""
+    covered = coverage_of(st).covered(params.categories, params.start, params.end)
     incidents = st.query_incidents(
         IncidentQuery(
             start=params.start,
@@ -46,14 +47,9 @@ def analyse_store(
             include_sensitive=include_sensitive,
         )
     ).to_pandas()
-    stamps = (
-        st.query_incidents(
-            IncidentQuery(start=params.start, end=params.end, columns=["occurred_at"])
-        )
-        .column("occurred_at")
-        .to_numpy()
-    )
-    months = sorted(set(month_keys(stamps)))
+    # months a source of these categories lacks are left out, never counted as zero
+    incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+    months = list(covered.months)
     district = st.boundaries("district")
     area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
     batches = {b.batch_id: b.content_hash for b in st.list_batches()}
@@ -107,7 +103,7 @@ def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights |
 
 
 #: bumped when what a run stores for disclosure changes
-DISCLOSURE_VERSION = 2
+DISCLOSURE_VERSION = 3
 
 
 def request_key(st: Store, request: dict) -> str:

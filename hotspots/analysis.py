@@ -194,6 +194,7 @@ def run_analysis(
     harm_weights: HarmWeights | None = None,
     concern: ConcernProfile = GRAVESHAM_2023,
     ranking: RankingWeights | None = None,
+    coverage: dict | None = None,
 ) -> AnalysisResult:
     """Find, profile and rank hotspots.
 
@@ -206,6 +207,9 @@ def run_analysis(
         months without data are excluded from trends, never counted as zero.
         Default: the months present in ``incidents``.
     batches : batch id → content hash of the batches the incidents came from.
+    coverage : what the months stand on (``geodata.coverage.Covered.to_dict``):
+        its ``skipped`` months and ``sources`` are recorded in the provenance's
+        window and its note added to the run's notes.
     """
     harm_weights = harm_weights or HarmWeights.default()
     ranking = ranking or RankingWeights()
@@ -213,7 +217,7 @@ def run_analysis(
     data["harm"] = harm_weights.weigh(data["category"].to_numpy())
     months = sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
     automatic: dict[str, dict] = {}
-    notes: list[str] = []
+    notes: list[str] = [coverage["note"]] if coverage and coverage.get("note") else []
     if data.empty:
         notes.append("no incidents match the categories and window")
 
@@ -257,7 +261,16 @@ def run_analysis(
         method=params.method,
         parameters=params.method_parameters(),
         automatic=automatic,
-        window={"start": params.start, "end": params.end, "months": months},
+        window={
+            "start": params.start,
+            "end": params.end,
+            "months": months,
+            **(
+                {"skipped": coverage.get("skipped", {}), "sources": coverage.get("sources", [])}
+                if coverage
+                else {}
+            ),
+        },
         categories=list(params.categories) if params.categories else None,
         batches={b: (batches or {}).get(b, "") for b in used},
         weights_version=harm_weights.version,

@@ -6,13 +6,13 @@ import json
 import threading
 import time
 import weakref
-from datetime import datetime
 from typing import Annotated, Literal
 
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Response
 
+from geodata.coverage import coverage_of, in_months, month_span, months_label
 from geodata.crs import WGS84
 from geodata.stores import IncidentQuery
 from hotspots.rates import area_rates, lsoa_population_to_areas
@@ -22,15 +22,6 @@ from ..filters import parse_categories, parse_window
 from ..problems import Problem
 
 router = APIRouter(tags=["areas"])
-
-
-def _year_earlier(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    try:
-        return when.replace(year=when.year - 1)
-    except ValueError:  # 29 February
-        return when.replace(year=when.year - 1, day=28)
 
 
 class AreaTableCache:
@@ -89,6 +80,23 @@ def area_table(
     return AREA_TABLES.get(store, kind, categories, window, include_sensitive)
 
 
+def _codes_in(store, column: str, categories, months, include_sensitive: bool) -> pd.Series:
+    """The area code of every incident of ``categories`` in ``months`` (``YYYY-MM``)."""
+    if not months:
+        return pd.Series([], dtype=object)
+    start, end = month_span(months)
+    t = store.query_incidents(
+        IncidentQuery(
+            categories=categories,
+            start=start,
+            end=end,
+            columns=[column, "occurred_at"],
+            include_sensitive=include_sensitive,
+        )
+    ).to_pandas()
+    return t.loc[in_months(t["occurred_at"], months), column]
+
+
 _SENSITIVE_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -130,46 +138,36 @@ def _compute_area_table(
     if population.empty:
         population = pd.DataFrame({"area_code": areas["code"], "population": float("nan")})
     column = "ward_code" if kind == "ward" else "lsoa_code"
-    codes = (
-        store.query_incidents(
-            IncidentQuery(
-                categories=categories,
-                start=window.start,
-                end=window.end,
-                columns=[column],
-                include_sensitive=include_sensitive,
-            )
-        )
-        .column(column)
-        .to_pandas()
-    )
+    coverage = coverage_of(store)
+    covered = coverage.covered(categories, window.start, window.end)
+    codes = _codes_in(store, column, categories, covered.months, include_sensitive)
     table, borough = area_rates(codes, population, names=dict(zip(areas["code"], areas["name"])))
-    if window.start is not None and window.end is not None:
-        before = (
-            store.query_incidents(
-                IncidentQuery(
-                    categories=categories,
-                    start=_year_earlier(window.start),
-                    end=_year_earlier(window.end),
-                    columns=[column],
-                    include_sensitive=include_sensitive,
-                )
-            )
-            .column(column)
-            .to_pandas()
-        )
-        prev = before.value_counts()
+    period = {
+        **covered.to_dict(),
+        "label": months_label(covered.months),
+        "previous_months": None,
+        "previous_note": None,
+    }
+    earlier = [f"{int(m[:4]) - 1}{m[4:]}" for m in covered.months]
+    previous = coverage.covered(categories, *month_span(earlier)) if earlier else None
+    if previous is not None and set(earlier) <= set(previous.months):
+        prev = _codes_in(store, column, categories, earlier, include_sensitive).value_counts()
         table["previous_year_count"] = table["area_code"].map(prev).fillna(0).astype(int)
-        has_data = len(before) > 0
         table["change_pct"] = [
-            (round(100 * (c - p) / p, 1) if p else None) if has_data else None
+            round(100 * (c - p) / p, 1) if p else None
             for c, p in zip(table["count"], table["previous_year_count"])
         ]
-        if not has_data:
-            table["previous_year_count"] = None
+        period["previous_months"] = earlier
     else:
         table["previous_year_count"] = None
         table["change_pct"] = None
+        missing = sorted(set(earlier) - set(previous.months)) if previous is not None else []
+        period["previous_note"] = "no change on the previous year: " + (
+            f"{len(missing)} of the same months a year earlier are not loaded"
+            if missing
+            else "no months are loaded"
+        )
+    borough["period"] = period
     return table, borough, areas
 
 
@@ -200,6 +198,7 @@ def areas_geojson(store, policy, kind: str, categories, window, simplify_deg: fl
     window, categories and disclosure the figures stand on."""
     with_sensitive, note = public_area_scope(store, policy, categories)
     table, borough, areas = area_table(store, kind, categories, window, with_sensitive)
+    period = borough.get("period") or {}
     geoms = areas.to_crs(WGS84).geometry
     if simplify_deg:
         geoms = geoms.simplify(simplify_deg, True)
@@ -225,7 +224,8 @@ def areas_geojson(store, policy, kind: str, categories, window, simplify_deg: fl
             "from": window.start.isoformat() if window.start else None,
             "to": window.end.isoformat() if window.end else None,
         },
+        "period": borough.get("period"),
         "sensitive_counted": with_sensitive,
-        "notes": [note] if note else [],
+        "notes": [n for n in (note, period.get("note"), period.get("previous_note")) if n],
         "disclosure": policy.describe(),
     }

@@ -16,10 +16,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
+from geodata.coverage import coverage_of
 from geodata.errors import HotspotsError
 from geodata.model import REASONS, JobRecord
 
-from ..deps import AnalystDep, SettingsDep, StoreDep
+from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..problems import Problem
 from ..security import now_utc
 
@@ -231,6 +232,17 @@ def read_job(job_id: str, store: StoreDep, caller: AnalystDep) -> dict:
 @router.get("/batches", operation_id="list_batches", summary="Stored batches")
 def list_batches(store: StoreDep, caller: AnalystDep) -> list[dict]:
     return [b.to_dict() for b in store.list_batches()]
+
+
+@router.get(
+    "/coverage",
+    operation_id="read_coverage",
+    summary="Which months each source has loaded (a month-by-source table)",
+)
+def read_coverage(store: StoreDep, caller: PartnerDep) -> dict:
+    """Months loaded per source; a month a source lacks is left out of every figure for its
+    categories, never counted as zero."""
+    return coverage_of(store).to_dict()
 
 
 @router.get(

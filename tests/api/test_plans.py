@@ -157,7 +157,8 @@ def test_timed_council_cases_give_peak_windows_to_analysts_only(env):
     """The conftest's synthetic safeguarding cases have times of day (and are sensitive)."""
     cats = ["domestic-abuse", "sexual-offences"]
     # one site of a cell and its neighbours (~200 m across) holds most of the cases
-    doc = post(env, {"categories": cats, "sites": 1, "ring": 1}, "analyst").json()
+    year = {"from": "2022-01", "to": "2022-12"}  # the default is the latest 3 covered months
+    doc = post(env, {"categories": cats, "sites": 1, "ring": 1, **year}, "analyst").json()
     assert doc["summary"]["times_known"] is True
     (site,) = doc["sites"]
     t = env["table"]
@@ -178,11 +179,11 @@ def test_timed_council_cases_give_peak_windows_to_analysts_only(env):
     start = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index(w["day"]) * 24 + w["start_hour"]
     assert week[start] + week[(start + 1) % (7 * 24)] == best
     # single cells hold too few to find a peak, and say so
-    small = post(env, {"categories": cats, "sites": 3}, "analyst").json()
+    small = post(env, {"categories": cats, "sites": 3, **year}, "analyst").json()
     assert all(s["count"] < 5 for s in small["sites"])
     assert all(s["window"]["short"].startswith("Too few timed incidents") for s in small["sites"])
     # partners get no site that would show these few cases as points
-    partner = post(env, {"categories": cats, "sites": 3}, "partner").json()
+    partner = post(env, {"categories": cats, "sites": 3, **year}, "partner").json()
     assert partner["sites"] == [] and partner["summary"]["n_incidents"] == 0
 
 
