@@ -505,8 +505,8 @@ def rates(
     as_json: JsonOpt = False,
 ) -> None:
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
-    from geodata.stores import IncidentQuery
-    from hotspots.rates import area_rates, lsoa_population_to_areas
+    from .filters import Window
+    from .routes.areas import area_table
 
     if kind not in ("lsoa", "ward"):
         fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)
@@ -527,35 +527,24 @@ def rates(
                 EXIT_NOT_FOUND,
                 as_json,
             )
-        latest = population["year"].max()
-        population = population[population["year"] == latest]
-        areas = st.boundaries(kind)
-        method = f"ONS LSOA population, {latest}"
-        if kind == "ward":
-            if areas.empty:
-                fail(
-                    "no ward boundaries are loaded; see `hotspots import boundaries`",
-                    EXIT_NOT_FOUND,
-                    as_json,
-                )
-            population = lsoa_population_to_areas(st.boundaries("lsoa"), areas, population)
-            method += ", summed to wards by each LSOA's representative point"
-        column = "ward_code" if kind == "ward" else "lsoa_code"
-        codes = (
-            st.query_incidents(
-                IncidentQuery(categories=cats, start=start, end=end, columns=[column])
+        method = f"ONS LSOA population, {population['year'].max()}"
+        if st.boundaries(kind).empty:
+            fail(
+                f"no {kind} boundaries are loaded; see `hotspots import boundaries`",
+                EXIT_NOT_FOUND,
+                as_json,
             )
-            .column(column)
-            .to_pandas()
-        )
-    names = dict(zip(areas["code"], areas["name"])) if len(areas) else {}
-    table, borough = area_rates(codes, population, names=names)
+        if kind == "ward":
+            method += ", summed to wards by each LSOA's representative point"
+        table, borough, _ = area_table(st, kind, cats, Window(start, end))
+    period = borough.pop("period", {})
     if as_json:
         print_json(
             {
                 "kind": kind,
                 "categories": cats,
                 "population": method,
+                "period": period,
                 "borough": borough,
                 "areas": table.to_dict("records"),
             }
@@ -578,8 +567,11 @@ def rates(
     out.print(
         f"Borough: {borough['count']:,} incidents, {borough['population']:,.0f} residents, "
         f"{borough['rate']:.1f} per 1,000; {borough['outside_areas']:,} incidents outside "
-        f"these {kind}s."
+        f"these {kind}s. Period: {period.get('label')}."
     )
+    for note in (period.get("note"), period.get("previous_note")):
+        if note:
+            out.print(note)
 
 
 keys_app = typer.Typer(help="API keys for the web service (stored hashed).", no_args_is_help=True)

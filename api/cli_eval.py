@@ -30,7 +30,6 @@ from .cli_common import (
 )
 from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_USAGE, fail, out, print_json, reporting_errors
-from .interventions import study_area
 
 
 def _when(text: str | None, *, end: bool, option: str, as_json: bool) -> datetime | None:
@@ -111,6 +110,10 @@ def backtest_cmd(
     test_months: Annotated[int, typer.Option(help="Test window, months.")] = 1,
     area_share: Annotated[float, typer.Option(help="Share of the area every method flags.")] = 0.05,
     resolution: Annotated[int, typer.Option(help="H3 resolution of the common grid.")] = 10,
+    min_test_count: Annotated[
+        int,
+        typer.Option(help="Test months with fewer incidents are left out of the averages."),
+    ] = 30,
     html_file: Annotated[
         Path | None,
         typer.Option(
@@ -121,48 +124,33 @@ def backtest_cmd(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Backtest hotspot methods month by month: hit rate, PAI, PEI, RRI at equal area."""
-    from hotspots.forecast import backtest
+    """Backtest hotspot methods month by month: hit rate, PAI, PEI, RRI at equal area.
+
+    Uses only the months every source of the categories has loaded; a window across
+    a gap is skipped and test months with fewer than --min-test-count incidents are
+    shown but left out of the averages (the notes say which)."""
+    from .backtests import NoStudyArea, run_backtest
 
     cats, start, end = _selection(categories, from_, to, as_json)
     names = _split_methods(methods)
     with reporting_errors(as_json), _store(store) as st:
-        area = study_area(st)
-        if area is None:
-            fail(
-                "no district or ward boundaries are loaded: a backtest needs the study area "
-                "(`hotspots import boundaries`, or `hotspots demo`)",
-                EXIT_USAGE,
-                as_json,
-            )
-        incidents = st.query_incidents(
-            IncidentQuery(
+        try:
+            result, doc, n_incidents = run_backtest(
+                st,
+                categories=cats,
                 start=start,
                 end=end,
-                categories=cats,
-                columns=["lon", "lat", "x", "y", "occurred_at", "category"],
+                methods=names,
+                train_months=train_months,
+                test_months=test_months,
+                area_share=area_share,
+                res=resolution,
+                min_test_count=min_test_count,
             )
-        ).to_pandas()
-        crs = st.analysis_crs
-    from hotspots.harm import HarmWeights
-
-    incidents["harm"] = HarmWeights.default().weigh(incidents["category"].to_numpy())
-    try:
-        result = backtest(
-            incidents,
-            area,
-            methods=names,
-            train_months=train_months,
-            test_months=test_months,
-            area_share=area_share,
-            res=resolution,
-            crs=crs,
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE, as_json)
-    doc = result.to_dict()
-    doc["incidents"] = len(incidents)
-    doc["categories"] = cats
+        except NoStudyArea as exc:
+            fail(exc.message, EXIT_USAGE, as_json)
+        except ValueError as exc:
+            fail(str(exc), EXIT_USAGE, as_json)
     if html_file is not None:
         from maps.evaluation import backtest_html
 
@@ -174,7 +162,7 @@ def backtest_cmd(
     if as_json:
         print_json(json.loads(json.dumps(doc, default=str)))
         return
-    print_backtest(result, title=f"Backtest, {len(incidents):,} incidents")
+    print_backtest(result, title=f"Backtest, {n_incidents:,} incidents")
     if html_file is not None:
         out.print(f"Chart and tables: wrote {html_file}")
 

@@ -63,6 +63,7 @@ def analyse_store(
         harm_weights=weights or HarmWeights.default(),
         concern=concern or GRAVESHAM_2023,
         ranking=ranking or RankingWeights(),
+        coverage=covered.to_dict(),
     )
 
 

@@ -467,6 +467,8 @@ class BacktestResult:
         differences between H3 cell areas).
         """
         t = self.table
+        if "included" in t:
+            t = t[t["included"]]
         if t.empty:
             return pd.DataFrame(
                 columns=["method", "mean_pai", "median_pai", "mean_hit_rate", "wins"]
@@ -494,10 +496,11 @@ class BacktestResult:
             return {"method": None, "sentence": "no test window: too few months"}
         top = s.iloc[0]
         d = {"method": top["method"], "mean_pai": float(top["mean_pai"])}
-        windows = int(self.table["origin"].nunique())
+        scored = self.table[self.table["included"]] if "included" in self.table else self.table
+        windows = int(scored["origin"].nunique())
         if len(s) > 1:
             second = s.iloc[1]
-            paired = self.table.pivot(index="origin", columns="method", values="pai")
+            paired = scored.pivot(index="origin", columns="method", values="pai")
             diff = (paired[top["method"]] - paired[second["method"]]).dropna()
             se = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else math.nan
             clear = bool(diff.size > 1 and diff.mean() > 2 * se)
@@ -567,6 +570,7 @@ def backtest(
     crs: str = "EPSG:27700",
     months: Sequence[str] | None = None,
     params: Mapping[str, Mapping] | None = None,
+    min_test_count: int = 30,
 ) -> BacktestResult:
     """Rolling-origin backtest of hotspot methods with the flagged area held equal.
 
@@ -587,8 +591,14 @@ def backtest(
         shorter).
     area_share : share of the area every method flags (0 < share < 1).
     res : H3 resolution of the common grid (7–10).
-    months : the months to use (``YYYY-MM``); default the months with data.
-        A month listed with no incident counts as zero.
+    months : the months to use (``YYYY-MM``): those every source of the
+        categories has loaded (``geodata.coverage``); default the months with
+        data. A month listed with no incident counts as zero; a month not listed
+        is unknown, so a training or test window running across it (its months
+        not consecutive) is skipped, and the notes say so.
+    min_test_count : a test window with fewer incidents is reported
+        (``included`` False) but left out of the averages and the verdict:
+        its PAI swings with a handful of incidents.
     params : parameters per method name, for methods given without their
         own, e.g. ``{"gistar": {"k": 2}, "kde": {"bandwidth_m": 150}}``.
     """
@@ -638,9 +648,14 @@ def backtest(
             f"{n_months} months of data: a backtest needs at least train_months + test_months = "
             f"{train_months + test_months}"
         )
+    skipped_gaps, small = [], []
     for i in range(train_months, n_months - test_months + 1):
         train = np.arange(i - train_months, i)
         test = np.arange(i, i + test_months)
+        span = grid.months[train[0] : test[-1] + 1]
+        if _month_number(span[-1]) - _month_number(span[0]) != len(span) - 1:
+            skipped_gaps.append(f"{span[0]}..{span[-1]}")
+            continue
         train_rows = (grid.month_of >= train[0]) & (grid.month_of <= train[-1]) & (grid.pos >= 0)
         test_counts = grid.counts[:, test].sum(axis=1)
         train_counts = grid.counts[:, train].sum(axis=1)
@@ -674,13 +689,26 @@ def backtest(
                     "area_share": s.area_share,
                     "harm_pai": s.harm_pai,
                     "in_hotspots_share": float(hot[chosen].mean()) if hot is not None else np.nan,
+                    "included": total >= min_test_count,
                 }
             )
+        if total < min_test_count:
+            small.append(f"{grid.months[i]} ({total:.0f})")
+    if skipped_gaps:
+        notes.append(
+            f"{len(skipped_gaps)} window(s) skipped because their months are not consecutive "
+            f"(a month between is not loaded, so unknown, not zero): {', '.join(skipped_gaps)}"
+        )
+    if small:
+        notes.append(
+            f"test windows with fewer than {min_test_count} incidents are shown but left out of "
+            f"the averages: {', '.join(small)}"
+        )
     table = pd.DataFrame(
         rows,
         columns=[
             "origin", "train", "method", "hits", "total", "max_hits", "hit_rate", "pai", "pei",
-            "rri", "area_share", "harm_pai", "in_hotspots_share",
+            "rri", "area_share", "harm_pai", "in_hotspots_share", "included",
         ],
     )  # fmt: skip
     return BacktestResult(
@@ -694,6 +722,10 @@ def backtest(
         k_cells=k,
         notes=notes,
     )
+
+
+def _month_number(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
 
 
 __all__ = [

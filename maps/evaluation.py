@@ -243,7 +243,9 @@ def pai_chart_svg(windows: Sequence[dict], width: int = 720, height: int = 330) 
 
     ``windows`` are the backtest's rows (``origin``, ``method``, ``pai``). A
     missing PAI (no incidents that month) breaks the line. Each series has its
-    own colour, dash pattern and marker, named in the key under the chart.
+    own colour, dash pattern and marker, named in the key under the chart. A
+    window left out of the averages (``included`` false: too few incidents) is
+    shaded grey.
     """
     origins = sorted({str(w["origin"]) for w in windows})
     methods = list(dict.fromkeys(str(w["method"]) for w in windows))
@@ -277,6 +279,14 @@ def pai_chart_svg(windows: Sequence[dict], width: int = 720, height: int = 330) 
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
             f"{v:g}</text>"
         )
+    excluded = {str(w["origin"]) for w in windows if w.get("included") is False}
+    for i, origin in enumerate(origins):  # too few incidents: shown, not averaged
+        if origin in excluded:
+            out.append(
+                f'<rect class="excluded" x="{x_of(i) - 9:.1f}" y="{top_pad}" width="18" '
+                f'height="{plot_h}" fill="#ececec"><title>{_e(origin)}: too few incidents '
+                "to score; left out of the averages</title></rect>"
+            )
     if top >= 1:
         y1 = y_of(1.0)  # PAI 1: no better than chance
         out.append(

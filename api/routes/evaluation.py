@@ -18,6 +18,7 @@ from geodata.interventions import InvalidIntervention
 from geodata.model import INTERVENTION_KINDS
 from geodata.stores import IncidentQuery
 
+from ..backtests import NoStudyArea, run_backtest
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
 from ..interventions import (
@@ -28,7 +29,6 @@ from ..interventions import (
     evaluate_intervention,
     finite_json,
     interventions_geojson,
-    study_area,
 )
 from ..problems import Problem
 
@@ -305,17 +305,9 @@ class BacktestRequest(BaseModel):
     test_months: int = Field(1, ge=1, le=12)
     area_share: float = Field(0.05, gt=0, lt=1)
     resolution: int = Field(10, ge=7, le=10)
-
-
-def _study_area(store):
-    area = study_area(store)
-    if area is None:
-        raise Problem(
-            422,
-            "no district or ward boundaries are loaded: a backtest needs the study area",
-            errors=[{"field": None, "where": "store", "expected": "district boundaries"}],
-        )
-    return area
+    min_test_count: int = Field(
+        30, ge=0, le=100_000, description="test months with fewer incidents are not averaged"
+    )
 
 
 @router.post(
@@ -336,35 +328,30 @@ def create_backtest(
         Query(description="json, or html: a printable page with the PAI chart (or Accept)"),
     ] = None,
 ) -> Any:
-    from hotspots.forecast import backtest
-
     window = parse_window(body.date_from, body.date_to, None, settings)
     cats = parse_categories(",".join(body.categories)) if body.categories else None
-    incidents = store.query_incidents(
-        IncidentQuery(
+    try:
+        _, doc, _ = run_backtest(
+            store,
+            categories=cats,
             start=window.start,
             end=window.end,
-            categories=cats,
-            columns=["lon", "lat", "x", "y", "occurred_at", "category"],
-        )
-    ).to_pandas()
-    area = _study_area(store)
-    try:
-        result = backtest(
-            incidents,
-            area,
             methods=list(dict.fromkeys(body.methods)),
             train_months=body.train_months,
             test_months=body.test_months,
             area_share=body.area_share,
             res=body.resolution,
-            crs=store.analysis_crs,
+            min_test_count=body.min_test_count,
         )
+    except NoStudyArea as exc:
+        raise Problem(
+            422,
+            exc.message,
+            errors=[{"field": None, "where": "store", "expected": "district boundaries"}],
+        ) from None
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
-    doc = result.to_dict()
     doc["request"] = body.model_dump(mode="json", by_alias=True)
-    doc["incidents"] = len(incidents)
     doc = finite_json(json.loads(json.dumps(doc, default=str)))
     if f == "html" or (f is None and "text/html" in request.headers.get("accept", "")):
         from maps.evaluation import backtest_html
