@@ -36,10 +36,14 @@ from .cli_output import (
     out,
     print_import_report,
     print_json,
+    print_ranked,
     reporting_errors,
 )
 from .cli_plan import register as register_plan_commands
-from .service import analyse_store
+from .disclosure import Disclosure
+from .service import run_or_reuse
+
+AnalystView = Disclosure(role="analyst")
 
 app = typer.Typer(
     name="hotspots",
@@ -420,77 +424,49 @@ def analyse(
         ranking = RankingWeights.parse(weights) if weights else RankingWeights()
     except ValueError as exc:
         fail(str(exc), 2, as_json)
+    request = {
+        "method": method,
+        "categories": list(params.categories) if params.categories else None,
+        "from": from_,
+        "to": to,
+        "eps_m": eps_m,
+        "min_samples": min_samples,
+        "min_cluster_size": min_cluster_size,
+        "resolution": resolution,
+        "k": k,
+        "value": value,
+        "permute": permute,
+        "permutations": permutations,
+        "fdr": fdr,
+        "bandwidth_m": bandwidth_m,
+        "cell_m": cell_m,
+        "seed": seed,
+        "weights": ranking.normalised() if weights else None,
+    }
     with reporting_errors(as_json), _store(store) as st:
         harm = _load_harm_weights(harm_weights)
         profile = _load_concern(concern)
-        result = analyse_store(st, params, harm, concern=profile, ranking=ranking)
-    doc = result.to_geojson()
+        run, created = run_or_reuse(
+            st,
+            request,
+            params,
+            ranking,
+            weights=harm if harm_weights else None,
+            concern=profile if concern else None,
+        )
+    doc = AnalystView.run_view(run.result)
     if output is not None:
         output.write_text(json.dumps(doc, default=str), encoding="utf-8")
     if as_json:
-        print_json(doc)
+        print_json({**doc, "stored": {"run_id": run.run_id, "created": created}})
         return
-    print_ranked(result, top)
+    print_ranked(doc, top)
+    out.print(
+        f"Run {run.run_id} {'stored' if created else 'was already stored (same request and data)'}"
+        f": `hotspots map {run.run_id} -o map.html`, `hotspots share {run.run_id}`."
+    )
     if output is not None:
         out.print(f"Wrote {len(doc['features'])} hotspots to {output}.")
-
-
-def print_ranked(result, top: int, title: str | None = None) -> None:
-    """The ranked hotspots as a table: score, its four components, counts, where.
-
-    ``result`` is an :class:`~hotspots.analysis.AnalysisResult` or a stored run's
-    FeatureCollection (the same properties and provenance).
-    """
-    if isinstance(result, dict):
-        rows = [f["properties"] for f in result.get("features", [])[:top]]
-        prov, notes, run_id = result["provenance"], result.get("notes", []), result["run_id"]
-    else:
-        rows = result.hotspots.head(top).to_dict("records")
-        prov, notes, run_id = result.provenance.to_dict(), result.notes, result.run_id
-    table = Table(
-        title=title
-        or f"{prov['method']} hotspots — run {run_id}, {prov['n_incidents']:,} incidents",
-        title_justify="left",
-    )
-    for col in (
-        "rank",
-        "score",
-        "volume",
-        "harm",
-        "trend",
-        "concern",
-        "count",
-        "harm sum",
-        "harm/km²",
-    ):
-        table.add_column(col, justify="right")
-    table.add_column("where (top street; lat, lon)")
-    for r in rows:
-        streets = r.get("top_locations")
-        street = streets[0][0] if streets is not None and len(streets) else "(unnamed)"
-        table.add_row(
-            str(r["rank"]),
-            f"{r['score']:.3f}",
-            f"{r['volume_component']:.2f}",
-            f"{r['harm_component']:.2f}",
-            f"{r['trend_component']:.2f}",
-            f"{r['concern_component']:.2f}",
-            f"{r['count']:,}",
-            f"{r['harm']:,.0f}",
-            f"{r['harm_density_per_km2']:,.0f}",
-            f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",
-        )
-    out.print(table)
-    for name, choice in prov["automatic"].items():
-        out.print(f"[dim]{name} = {choice['value']}: {choice['reason']}[/]")
-    for note in notes:
-        out.print(f"[yellow]{note}[/]")
-    out.print(
-        f"[dim]harm weights {prov['weights_version']}; concern profile "
-        f"{prov['concern_profile']}; score = "
-        + " + ".join(f"{w:.2f}×{c}" for c, w in prov["ranking_weights"].items())
-        + "[/]"
-    )
 
 
 @app.command("rates")
@@ -672,13 +648,25 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (PostGIS only).")] = 1,
 ) -> None:
     """Run the web service (OpenAPI docs at /docs, OGC API - Features at /ogc)."""
+    import os
+
+    from .cli_runs import secret_beside
     from .settings import ApiSettings, Settings
 
     settings = _store_settings(store)
+    given = os.environ.get("HOTSPOTS_SECRET_KEY")
+    if not given and not settings.database_url:
+        # the embedded store: a key made once and kept beside its file (like the demo's)
+        given, where = secret_beside(settings.duckdb_path)
+        out.print(f"Share links are signed with the key in {where} (or set HOTSPOTS_SECRET_KEY).")
     try:
-        api = ApiSettings()  # type: ignore[call-arg]
-    except ValueError as exc:
-        fail(f"cannot start: {exc}", EXIT_CONFIG)
+        api = ApiSettings(secret_key=given) if given else ApiSettings()  # type: ignore[call-arg]
+    except ValueError:
+        fail(
+            "cannot start: HOTSPOTS_SECRET_KEY must be set to a random string of at least 32 "
+            "characters (e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)",
+            EXIT_CONFIG,
+        )
     if workers > 1 and not settings.database_url:
         fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
     if workers > 1:
@@ -704,21 +692,16 @@ DEMO_LINK_DAYS = 30
 
 
 def _demo_secret(st: Store) -> tuple[str, str]:
-    """HOTSPOTS_SECRET_KEY, or a random one kept beside the demo's DuckDB file."""
-    import os
+    """HOTSPOTS_SECRET_KEY, or the key kept beside the demo's DuckDB file (as `hotspots
+    serve` and `hotspots share` use), or a random one for an in-memory store."""
     import secrets
 
-    given = os.environ.get("HOTSPOTS_SECRET_KEY")
-    if given:
-        return given, "HOTSPOTS_SECRET_KEY"
-    path = getattr(st, "path", None)
-    if not path or path == ":memory:":
+    from .cli_runs import service_secret
+
+    try:
+        return service_secret(st)
+    except LookupError:
         return secrets.token_urlsafe(48), "a random key for this session"
-    keyfile = Path(f"{path}.secret")
-    if not keyfile.exists():
-        keyfile.touch(mode=0o600)
-        keyfile.write_text(secrets.token_urlsafe(48) + "\n")
-    return keyfile.read_text().strip(), str(keyfile)
 
 
 def _demo_links(st: Store, runs, secret: str, base: str) -> list[tuple[str, str]]:
@@ -777,7 +760,6 @@ def demo(
     from hotspots.analysis import AnalysisParams
 
     from .routes.analyses import AnalysisRequest
-    from .service import run_or_reuse
     from .settings import ApiSettings, Settings
 
     if serve_after is None:
@@ -864,6 +846,12 @@ from .cli_eval import knox_cmd as _knox_cmd  # noqa: E402
 app.command("backtest")(_backtest_cmd)
 app.command("knox")(_knox_cmd)
 
+
+# Stored runs and share links (api/cli_runs.py).
+from .cli_runs import runs_app, share_cmd  # noqa: E402
+
+app.add_typer(runs_app, name="runs")
+app.command("share")(share_cmd)
 
 # Which months are loaded per source (api/cli_coverage.py).
 from .cli_coverage import coverage_cmd as _coverage_cmd  # noqa: E402

@@ -164,3 +164,61 @@ def fail(message: str, code: int, as_json: bool = False) -> None:
 
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def print_ranked(result, top: int, title: str | None = None) -> None:
+    """The ranked hotspots as a table: score, its four components, counts, where.
+
+    ``result`` is an :class:`~hotspots.analysis.AnalysisResult` or a stored run's
+    FeatureCollection (the same properties and provenance).
+    """
+    if isinstance(result, dict):
+        rows = [f["properties"] for f in result.get("features", [])[:top]]
+        prov, notes, run_id = result["provenance"], result.get("notes", []), result["run_id"]
+    else:
+        rows = result.hotspots.head(top).to_dict("records")
+        prov, notes, run_id = result.provenance.to_dict(), result.notes, result.run_id
+    table = Table(
+        title=title
+        or f"{prov['method']} hotspots — run {run_id}, {prov['n_incidents']:,} incidents",
+        title_justify="left",
+    )
+    for col in (
+        "rank",
+        "score",
+        "volume",
+        "harm",
+        "trend",
+        "concern",
+        "count",
+        "harm sum",
+        "harm/km²",
+    ):
+        table.add_column(col, justify="right")
+    table.add_column("where (top street; lat, lon)")
+    for r in rows:
+        streets = r.get("top_locations")
+        street = streets[0][0] if streets is not None and len(streets) else "(unnamed)"
+        table.add_row(
+            str(r["rank"]),
+            f"{r['score']:.3f}",
+            f"{r['volume_component']:.2f}",
+            f"{r['harm_component']:.2f}",
+            f"{r['trend_component']:.2f}",
+            f"{r['concern_component']:.2f}",
+            f"{r['count']:,}",
+            f"{r['harm']:,.0f}",
+            f"{r['harm_density_per_km2']:,.0f}",
+            f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",
+        )
+    out.print(table)
+    for name, choice in prov["automatic"].items():
+        out.print(f"[dim]{name} = {choice['value']}: {choice['reason']}[/]")
+    for note in notes:
+        out.print(f"[yellow]{note}[/]")
+    out.print(
+        f"[dim]harm weights {prov['weights_version']}; concern profile "
+        f"{prov['concern_profile']}; score = "
+        + " + ".join(f"{w:.2f}×{c}" for c, w in prov["ranking_weights"].items())
+        + "[/]"
+    )

@@ -126,21 +126,38 @@ def request_key(st: Store, request: dict) -> str:
 
 
 def run_or_reuse(
-    st: Store, request: dict, params: AnalysisParams, ranking: RankingWeights | None = None
+    st: Store,
+    request: dict,
+    params: AnalysisParams,
+    ranking: RankingWeights | None = None,
+    *,
+    weights: HarmWeights | None = None,
+    concern: ConcernProfile | None = None,
 ) -> tuple[RunRecord, bool]:
-    """The stored run for an identical request on unchanged data, or a new one (True)."""
+    """The stored run for an identical request on unchanged data, or a new one (True).
+
+    The one way a run is made, whichever door asks (``hotspots analyse``, ``POST
+    /analyses``, the demo, a share link's filters). Custom harm ``weights`` and
+    ``concern`` profiles are part of the request's identity (their version and name).
+    """
+    if weights is not None or concern is not None:
+        request = {
+            **request,
+            "harm_weights": (weights or HarmWeights.default()).version,
+            "concern_profile": (concern or GRAVESHAM_2023).name,
+        }
     key = request_key(st, request)
     for run in st.list_runs(params.method, limit=1000):
         if run.params.get("request_key") == key:
             found = st.get_run(run.run_id)
             if found is not None:
                 return found, False
-    result = analyse_store(st, params, ranking=ranking)
+    result = analyse_store(st, params, weights, concern, ranking)
     fc = json.loads(result.to_json())
     fc["sensitive_categories"] = sensitive_categories(st, params)
     if fc["sensitive_categories"]:
         # what roles below analyst see: the same analysis without the sensitive incidents
-        restricted = analyse_store(st, params, ranking=ranking, include_sensitive=False)
+        restricted = analyse_store(st, params, weights, concern, ranking, include_sensitive=False)
         fc["restricted"] = json.loads(restricted.to_json())
     record = RunRecord(
         run_id=result.run_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -19,16 +18,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from geodata.errors import NotFound
-from geodata.model import ShareLinkRecord
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
-from ..filters import invalid, parse_categories, parse_window
 from ..map_service import keep_within, run_map_page
 from ..plan_service import resolve_area
 from ..problems import Problem
-from ..security import new_link_id, now_utc, sign_link, verify_link
-from ..service import params_from_request, run_or_reuse
+from ..security import now_utc, verify_link
+from ..share_links import InvalidShareLink, create_link
 
 router = APIRouter(tags=["maps and share links"])
 
@@ -165,72 +162,26 @@ def create_share_link(
     settings: SettingsDep,
     caller: AnalystDep,
 ) -> dict:
-    run = store.get_run(body.run_id)
-    if run is None:
-        raise Problem(404, f"no run {body.run_id!r}; see /runs")
-    if body.expires_in_days > settings.share_link_max_days:
-        raise Problem(
-            422,
-            f"expires_in_days: at most {settings.share_link_max_days}; "
-            f"received {body.expires_in_days}",
-        )
-    shown, filters = filtered_run(store, settings, run, body.filters)
-    created = now_utc()
-    link = ShareLinkRecord(
-        link_id=new_link_id(),
-        run_id=shown.run_id,
-        role=body.role,
-        filters={**filters, "title": body.title},
-        created_by=caller.name,
-        created_at=created,
-        expires_at=created + timedelta(days=body.expires_in_days),
-        revoked_at=None,
-    )
-    store.add_share_link(link)
-    token = sign_link(link.link_id, settings.secret_key.get_secret_value())
-    base = (settings.base_url or str(request.base_url)).rstrip("/")
-    return _public(link, f"{base}/share/{token}/")
-
-
-def filtered_run(store, settings, run, filters: ShareFilters):
-    """(the run a link shows, the filters kept with it). Categories and a window narrower
-    than the run's make (or reuse) the same analysis on them: a link made for ASB never
-    shows another category's hotspots."""
-    kept = filters.model_dump(by_alias=True, exclude_none=True)
-    if filters.area is not None:
-        try:
-            resolve_area(store, filters.area)
-        except NotFound as exc:
-            raise invalid(
-                "filters.area", "ward:CODE, lsoa:CODE or a ward name", filters.area, "body"
-            ) from exc
-    if not (filters.categories or filters.date_from or filters.date_to):
-        return run, kept
-    request = dict((run.params or {}).get("request") or {})
-    if not request:
-        raise Problem(
-            422,
-            f"filters: run {run.run_id!r} was not made through POST /analyses, so it cannot be "
-            "narrowed; make a run with the categories and window wanted and share that",
-        )
-    if filters.categories:
-        cats = parse_categories(",".join(filters.categories), "body")
-        had = request.get("categories")
-        request["categories"] = [c for c in cats if not had or c in had]
-        if not request["categories"]:
-            raise invalid("filters.categories", f"categories of the run ({had})", cats, "body")
-    window = parse_window(filters.date_from, filters.date_to, None, settings, where="body")
-    old = parse_window(request.get("from"), request.get("to"), None, settings, where="body")
-    if filters.date_from and (old.start is None or window.start > old.start):
-        request["from"] = filters.date_from
-    if filters.date_to and (old.end is None or window.end < old.end):
-        request["to"] = filters.date_to
     try:
-        params, ranking = params_from_request(request)
-    except ValueError as exc:
-        raise Problem(422, f"filters: {exc}") from exc
-    shown, _ = run_or_reuse(store, request, params, ranking)
-    return shown, {**kept, "source_run": run.run_id}
+        link, url = create_link(
+            store,
+            body.run_id,
+            role=body.role,
+            expires_in_days=body.expires_in_days,
+            max_days=settings.share_link_max_days,
+            secret=settings.secret_key.get_secret_value(),
+            base_url=settings.base_url or str(request.base_url),
+            created_by=caller.name,
+            filters=body.filters.model_dump(by_alias=True, exclude_none=True),
+            title=body.title,
+        )
+    except NotFound as exc:
+        raise Problem(404, exc.message) from None
+    except InvalidShareLink as exc:
+        raise Problem(
+            422, f"body field {exc.message}", errors=[{"field": exc.field, "where": "body"}]
+        ) from None
+    return _public(link, url)
 
 
 def link_view(store, link, run, settings) -> tuple[Disclosure, object]:
