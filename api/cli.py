@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from geodata.errors import NotFound
-from geodata.model import REASONS
-from geodata.settings import IngestSettings
-from geodata.stores import Store, open_store
-from geodata.taxonomy import CATEGORIES
+
+if TYPE_CHECKING:  # commands import the data stack when they run: `hotspots --help` is quick
+    from geodata.settings import IngestSettings
+    from geodata.stores import Store
 
 from .cli_common import JsonOpt, StoreOpt
 from .cli_common import load_concern as _load_concern
@@ -40,10 +40,6 @@ from .cli_output import (
     reporting_errors,
 )
 from .cli_plan import register as register_plan_commands
-from .disclosure import Disclosure
-from .service import run_or_reuse
-
-AnalystView = Disclosure(role="analyst")
 
 app = typer.Typer(
     name="hotspots",
@@ -67,6 +63,8 @@ BufferOpt = Annotated[float, typer.Option("--buffer-m", help="Buffer round the s
 
 
 def _ingest_settings(study_area: Path | None, buffer_m: float) -> IngestSettings:
+    from geodata.settings import IngestSettings
+
     settings = IngestSettings()
     if study_area is not None:
         settings = settings.model_copy(update={"study_area": study_area})
@@ -264,6 +262,8 @@ def show_quarantine(
     as_json: JsonOpt = False,
 ) -> None:
     """Show quarantined rows: file, row, reason, field and the row as it was."""
+    from geodata.model import REASONS
+
     if reason is not None and reason not in REASONS:
         fail(f"unknown reason {reason!r}; expected one of {sorted(REASONS)}", 2, as_json)
     with reporting_errors(as_json), _store(store) as st:
@@ -288,6 +288,9 @@ def show_quarantine(
 @app.command("categories")
 def list_categories(as_json: JsonOpt = False) -> None:
     """The taxonomy: every category slug, its label, group and source."""
+    from geodata.settings import IngestSettings
+    from geodata.taxonomy import CATEGORIES
+
     sensitive = IngestSettings().sensitive_categories
     rows = [
         {
@@ -328,6 +331,8 @@ def list_profiles_cmd(as_json: JsonOpt = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Apply pending schema migrations (PostGIS: migrations/NNNN_*.sql, in order)."""
+    from geodata.stores import open_store
+
     with reporting_errors(as_json), open_store(_store_settings(store), upgrade=False) as st:
         applied = st.upgrade()
         status = st.schema_status()
@@ -342,6 +347,8 @@ def db_upgrade(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 @db_app.command("status")
 def db_status(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Which migrations are applied and which are pending."""
+    from geodata.stores import open_store
+
     with reporting_errors(as_json), open_store(_store_settings(store), upgrade=False) as st:
         status = st.schema_status()
     if as_json:
@@ -444,6 +451,8 @@ def analyse(
         "weights": ranking.normalised() if weights else None,
     }
     with reporting_errors(as_json), _store(store) as st:
+        from .service import run_or_reuse
+
         harm = _load_harm_weights(harm_weights)
         profile = _load_concern(concern)
         run, created = run_or_reuse(
@@ -454,7 +463,9 @@ def analyse(
             weights=harm if harm_weights else None,
             concern=profile if concern else None,
         )
-    doc = AnalystView.run_view(run.result)
+    from .disclosure import Disclosure
+
+    doc = Disclosure(role="analyst").run_view(run.result)
     if output is not None:
         output.write_text(json.dumps(doc, default=str), encoding="utf-8")
     if as_json:
@@ -760,6 +771,7 @@ def demo(
     from hotspots.analysis import AnalysisParams
 
     from .routes.analyses import AnalysisRequest
+    from .service import run_or_reuse
     from .settings import ApiSettings, Settings
 
     if serve_after is None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from geodata.errors import ProfileError
-from geodata.settings import StoreSettings
-from geodata.stores import Store, open_store
-from hotspots.temporal import month_or_day
+
+if TYPE_CHECKING:  # the command line imports the data stack only when a command runs
+    from geodata.settings import StoreSettings
+    from geodata.stores import Store
 
 from .cli_output import EXIT_USAGE, fail
 
@@ -38,6 +39,8 @@ ToOpt = Annotated[str | None, typer.Option("--to", help="Last month or day, incl
 
 def store_settings(path: Path | None) -> StoreSettings:
     """The store from the environment, or the DuckDB file ``--store`` names."""
+    from geodata.settings import StoreSettings
+
     settings = StoreSettings()
     if path is not None:
         settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
@@ -46,6 +49,8 @@ def store_settings(path: Path | None) -> StoreSettings:
 
 def open_cli_store(path: Path | None) -> Store:
     """Open the store a command's ``--store`` option names (see :func:`store_settings`)."""
+    from geodata.stores import open_store
+
     return open_store(store_settings(path))
 
 
@@ -56,6 +61,8 @@ def parse_when(text: str | None, *, end: bool) -> datetime | None:
     """
     if text is None:
         return None
+    from hotspots.temporal import month_or_day
+
     when = month_or_day(text, end=end)
     if when is None:
         raise typer.BadParameter(f"expected YYYY-MM or YYYY-MM-DD, got {text!r}")

@@ -11,14 +11,14 @@ from contextlib import closing
 
 from rich.table import Table
 
-from geodata.coverage import Coverage, coverage_of
-
 from .cli_common import JsonOpt, StoreOpt, open_cli_store
 from .cli_output import out, print_json, reporting_errors
 
 
 def coverage_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Show which months each source has loaded (gaps are left out of figures, not zero)."""
+    from geodata.coverage import coverage_of
+
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         cov = coverage_of(st)
     if as_json:
@@ -27,7 +27,7 @@ def coverage_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     print_coverage(cov)
 
 
-def print_coverage(cov: Coverage) -> None:
+def print_coverage(cov) -> None:
     """The month-by-source table: one row per year and source, ● loaded, · missing."""
     doc = cov.to_dict()
     if not doc["months"]:

@@ -13,11 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
-
-from geodata.stores import IncidentQuery
 
 from .cli_common import (
     CategoriesOpt,
@@ -239,6 +236,9 @@ def knox_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Knox test of near repeats (space-time pairs vs chance), optionally risk zones."""
+    import pandas as pd
+
+    from geodata.stores import IncidentQuery
     from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
 
     cats, start, end = _selection(categories, from_, to, as_json)

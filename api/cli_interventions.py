@@ -16,20 +16,16 @@ import typer
 from rich.table import Table
 
 from geodata.errors import InputFileError
-from geodata.interventions import InvalidIntervention
-from geodata.model import INTERVENTION_KINDS
+from geodata.vocab import (
+    CONTROL_CHOICES,
+    DEFAULT_BUFFER_M,
+    DEFAULT_WINDOW_MONTHS,
+    INTERVENTION_KINDS,
+)
 
 from .cli_common import JsonOpt, StoreOpt, load_harm_weights, parse_when, write_text_file
 from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
-from .interventions import (
-    CONTROL_CHOICES,
-    DEFAULT_BUFFER_M,
-    DEFAULT_WINDOW_MONTHS,
-    InvalidEvaluation,
-    build_intervention,
-    evaluate_intervention,
-)
 
 interventions_app = typer.Typer(
     help="The interventions log: days of action, CCTV, lighting, patrols.", no_args_is_help=True
@@ -87,6 +83,10 @@ def add(
             EXIT_USAGE,
             as_json,
         )
+    from geodata.interventions import InvalidIntervention
+
+    from .interventions import build_intervention
+
     with reporting_errors(as_json):
         geometry = _read_geojson(polygon, "--polygon") if polygon is not None else None
         with _store(store) as st:
@@ -264,6 +264,8 @@ def evaluate(
                     as_json,
                 )
             control_arg = _read_geojson(path, "--control")
+        from .interventions import InvalidEvaluation, evaluate_intervention
+
         weights = None
         if harm_weights is not None:
             weights = load_harm_weights(harm_weights)

@@ -14,12 +14,8 @@ from typing import Annotated
 
 import typer
 
-from maps.assets import MissingAssets
-from maps.settings import MapSettings
-
 from .cli_common import StoreOpt, open_cli_store, write_text_file
 from .cli_output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
-from .map_service import run_map_page
 from .security import ROLES
 
 
@@ -54,6 +50,11 @@ def write_map(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Write a run's map to a standalone HTML file (scripts inlined; works offline)."""
+    from maps.assets import MissingAssets
+    from maps.settings import MapSettings
+
+    from .map_service import run_map_page
+
     if role not in ROLES:
         fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}", EXIT_USAGE, as_json)
     zones = _read_zones(risk_zones, as_json) if risk_zones is not None else None

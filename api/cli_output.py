@@ -19,7 +19,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -34,7 +34,9 @@ from geodata.errors import (
     ProfileError,
     StoreError,
 )
-from geodata.model import REASONS, ImportReport
+
+if TYPE_CHECKING:
+    from geodata.model import ImportReport
 
 EXIT_OK, EXIT_STRICT, EXIT_USAGE, EXIT_INPUT, EXIT_STORE, EXIT_CONFIG, EXIT_NOT_FOUND = range(7)
 
@@ -134,6 +136,8 @@ def print_import_report(report: ImportReport, title: str = "Import") -> None:
     if reasons:
         out.print("[bold]Quarantined rows by reason[/] (see `hotspots quarantine`):")
         for reason, n in reasons.items():
+            from geodata.model import REASONS
+
             out.print(f"  {n:>7,}  {reason}: {REASONS.get(reason, reason)}")
             example = next((ex for b in report.batches for ex in b.examples.get(reason, [])), None)
             if example:

@@ -17,7 +17,6 @@ from rich.table import Table
 from .cli_common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, parse_when
 from .cli_common import open_cli_store as _store
 from .cli_output import EXIT_CONFIG, EXIT_USAGE, fail, out, print_json, reporting_errors
-from .plan_service import parse_days, parse_times
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +63,7 @@ def plan(
     """Plan a day of action: the places that cover the most harm, when to go, in what order."""
     from hotspots.planner import InvalidPlan, PlanParams
 
+    from . import plan_service as _plan
     from .plan_service import plan_from_store
 
     try:
@@ -76,8 +76,8 @@ def plan(
             hours_per_site=hours_per_site,
             travel_mode=travel,
             speed_kmh=speed_kmh,
-            days=parse_days(days),
-            hours_of_day=parse_times(times),
+            days=_plan.parse_days(days),
+            hours_of_day=_plan.parse_times(times),
             ring=ring,
         )
     except (InvalidPlan, ValueError, typer.BadParameter) as exc:

@@ -51,12 +51,9 @@ from geodata.interventions import (
 )
 from geodata.model import InterventionRecord
 from geodata.stores import IncidentQuery, Store
+from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
 
 from .security import now_utc
-
-DEFAULT_BUFFER_M = 200.0
-DEFAULT_WINDOW_MONTHS = 3
-CONTROL_CHOICES = ("auto", "borough", "ward")
 
 
 class InvalidEvaluation(HotspotsError, ValueError):

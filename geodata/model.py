@@ -20,6 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import vocab
+
 PRECISIONS = ("month", "day", "minute")
 
 INCIDENT_SCHEMA = pa.schema(
@@ -213,20 +215,11 @@ class JobRecord:
     updated_at: datetime
 
 
-#: Kinds of intervention an interventions log records.
-INTERVENTION_KINDS = (
-    "day-of-action",
-    "patrols",
-    "cctv",
-    "lighting",
-    "environmental",
-    "target-hardening",
-    "enforcement",
-    "outreach",
-    "other",
-)
 #: How an intervention's area was given: a drawn polygon, H3 cells, or a stored area.
 INTERVENTION_AREA_TYPES = ("polygon", "cells", "ward", "lsoa")
+#: Kinds of intervention an interventions log records (kept in the light ``geodata.vocab``
+#: so the command line's help needs no data stack).
+INTERVENTION_KINDS = vocab.INTERVENTION_KINDS
 
 
 @dataclass
