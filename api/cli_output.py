@@ -195,6 +195,7 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
         "trend",
         "concern",
         "count",
+        "area ha",
         "harm sum",
         "harm/km²",
     ):
@@ -211,6 +212,7 @@ def print_ranked(result, top: int, title: str | None = None) -> None:
             f"{r['trend_component']:.2f}",
             f"{r['concern_component']:.2f}",
             f"{r['count']:,}",
+            f"{r['area_m2'] / 1e4:,.1f}" if r.get("area_m2") is not None else "",
             f"{r['harm']:,.0f}",
             f"{r['harm_density_per_km2']:,.0f}",
             f"{street}; {r['centroid_lat']:.4f}, {r['centroid_lon']:.4f}",

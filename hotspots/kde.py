@@ -71,9 +71,14 @@ def bandwidth_rule(
     cum = np.cumsum(w[order])
     dm = float(d[order][np.searchsorted(cum, cum[-1] / 2)])
     h = 0.9 * min(sd, np.sqrt(1 / np.log(2)) * dm) * n**-0.2
+    counted = (
+        f"n = {len(x):,} incidents"
+        if weight is None or np.allclose(w, 1.0)
+        else f"n = {n:,.1f}, the sum of the weights of {len(x):,} incidents"
+    )
     reason = (
         f"spatial Silverman rule (as ArcGIS Kernel Density): 0.9 × min(SD {sd:.0f} m, "
-        f"√(1/ln2) × median distance {dm:.0f} m) × n^-0.2 with n = {n:.0f}"
+        f"√(1/ln2) × median distance {dm:.0f} m) × n^-0.2 with {counted}"
     )
     return float(h), reason
 
@@ -98,8 +103,12 @@ def kernel_density(
     if cell_m <= 0:
         raise ValueError(f"cell_m must be > 0; got {cell_m}")
     if bandwidth_m is None:
-        bandwidth_m, reason = bandwidth_rule(x, y, w)
-        bandwidth_m = max(bandwidth_m, 2 * cell_m)
+        raw, reason = bandwidth_rule(x, y, w)
+        # the number used is the number shown: whole metres, and at least two cells
+        bandwidth_m = float(max(round(raw), 2 * cell_m))
+        reason += f": {bandwidth_m:.0f} m" + (
+            f" (raised from {raw:.0f} m to two {cell_m:g} m cells)" if raw < 2 * cell_m else ""
+        )
     else:
         if bandwidth_m <= 0:
             raise ValueError(f"bandwidth_m must be > 0; got {bandwidth_m}")

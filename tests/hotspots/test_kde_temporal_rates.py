@@ -132,3 +132,14 @@ def test_run_id_is_stable_and_changes_with_any_input() -> None:
         prov(categories=None),
     ]
     assert len({p.run_id for p in others} | {prov().run_id}) == 6
+
+
+def test_the_chosen_bandwidth_is_whole_metres_and_its_reason_counts_incidents():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0, 300, 54), rng.normal(0, 300, 54)
+    plain = kernel_density(x, y, cell_m=10)
+    assert plain.bandwidth_m == round(plain.bandwidth_m)
+    assert "n = 54 incidents" in plain.bandwidth_reason
+    assert plain.bandwidth_reason.endswith(f"{plain.bandwidth_m:.0f} m")
+    weighted = kernel_density(x, y, np.full(54, 2.0), cell_m=10)
+    assert "n = 108.0, the sum of the weights of 54 incidents" in weighted.bandwidth_reason
