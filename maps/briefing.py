@@ -554,20 +554,66 @@ class PdfUnavailable(RuntimeError):
 
 
 def html_to_pdf(document: str) -> bytes:
-    """Render a briefing to PDF with WeasyPrint; :class:`PdfUnavailable` if it cannot load."""
+    """Render a briefing to PDF with WeasyPrint, fitted to one A4 page
+    (:func:`render_one_page`); :class:`PdfUnavailable` if WeasyPrint cannot load."""
+    return render_one_page(document).write_pdf()
+
+
+def render_one_page(document: str):
+    """The briefing laid out by WeasyPrint, tightened step by step (:data:`FIT_ONE_PAGE`:
+    smaller maps, then smaller type) until it fits one A4 page."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango missing
         raise PdfUnavailable(
             f"PDF needs WeasyPrint and Pango (apt install libpango-1.0-0): {exc}"
         ) from exc
-    return weasyprint.HTML(string=document).write_pdf()
+    html = weasyprint.HTML(string=document)
+    rendered = html.render()
+    for css in FIT_ONE_PAGE:
+        if len(rendered.pages) <= 1:
+            break
+        rendered = html.render(stylesheets=[weasyprint.CSS(string=css)])
+    return rendered
+
+
+#: Ever tighter print styles, tried in turn until a briefing fits one A4 page (``!important``:
+#: WeasyPrint adds them as user styles, which the page's own styles would otherwise win).
+FIT_ONE_PAGE = tuple(
+    " ".join(f"{sel} {{ {'; '.join(d + ' !important' for d in decls)} }}" for sel, decls in step)
+    for step in (
+        (("svg.map", ["max-height: 62mm"]), ("h2", ["margin: 2mm 0 1mm"])),
+        (
+            ("svg.map", ["max-height: 52mm"]),
+            ("body", ["font-size: 8.5pt"]),
+            ("table", ["font-size: 7.5pt"]),
+            (".notes, footer", ["font-size: 7pt"]),
+            ("h2", ["margin: 1.5mm 0 1mm"]),
+        ),
+        (
+            ("svg.map", ["max-height: 44mm"]),
+            ("body", ["font-size: 8pt", "line-height: 1.15"]),
+            ("table", ["font-size: 7pt"]),
+            ("td, th", ["padding: 0.4mm 1mm"]),
+            (".notes, footer", ["font-size: 6.5pt"]),
+        ),
+        (
+            ("svg.map", ["max-height: 36mm"]),
+            ("body", ["font-size: 7.5pt", "line-height: 1.1"]),
+            ("table", ["font-size: 6.5pt"]),
+            ("td, th", ["padding: 0.2mm 0.8mm"]),
+            (".notes, footer", ["font-size: 6pt"]),
+            ("h1", ["font-size: 13pt"]),
+        ),
+    )
+)
 
 
 __all__ = [
     "PdfUnavailable",
     "html_to_pdf",
     "plan_briefing_html",
+    "render_one_page",
     "svg_map",
     "ward_briefing_html",
 ]

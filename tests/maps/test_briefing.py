@@ -11,7 +11,13 @@ import pytest
 import shapely
 
 from hotspots.planner import PlanParams, plan_days_of_action
-from maps.briefing import html_to_pdf, plan_briefing_html, svg_map, ward_briefing_html
+from maps.briefing import (
+    html_to_pdf,
+    plan_briefing_html,
+    render_one_page,
+    svg_map,
+    ward_briefing_html,
+)
 
 # Gravesend town centre and a few places round it (lat, lon)
 PLACES = [(51.4431, 0.3685), (51.4440, 0.3700), (51.4428, 0.3702), (51.4405, 0.3777)]
@@ -204,3 +210,28 @@ def test_markers_of_nearby_sites_do_not_overlap():
             assert math.dist(a, b) >= 16
     # the first keeps its place; the others point back to it with a leader line
     assert svg.count("<line x1=") == 2 + 1  # two leaders and the scale bar
+
+
+def _pages(page: str) -> int:
+    """Pages of the PDF html_to_pdf writes (the same fitted layout)."""
+    assert html_to_pdf(page).startswith(b"%PDF")
+    return len(render_one_page(page).pages)
+
+
+@pytest.mark.parametrize("sites", [6, 12])
+def test_real_plans_and_ward_briefings_print_on_one_a4_page(demo, sites):
+    """On the Gravesham demo: a Fri/Sat evening plan of 6 or 12 sites and the ward
+    briefings of the two busiest wards each print as one page."""
+    from api.plan_service import plan_from_store, ward_briefing
+    from hotspots.planner import PlanParams
+
+    store = demo["store"]
+    plan = plan_from_store(
+        store, PlanParams(sites=sites, days=("Fri", "Sat"), hours_of_day=(18, 23)), "borough"
+    )
+    assert len(plan.sites) == sites
+    assert _pages(plan_briefing_html(plan)) == 1
+    if sites == 6:
+        for ward in ("E05004964", "E05004968"):  # Central, Pelham
+            doc = ward_briefing(store, f"ward:{ward}")
+            assert _pages(ward_briefing_html(doc)) == 1, ward
