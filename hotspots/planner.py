@@ -213,6 +213,8 @@ class PlanSite:
     profile: dict
     leg_m: float  # straight-line distance from the previous stop (0 for the first)
     geometry: shapely.Geometry = field(repr=False)
+    #: the shift it is visited in and when (``hotspots.shifts``), when hours were given
+    shift: dict | None = None
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in asdict(self).items() if k != "geometry"}
@@ -241,6 +243,8 @@ class Plan:
     notes: list[str]
     area_lonlat: shapely.Geometry | None = field(default=None, repr=False)
     start_xy: tuple[float, float] | None = None
+    #: the sites fitted into the shifts asked for (``hotspots.shifts.ShiftFit``)
+    shifts: object | None = None
 
     @property
     def count_share(self) -> float:
@@ -289,6 +293,7 @@ class Plan:
                 "total_hours": self.total_hours,
                 "budget_hours": self.params.hours,
                 "times_known": self.times_known,
+                "fits_shifts": self.shifts.fits if self.shifts is not None else None,
                 "months": self.months,
                 "weights_version": self.weights_version,
             }
@@ -303,6 +308,7 @@ class Plan:
             "method": METHOD_NOTE,
             "sites": [s.to_dict() for s in self.sites],
             "route_lonlat": self.route_lonlat(),
+            "shifts": self.shifts.to_dict() if self.shifts is not None else None,
             "notes": list(self.notes),
         }
 
@@ -721,6 +727,21 @@ def plan_days_of_action(
         )
     if not len(data):
         notes.append("no incidents match the area, categories and period")
+    shifts = None
+    if params.hours_of_day is not None and sites:
+        from .shifts import fit_shifts
+
+        shifts = fit_shifts(
+            [s.leg_m for s in sites],
+            params.hours_per_site,
+            speed_m_per_h,
+            params.days,
+            params.hours_of_day,
+        )
+        for shift in shifts.shifts:
+            for t in shift.times:
+                sites[t["visit"] - 1].shift = {"day": shift.day, **t}
+        notes[:0] = shifts.notes
     return Plan(
         params=params,
         sites=sites,
@@ -740,6 +761,7 @@ def plan_days_of_action(
         notes=notes,
         area_lonlat=area_lonlat,
         start_xy=start_xy,
+        shifts=shifts,
     )
 
 

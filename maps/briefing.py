@@ -380,7 +380,7 @@ def plan_briefing_html(
         rows.append(
             f'<tr><td><span class="badge">{s.visit}</span></td>'
             f"<td>{_e(where)}<br><small>{s.centre_lat:.5f}, {s.centre_lon:.5f}</small></td>"
-            f"<td>{why}</td><td>{_e(s.window.get('short') or s.window['text'])}</td>"
+            f"<td>{why}</td><td>{_when_to_go(s)}</td>"
             f'<td class="num">{_e(_metres(s.leg_m)) if s.visit > 1 else "start"}</td></tr>'
         )
     table = (
@@ -551,6 +551,16 @@ def ward_briefing_html(briefing: dict) -> str:
 
 class PdfUnavailable(RuntimeError):
     """WeasyPrint (or the Pango library it needs) is not installed."""
+
+
+def _when_to_go(site) -> str:
+    """The shift slot (day, arrive–leave) when the plan was fitted to shifts, then the
+    patrol window's reasoning."""
+    text = _e(site.window.get("short") or site.window["text"])
+    shift = getattr(site, "shift", None)
+    if not shift:
+        return text
+    return f"<b>{_e(shift['day'])} {_e(shift['arrive'])}–{_e(shift['leave'])}</b><br>{text}"
 
 
 def html_to_pdf(document: str) -> bytes:
