@@ -162,6 +162,11 @@ class Disclosure:
             features.append(self._hotspot_feature(f))
         prov = dict(base.get("provenance") or {})
         prov["n_incidents"] = self.count(prov.get("n_incidents"))
+        # the values chosen from the data stay; their reasons quote exact counts
+        prov["automatic"] = {
+            k: {"value": v.get("value"), "reason": "chosen from the data"}
+            for k, v in (prov.get("automatic") or {}).items()
+        }
         prov["run_id"] = fc.get("run_id")
         out = {
             "type": "FeatureCollection",
@@ -220,7 +225,12 @@ class Disclosure:
         for k in ("first_date", "last_date"):
             if p.get(k):
                 p[k] = str(p[k])[:7]  # the month only
-        p["categories"] = {c: self.count(v) for c, v in (p.get("categories") or {}).items()}
+        # categories with a suppressed count are left out, so 1–4 reads like none
+        p["categories"] = {
+            c: self.count(v)
+            for c, v in (p.get("categories") or {}).items()
+            if self.count(v) is not None
+        }
         p["top_locations"] = [
             [loc, self.count(n)]
             for loc, n in p.get("top_locations") or []
@@ -283,14 +293,14 @@ class Disclosure:
         if categories and set(categories) <= sensitive:
             return True, None
         return False, (
-            "sensitive categories ("
-            + ", ".join(sorted(sensitive))
-            + ") are not counted in public totals; ask for them on their own"
+            "sensitive categories (" + ", ".join(sorted(self.sensitive)) + " and any other "
+            "configured as sensitive) are not counted in public totals; ask for one on its own"
         )
 
-    def area_props(self, rec: dict) -> dict:
+    def area_props(self, rec: dict, borough_rate: float | None = None) -> dict:
         """One area's figures: the public gets the count rounded (or suppressed) and the
-        rate, interval and change worked out from the rounded counts."""
+        rate, interval, ratio to the borough (``borough_rate``, itself from the rounded
+        borough count) and change worked out from the rounded counts."""
         props = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
         if not self.public:
             props["suppressed"] = False
@@ -311,8 +321,11 @@ class Disclosure:
             props["rate"] = round(1000 * count / pop, 2)
             props["rate_low"] = round(1000 * low / pop, 2)
             props["rate_high"] = round(1000 * high / pop, 2)
-        if props.get("ratio_to_borough") is not None:
-            props["ratio_to_borough"] = round(float(props["ratio_to_borough"]), 1)
+        props["ratio_to_borough"] = (
+            round(props["rate"] / borough_rate, 1)
+            if pop and borough_rate and props.get("rate") is not None
+            else None
+        )
         before = self.count(props.get("previous_year_count"))
         props["previous_year_count"] = before
         props["change_pct"] = round(100 * (count - before) / before) if before else None
@@ -324,6 +337,8 @@ class Disclosure:
         out = {k: (None if isinstance(v, float) and v != v else v) for k, v in borough.items()}
         if self.public:
             out["count"] = self.count(out.get("count"))
+            if "outside_areas" in out:
+                out["outside_areas"] = self.count(out["outside_areas"])
             pop = out.get("population")
             out["rate"] = round(1000 * out["count"] / pop, 2) if out["count"] and pop else None
             for k in ("rate_low", "rate_high"):

@@ -147,7 +147,7 @@ def plan_from_store(
     than ``policy.min_places`` distinct locations is not offered as a site."""
     policy = policy or Disclosure(role=role, min_count=min_count)
     area = resolve_area(store, area_text)
-    coverage = coverage_of(store)
+    coverage = coverage_of(store, policy.include_sensitive)
     if params.start is None and params.end is None:  # the latest 3 covered months
         latest = coverage.latest(params.categories, 3)
         if latest.months:
@@ -203,7 +203,7 @@ def ward_briefing(
             categories, sensitive_categories_stored(store)
         )
     area = resolve_area(store, ward_text, kinds=("ward",))
-    coverage = coverage_of(store)
+    coverage = coverage_of(store, not policy.public)
     window = window if window is not None and (window.start or window.end) else None
     if window is None:  # the latest 12 months through the latest covered one
         latest = coverage.latest(categories, 12)
@@ -293,11 +293,12 @@ def ward_briefing(
             }
         )
     rows.sort(key=lambda r: (-r["count"], r["category"]))
-    unassigned = int(now["ward_code"].isna().sum())
+    unassigned = policy.count(int(now["ward_code"].isna().sum()))
     if unassigned:
         notes.append(
-            f"{unassigned:,} incidents in the period are in no ward (they lie outside the "
-            "wards, e.g. in a buffer kept round the borough) and count in no ward's figures."
+            f"{'About ' if policy.public else ''}{unassigned:,} incidents in the period are in "
+            "no ward (they lie outside the wards, e.g. in a buffer kept round the borough) and "
+            "count in no ward's figures."
         )
 
     hotspots: list[dict] = []
@@ -385,6 +386,7 @@ def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
     count = policy.count
     out = {**doc, "suppressed_below": policy.min_count, "rounded_to": policy.rounding}
     t = dict(doc["totals"])
+    t["rank"] = None  # the order of exact rates would give suppressed counts away
     n, before = count(t["count"]), count(t.get("previous_count"))
     pop = t.get("population")
     t.update(count=n, previous_count=before, change_pct=_change(n, before) if n else None)
@@ -405,6 +407,8 @@ def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
     for r in doc["categories"]:
         r = dict(r)
         n, before, bn = count(r["count"]), count(r.get("previous_count")), count(r["borough_count"])
+        if bn is None:
+            continue  # a row would say the borough had 1–4 of them
         rate = round(1000 * n / pop, 2) if n is not None and pop else None
         b_rate = r.get("borough_rate")
         b_rate = round(b_rate * bn / r["borough_count"], 2) if bn and b_rate else None
@@ -418,6 +422,7 @@ def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
             ratio_to_borough=round(rate / b_rate, 1) if rate and b_rate else None,
         )
         rows.append(r)
+    rows.sort(key=lambda r: (-(r["count"] or 0), r["category"]))  # by the rounded counts
     out["categories"] = rows
     spots = []
     for h in doc["hotspots"]:
@@ -426,7 +431,7 @@ def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
         if h["count"] is None:
             continue  # a place with fewer than the threshold is not shown at all
         h.update(harm=policy.figure(h.get("harm")), window=None, trend=None)
-        h["categories"] = {k: count(v) for k, v in h["categories"].items()}
+        h["categories"] = {k: count(v) for k, v in h["categories"].items() if count(v) is not None}
         h["top_locations"] = [
             [loc, count(v)] for loc, v in h["top_locations"] if count(v) is not None
         ]

@@ -38,7 +38,10 @@ def analyse_store(
 
     ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
     restricted view that roles below analyst are shown (:mod:`api.disclosure`)."""
-    covered = coverage_of(st).covered(params.categories, params.start, params.end)
+    # the restricted view's months come from the incidents it may use
+    covered = coverage_of(st, include_sensitive).covered(
+        params.categories, params.start, params.end
+    )
     incidents = st.query_incidents(
         IncidentQuery(
             start=params.start,

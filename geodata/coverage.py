@@ -166,7 +166,9 @@ class Coverage:
         """
         sources = self.sources_of(None if categories is None else list(categories))
         have = {s: set(self.months.get(s, ())) for s in sources}
-        known = sorted(set().union(*have.values())) if have else []
+        # categories no counted source holds: the months of any source bound the window
+        pool = have.values() if have else [set(m) for m in self.months.values()]
+        known = sorted(set().union(*pool)) if pool else []
         span = window_months(start, end, known)
         used, skipped = [], {}
         for m in span:
@@ -226,11 +228,13 @@ def build_coverage(batches, incidents: pd.DataFrame) -> Coverage:
             for b, lo, hi in zip(span.index, span["min"], span["max"])
         }
     for b in batches:
+        if b.batch_id not in by_batch:
+            continue  # no incident of it is counted (none accepted, or all left out)
         covered = months.setdefault(b.source, set())
         declared = declared_months(b.period)
         if declared is not None:
             covered.update(declared)
-        elif b.batch_id in by_batch:
+        else:
             covered.update(month_range(*by_batch[b.batch_id]))
     sources: dict[str, set[str]] = {}
     if len(incidents):
@@ -247,22 +251,29 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def coverage_of(store) -> Coverage:
-    """The store's coverage, kept while its batches (ids and content hashes) are unchanged."""
+def coverage_of(store, include_sensitive: bool = True) -> Coverage:
+    """The store's coverage, kept while its batches (ids and content hashes) are unchanged.
+
+    ``include_sensitive=False`` works it out from the incidents not flagged sensitive
+    only, as roles below analyst must see it: a source holding nothing but sensitive
+    incidents would otherwise show the months they fall in."""
     from .stores import IncidentQuery
 
     batches = store.list_batches()
     state = tuple(sorted((b.batch_id, b.content_hash) for b in batches))
     with _LOCK:
-        hit = _CACHE.get(store)
+        hit = _CACHE.get(store, {}).get(include_sensitive)
     if hit is not None and hit[0] == state:
         return hit[1]
     table = store.query_incidents(
-        IncidentQuery(columns=["batch_id", "source", "category", "occurred_at"])
+        IncidentQuery(
+            columns=["batch_id", "source", "category", "occurred_at"],
+            include_sensitive=include_sensitive,
+        )
     ).to_pandas()
     cov = build_coverage(batches, table)
     with _LOCK:
-        _CACHE[store] = (state, cov)
+        _CACHE.setdefault(store, {})[include_sensitive] = (state, cov)
     return cov
 
 

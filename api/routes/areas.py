@@ -41,13 +41,22 @@ class AreaTableCache:
         self._lock = threading.Lock()
         self._stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def get(self, store, kind: str, categories, window, include_sensitive: bool = True):
+    def get(
+        self,
+        store,
+        kind: str,
+        categories,
+        window,
+        include_sensitive: bool = True,
+        public: bool = False,
+    ):
         key = (
             kind,
             tuple(categories) if categories else None,
             window.start,
             window.end,
             include_sensitive,
+            public,
         )
         batches = tuple(sorted((b.batch_id, b.content_hash) for b in store.list_batches()))
         now = time.monotonic()
@@ -58,7 +67,7 @@ class AreaTableCache:
             table, borough, areas = hit[2]
         else:
             table, borough, areas = _compute_area_table(
-                store, kind, categories, window, include_sensitive
+                store, kind, categories, window, include_sensitive, public
             )
             with self._lock:
                 if len(entries) >= self.max_entries and key not in entries:
@@ -72,12 +81,14 @@ AREA_TABLES = AreaTableCache()
 
 
 def area_table(
-    store, kind: str, categories, window, include_sensitive: bool = True
+    store, kind: str, categories, window, include_sensitive: bool = True, public: bool = False
 ) -> tuple[pd.DataFrame, dict, object]:
     """Counts, rates per 1,000 and change on the previous year for each area of ``kind``,
     the borough's figures, and the boundaries (cached: :class:`AreaTableCache`).
-    ``include_sensitive=False`` leaves incidents flagged sensitive out of every count."""
-    return AREA_TABLES.get(store, kind, categories, window, include_sensitive)
+    ``include_sensitive=False`` leaves incidents flagged sensitive out of every count;
+    ``public`` works out the months from the incidents not flagged sensitive, so the
+    period shown says nothing of when sensitive incidents happened."""
+    return AREA_TABLES.get(store, kind, categories, window, include_sensitive, public)
 
 
 def _codes_in(store, column: str, categories, months, include_sensitive: bool) -> pd.Series:
@@ -123,7 +134,12 @@ def public_area_scope(store, policy, categories) -> tuple[bool, str | None]:
 
 
 def _compute_area_table(
-    store, kind: str, categories, window, include_sensitive: bool = True
+    store,
+    kind: str,
+    categories,
+    window,
+    include_sensitive: bool = True,
+    public: bool = False,
 ) -> tuple[pd.DataFrame, dict, object]:
     areas = store.boundaries(kind)
     if areas.empty:
@@ -138,7 +154,7 @@ def _compute_area_table(
     if population.empty:
         population = pd.DataFrame({"area_code": areas["code"], "population": float("nan")})
     column = "ward_code" if kind == "ward" else "lsoa_code"
-    coverage = coverage_of(store)
+    coverage = coverage_of(store, not public)
     covered = coverage.covered(categories, window.start, window.end)
     codes = _codes_in(store, column, categories, covered.months, include_sensitive)
     table, borough = area_rates(codes, population, names=dict(zip(areas["code"], areas["name"])))
@@ -197,27 +213,33 @@ def areas_geojson(store, policy, kind: str, categories, window, simplify_deg: fl
     """Areas of ``kind`` with their figures as the policy's role may see them, and the
     window, categories and disclosure the figures stand on."""
     with_sensitive, note = public_area_scope(store, policy, categories)
-    table, borough, areas = area_table(store, kind, categories, window, with_sensitive)
+    table, borough, areas = area_table(
+        store, kind, categories, window, with_sensitive, policy.public
+    )
     period = borough.get("period") or {}
     geoms = areas.to_crs(WGS84).geometry
     if simplify_deg:
         geoms = geoms.simplify(simplify_deg, True)
     geoms = dict(zip(areas["code"], geoms))
+    shown_borough = policy.borough(borough)
+    records = table.to_dict("records")
+    if policy.public:  # the exact rates' order would give suppressed counts away
+        records.sort(key=lambda r: str(r["area_code"]))
     features = []
-    for rec in table.to_dict("records"):
+    for rec in records:
         geom = geoms.get(rec["area_code"])
         features.append(
             {
                 "type": "Feature",
                 "id": str(rec["area_code"]),
                 "geometry": shapely.geometry.mapping(geom) if geom is not None else None,
-                "properties": policy.area_props(rec),
+                "properties": policy.area_props(rec, shown_borough.get("rate")),
             }
         )
     return {
         "type": "FeatureCollection",
         "features": features,
-        "borough": policy.borough(borough),
+        "borough": shown_borough,
         "kind": kind,
         "categories": list(categories) if categories else None,
         "window": {

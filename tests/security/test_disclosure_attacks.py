@@ -398,3 +398,70 @@ def test_a_share_link_applies_its_category_filter(attack):
         json={"run_id": runs["kde-fine"], "filters": {"categories": ["burglary"]}},
     )
     assert bad.status_code == 422 and "filters.categories" in bad.text
+
+
+def test_public_area_figures_give_no_exact_count_back(attack):
+    """Found in review: ratios from exact counts, exact incidents outside the wards, and
+    the order of exact rates each gave suppressed counts back."""
+    env, _, _ = attack
+    for kind in ("ward", "lsoa"):
+        url = (
+            f"/areas?kind={kind}&categories=domestic-abuse,sexual-offences&from=2022-06&to=2022-06"
+        )
+        doc = env.get(url, "anonymous").json()
+        ids = [f["id"] for f in doc["features"]]
+        assert ids == sorted(ids)  # not the order of the exact rates
+        b = doc["borough"]
+        assert b.get("outside_areas") is None or b["outside_areas"] % 5 == 0
+        for f in doc["features"]:
+            p = f["properties"]
+            if p["count"] is None:
+                assert p["rate"] is None and p["ratio_to_borough"] is None
+            elif b["rate"]:
+                assert p["ratio_to_borough"] == round(p["rate"] / b["rate"], 1)
+    every = env.get("/areas?kind=ward", "anonymous").json()["borough"]
+    assert every["outside_areas"] % 5 == 0
+
+
+def test_public_briefings_give_no_rank_order_or_exact_outside_count(attack):
+    env, places, _ = attack
+    wards = env.store.boundaries("ward").to_crs("EPSG:4326")
+    lon, lat = places["lone"]
+    code = wards[wards.contains(shapely.Point(lon, lat))]["code"].iloc[0]
+    url = f"/areas/wards/{code}/briefing"
+    for month in ("2022-01", "2022-06"):
+        params = {"f": "json", "categories": "domestic-abuse,sexual-offences"}
+        doc = env.get(url, "anonymous", params={**params, "from": month, "to": month}).json()
+        assert doc["totals"]["rank"] is None and doc["categories"] == []
+    doc = env.get(url, "anonymous", params={"f": "json"}).json()
+    counts = [r["count"] for r in doc["categories"]]
+    assert counts == sorted(counts, key=lambda n: -(n or 0))
+    for note in doc["notes"]:
+        for n in re.findall(r"([\d,]+) incidents in the period are in no ward", note):
+            assert int(n.replace(",", "")) % 5 == 0
+
+
+def test_run_provenance_below_analyst_quotes_no_counts(attack):
+    env, _, runs = attack
+    for run in runs.values():
+        for role in BELOW:
+            prov = env.get(f"/runs/{run}", role).json()["provenance"]
+            for choice in (prov.get("automatic") or {}).values():
+                assert choice["reason"] == "chosen from the data", (role, choice)
+        full = env.get(f"/runs/{run}").json()["provenance"]
+        assert all(c["reason"] != "chosen from the data" for c in full["automatic"].values())
+
+
+def test_coverage_below_analyst_says_nothing_of_sensitive_only_sources(attack):
+    env, _, _ = attack
+    assert "council/planted" in env.get("/coverage", "analyst").json()["sources"]
+    seen = env.get("/coverage", "partner").json()
+    assert "council/planted" not in seen["sources"]
+    assert "sexual-offences" not in seen["categories"]
+
+
+def test_public_hotspots_list_no_category_with_a_suppressed_count(attack):
+    env, _, runs = attack
+    for run in runs.values():
+        for f in env.get(f"/runs/{run}/hotspots", "public").json()["features"]:
+            assert None not in f["properties"]["categories"].values()
