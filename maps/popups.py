@@ -63,7 +63,8 @@ def compact_properties(
     peak = style.peak_times(profile)
     if peak:
         out["pk"] = peak
-    if method in ("dbscan", "hdbscan") and (p.get("rank") or 10**9) <= style.LABELLED_RANKS:
+    # every method's top hotspots carry their rank on the map (hexagons too)
+    if (p.get("rank") or 10**9) <= style.LABELLED_RANKS:
         out["label"] = p["rank"]
     return out
 

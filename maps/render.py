@@ -336,7 +336,8 @@ def build_map(
 
     # areas first, so hotspots draw above them
     area_breaks: list[float] = []
-    for kind, label, show in (("ward", "Wards", True), ("lsoa", "LSOAs", False)):
+    # rate layers are off until asked for: the hotspots are what the map is about
+    for kind, label, show in (("ward", "Wards", False), ("lsoa", "LSOAs", False)):
         doc = (areas or {}).get(kind)
         if not doc or not doc.get("features"):
             continue

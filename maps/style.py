@@ -1,7 +1,7 @@
 """Colours, legends and popups of the hotspot map: pure functions of a feature's properties.
 
 Palettes are colour-blind safe: ColorBrewer RdBu (diverging) for Getis-Ord Gi*
-classes, YlOrRd / YlGnBu (sequential) for counts, density and rates, and the
+classes, YlOrRd (sequential) for counts and density, Purples for rates, and the
 Okabe–Ito set for emerging hot-spot categories.
 """
 
@@ -23,8 +23,10 @@ GI_CLASSES: dict[int, tuple[str, str]] = {
 }
 #: ColorBrewer YlOrRd 5 (counts, density, cluster rank bands)
 HEAT = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-#: ColorBrewer YlGnBu 5 (rates per 1,000 residents)
-RATE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+#: ColorBrewer Purples 5 (rates per 1,000 residents): one hue that no Gi* class
+#: (reds and blues) or count band (yellow to red) uses, so a ward's rate is never
+#: read as a cold or hot spot
+RATE = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
 NO_DATA = "#bdbdbd"
 #: Okabe–Ito, for the eight hot categories of emerging hot-spot analysis
 EMERGING = {
@@ -37,7 +39,7 @@ EMERGING = {
     "oscillating hot spot": "#0072B2",
     "historical hot spot": "#000000",
 }
-#: hotspot ranks labelled on cluster hulls
+#: hotspot ranks labelled on the map (clusters, hexagons, density areas)
 LABELLED_RANKS = 20
 
 METHOD_NAMES = {

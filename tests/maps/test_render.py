@@ -285,3 +285,16 @@ def test_cli_writes_a_standalone_map(demo, tmp_path):
         cli_app, ["map", run.run_id, "--role", "mayor", "--store", str(demo["path"])]
     )
     assert bad.exit_code == 2 and "--role" in bad.output
+
+
+def test_hexagons_carry_their_rank_and_rates_cannot_be_read_as_gi_classes(demo):
+    from maps import style
+
+    store, run = demo["store"], demo["runs"]["gistar"]
+    page = run_map_page(store, run, "analyst", 5, "t")
+    _, hot = hotspot_data(page)
+    labels = {f["properties"].get("label") for f in hot["features"]}
+    top = min(style.LABELLED_RANKS, len(hot["features"]))
+    assert set(range(1, top + 1)) <= labels  # the top hexagons are numbered by rank
+    gi = {c for c, _ in style.GI_CLASSES.values()} | set(style.HEAT)
+    assert not gi & set(style.RATE)  # (off by default: tests/maps/test_browser.py)
