@@ -402,6 +402,10 @@ def analyse(
     output: Annotated[
         Path | None, typer.Option(help="Write the ranked hotspots as GeoJSON.")
     ] = None,
+    include_artefacts: Annotated[
+        bool,
+        typer.Option(help="Keep incidents at recording places (e.g. 'On or near Police Station')."),
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -449,6 +453,7 @@ def analyse(
         "cell_m": cell_m,
         "seed": seed,
         "weights": ranking.normalised() if weights else None,
+        "include_artefacts": include_artefacts,
     }
     with reporting_errors(as_json), _store(store) as st:
         from .service import run_or_reuse

@@ -47,6 +47,10 @@ def plan(
     ring: Annotated[
         int, typer.Option(help="0: a site is one ~100 m hexagon; 1: with its neighbours.")
     ] = 0,
+    include_artefacts: Annotated[
+        bool,
+        typer.Option(help="Offer recording places (e.g. police stations) as sites."),
+    ] = False,
     output: Annotated[
         list[Path] | None,
         typer.Option(
@@ -92,7 +96,7 @@ def plan(
     from maps.briefing import PdfUnavailable
 
     with reporting_errors(as_json), _store(store) as st:
-        result = plan_from_store(st, params, area)
+        result = plan_from_store(st, params, area, include_artefacts=include_artefacts)
     try:
         written = [_write_plan(result, path) for path in output or []]
     except PdfUnavailable as exc:

@@ -26,6 +26,7 @@ from hotspots.rates import area_rates, lsoa_population_to_areas
 from .disclosure import Disclosure
 from .filters import Window
 from .routes.areas import sensitive_categories_stored
+from .service import ARTEFACT_NOTE, without_artefacts
 
 BOROUGH_WORDS = ("borough", "district", "all")
 
@@ -139,6 +140,7 @@ def plan_from_store(
     min_count: int = 5,
     harm_weights: HarmWeights | None = None,
     policy: Disclosure | None = None,
+    include_artefacts: bool = False,
 ) -> Plan:
     """A plan for the store's incidents in an area, as the role's disclosure ``policy``
     allows (default: ``role`` with ``min_count``).
@@ -159,6 +161,7 @@ def plan_from_store(
         store, area, params.categories, params.start, params.end, policy.include_sensitive
     )
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+    incidents, artefacts = without_artefacts(incidents, include_artefacts)
     months = list(covered.months)
     plan = plan_days_of_action(
         incidents,
@@ -174,6 +177,8 @@ def plan_from_store(
     plan.notes.insert(0, f"period: {months_label(covered.months)}")
     if covered.note:
         plan.notes.insert(1, covered.note)
+    if artefacts:
+        plan.notes.append(ARTEFACT_NOTE)
     return plan
 
 

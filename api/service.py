@@ -16,6 +16,7 @@ from geodata.coverage import coverage_of, in_months
 from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
+from geodata.validate import ARTEFACT_FLAG
 from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
 from hotspots.harm import HarmWeights
 from hotspots.provenance import library_versions
@@ -33,6 +34,7 @@ def analyse_store(
     ranking: RankingWeights | None = None,
     *,
     include_sensitive: bool = True,
+    include_artefacts: bool = False,
 ) -> AnalysisResult:
     """Run an analysis on the incidents of a store, with its study area and months.
 
@@ -52,6 +54,7 @@ def analyse_store(
     ).to_pandas()
     # months a source of these categories lacks are left out, never counted as zero
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+    incidents, artefacts = without_artefacts(incidents, include_artefacts)
     months = list(covered.months)
     district = st.boundaries("district")
     area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
@@ -67,7 +70,25 @@ def analyse_store(
         concern=concern or GRAVESHAM_2023,
         ranking=ranking or RankingWeights(),
         coverage=covered.to_dict(),
+        extra_notes=[ARTEFACT_NOTE] if artefacts else None,
     )
+
+
+#: said when incidents at recording places were left out
+ARTEFACT_NOTE = (
+    "incidents at recording places (e.g. 'On or near Police Station': police.uk puts crimes "
+    "recorded at a station on the station's snap point) are left out; include_artefacts "
+    "brings them back"
+)
+
+
+def without_artefacts(incidents, include: bool = False):
+    """(incidents, how many were left out): those flagged ``artefact-place`` on import are
+    dropped unless ``include``."""
+    if include or "flags" not in incidents or not len(incidents):
+        return incidents, 0
+    at = incidents["flags"].fillna("").str.contains(ARTEFACT_FLAG, regex=False).to_numpy()
+    return incidents.loc[~at], int(at.sum())
 
 
 def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights | None]:
@@ -143,6 +164,7 @@ def run_or_reuse(
     /analyses``, the demo, a share link's filters). Custom harm ``weights`` and
     ``concern`` profiles are part of the request's identity (their version and name).
     """
+    include_artefacts = bool(request.get("include_artefacts"))
     if weights is not None or concern is not None:
         request = {
             **request,
@@ -155,12 +177,22 @@ def run_or_reuse(
             found = st.get_run(run.run_id)
             if found is not None:
                 return found, False
-    result = analyse_store(st, params, weights, concern, ranking)
+    result = analyse_store(
+        st, params, weights, concern, ranking, include_artefacts=include_artefacts
+    )
     fc = json.loads(result.to_json())
     fc["sensitive_categories"] = sensitive_categories(st, params)
     if fc["sensitive_categories"]:
         # what roles below analyst see: the same analysis without the sensitive incidents
-        restricted = analyse_store(st, params, weights, concern, ranking, include_sensitive=False)
+        restricted = analyse_store(
+            st,
+            params,
+            weights,
+            concern,
+            ranking,
+            include_sensitive=False,
+            include_artefacts=include_artefacts,
+        )
         fc["restricted"] = json.loads(restricted.to_json())
     record = RunRecord(
         run_id=result.run_id,

@@ -51,6 +51,7 @@ def context_for(store: Store, settings: IngestSettings | None = None) -> Validat
         study_area_name=name,
         sensitive=settings.sensitive_categories,
         outlier_distance_m=settings.outlier_distance_m,
+        artefact_places=settings.artefact_places,
         areas=areas,
     )
 

@@ -68,6 +68,16 @@ class IngestSettings(BaseSettings):
     study_area_buffer_m: float = 0.0
     sensitive_categories: Annotated[frozenset[str], NoDecode] = DEFAULT_SENSITIVE
     outlier_distance_m: float = 10_000.0
+    #: location texts of recording places, flagged ``artefact-place`` on import and left
+    #: out of hotspots and plans by default (``HOTSPOTS_ARTEFACT_PLACES``, comma-separated)
+    artefact_places: Annotated[frozenset[str], NoDecode] = frozenset({"on or near police station"})
+
+    @field_validator("artefact_places", mode="before")
+    @classmethod
+    def _places(cls, value: object) -> frozenset[str]:
+        if isinstance(value, str):
+            value = value.split(",")
+        return frozenset(str(v).strip().lower() for v in value if str(v).strip())  # type: ignore[union-attr]
 
     @field_validator("sensitive_categories", mode="before")
     @classmethod

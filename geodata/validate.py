@@ -48,7 +48,9 @@ from .records import RawRecords
 from .taxonomy import DEFAULT_SENSITIVE, map_categories
 
 #: Parser version: part of every batch's content hash, so a change of rules re-imports.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
+#: flag of rows at a recording place (e.g. "On or near Police Station")
+ARTEFACT_FLAG = "artefact-place"
 
 DAYFIRST_FORMATS = (
     "%d/%m/%Y %H:%M:%S",
@@ -80,6 +82,9 @@ class ValidationContext:
     sensitive: frozenset[str] = DEFAULT_SENSITIVE
     #: distance beyond which a rare-district police.uk row is flagged
     outlier_distance_m: float = 10_000.0
+    #: location texts of recording places (police.uk puts crimes recorded at a station on
+    #: the station's snap point): rows there are flagged ``artefact-place``
+    artefact_places: frozenset[str] = frozenset({"on or near police station"})
     #: boundaries for point-in-polygon coding: kind -> (codes, polygons in analysis CRS)
     areas: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     now: datetime | None = None
@@ -90,6 +95,7 @@ class ValidationContext:
             self.analysis_crs,
             ",".join(sorted(self.sensitive)),
             str(self.outlier_distance_m),
+            ",".join(sorted(self.artefact_places)),
             shapely.to_wkb(self.study_area, hex=True) if self.study_area is not None else "",
         ]
         for kind in sorted(self.areas):
@@ -563,7 +569,12 @@ def _build_batch(
     rej = np.flatnonzero(rejected)
     acc_arr = pa.array(acc)
 
-    flags = np.where(far[acc], "outside-force-area", "")
+    flags = np.where(far[acc], "outside-force-area", "").astype(object)
+    if records.fields.location and records.fields.location in frame and ctx.artefact_places:
+        where = frame[records.fields.location].to_numpy(dtype=object)[acc]
+        at = pd.Series(where).fillna("").str.strip().str.lower().isin(ctx.artefact_places)
+        at = at.to_numpy()
+        flags[at] = np.where(flags[at] == "", ARTEFACT_FLAG, flags[at] + "," + ARTEFACT_FLAG)
     precision = (
         np.full(len(acc), "month", dtype=object)
         if records.date_style == "month"

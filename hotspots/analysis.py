@@ -195,6 +195,7 @@ def run_analysis(
     concern: ConcernProfile = GRAVESHAM_2023,
     ranking: RankingWeights | None = None,
     coverage: dict | None = None,
+    extra_notes: list[str] | None = None,
 ) -> AnalysisResult:
     """Find, profile and rank hotspots.
 
@@ -210,6 +211,7 @@ def run_analysis(
     coverage : what the months stand on (``geodata.coverage.Covered.to_dict``):
         its ``skipped`` months and ``sources`` are recorded in the provenance's
         window and its note added to the run's notes.
+    extra_notes : sentences about how the incidents were chosen, for the notes.
     """
     harm_weights = harm_weights or HarmWeights.default()
     ranking = ranking or RankingWeights()
@@ -218,6 +220,7 @@ def run_analysis(
     months = sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
     automatic: dict[str, dict] = {}
     notes: list[str] = [coverage["note"]] if coverage and coverage.get("note") else []
+    notes += list(extra_notes or [])
     if data.empty:
         notes.append("no incidents match the categories and window")
 

@@ -57,6 +57,11 @@ class AnalysisRequest(BaseModel):
     bandwidth_m: float | None = Field(None, gt=0, le=10_000)
     cell_m: float = Field(50.0, ge=10, le=1000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    include_artefacts: bool = Field(
+        False,
+        description="keep incidents at recording places (e.g. 'On or near Police Station'), "
+        "left out by default",
+    )
     weights: dict[Literal["volume", "harm", "trend", "concern"], float] | None = Field(
         None, description="ranking weights; components left out keep their default"
     )

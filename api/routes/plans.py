@@ -81,6 +81,9 @@ class PlanRequest(BaseModel):
     days: list[Weekday] | None = Field(None, description="preferred days")
     times: str | None = Field(None, description="preferred hours, e.g. 18-23 or 20:00-02:00")
     ring: int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")
+    include_artefacts: bool = Field(
+        False, description="offer recording places (e.g. police stations) as sites"
+    )
     start: tuple[float, float] | None = Field(
         None, description="where officers set off, [lon, lat] (WGS84)"
     )
@@ -156,7 +159,11 @@ def create_plan(
     except ValueError as exc:
         raise Problem(422, str(exc)) from exc
     plan = plan_from_store(
-        store, params, body.area, policy=Disclosure.for_role(caller.role, settings)
+        store,
+        params,
+        body.area,
+        policy=Disclosure.for_role(caller.role, settings),
+        include_artefacts=body.include_artefacts,
     )
     fmt = _format(request, f)
     if fmt == "map":

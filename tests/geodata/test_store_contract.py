@@ -695,15 +695,20 @@ def test_real_kent_month(store: Store, shared_data: Path) -> None:
 
     flagged = store.query_incidents(IncidentQuery(columns=["flags", "attributes"]))
     flags = flagged.column("flags").to_pylist()
-    assert set(flags) <= {"", "outside-force-area"}
-    outside = [json.loads(a) for f, a in zip(flags, flagged.column("attributes").to_pylist()) if f]
+    # outside-force-area rows, and rows at a recording place ("On or near Police Station")
+    assert {f for fl in flags for f in fl.split(",") if f} <= {
+        "outside-force-area",
+        "artefact-place",
+    }
+    attrs = flagged.column("attributes").to_pylist()
+    outside = [json.loads(a) for f, a in zip(flags, attrs) if "outside-force-area" in f]
     assert 10 <= len(outside) <= 100
     assert all(district_of(a["lsoa_name"]) not in KENT_DISTRICTS for a in outside)
-    # ... and the rows from Kent's own districts are never flagged.
+    # ... and the rows from Kent's own districts are never flagged outside.
     inside = [
         json.loads(a)
-        for f, a in zip(flags, flagged.column("attributes").to_pylist())
-        if not f and "lsoa_name" in a
+        for f, a in zip(flags, attrs)
+        if "outside-force-area" not in f and "lsoa_name" in a
     ]
     assert sum(district_of(a["lsoa_name"]) in KENT_DISTRICTS for a in inside) > 15_000
 
