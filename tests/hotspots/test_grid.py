@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import h3
 import numpy as np
 import pandas as pd
@@ -187,14 +189,21 @@ def test_suggest_resolution_reports_choice_and_reason() -> None:
         {"lat": lat, "lon": lon, "occurred_at": pd.to_datetime(["2022-01-01"] * lat.size)}
     )
     res, reason = suggest_resolution(data, shapely.box(0.30, 51.40, 0.44, 51.48))
-    assert res in (7, 8, 9, 10)
+    assert res in (8, 9, 10)  # patrol scale unless asked
     assert reason.startswith(f"res {res}") and "Moran" in reason
-    assert all(f"res {r}:" in reason for r in (7, 8, 9, 10))
+    assert all(f"res {r}:" in reason for r in (8, 9, 10)) and "res 7:" not in reason
+    # the z quoted for the choice is the one listed for that resolution
+    quoted = re.search(r"z = ([-\d.]+)\)", reason).group(1)
+    assert reason.split(f"res {res}: ")[1].split(",")[1].strip() == f"z={quoted}"
+    # the rule: the highest Moran's I among the eligible resolutions
+    table = re.findall(r"res (\d+): I=([-\d.]+), z=([-\d.]+), ([\d.]+) per", reason)
+    eligible = {int(r): float(i) for r, i, z, m in table if float(z) >= 1.96 and float(m) >= 2}
+    assert eligible[res] == max(eligible.values())
 
 
-def test_suggest_resolution_falls_back_to_7_when_data_are_too_thin() -> None:
+def test_suggest_resolution_falls_back_to_8_when_data_are_too_thin() -> None:
     res, reason = suggest_resolution(incidents(3))
-    assert res == 7 and "no resolution" in reason
+    assert res == 8 and "no resolution" in reason
 
 
 def test_suggest_resolution_on_gravesham_violence(shared_data) -> None:
