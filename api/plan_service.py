@@ -480,4 +480,16 @@ def plan_map_page(
             + f"; route {s['distance_m']:,.0f} m.",
         ),
     )
-    return render_html(build_map(fc, "hexes", opts))
+    m = build_map(fc, "hexes", opts)
+    route = plan.route_lonlat()
+    if len(route) > 1:  # the walking order, site to site (straight lines)
+        import folium
+
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in route],
+            color="#333333",
+            weight=3,
+            dash_array="6 6",
+            tooltip="route in visiting order",
+        ).add_to(m)
+    return render_html(m)

@@ -115,6 +115,16 @@ def test_plan_formats_by_f_and_accept(env):
     live = post(env, body, params={"f": "map"})
     assert live.headers["content-type"].startswith("text/html")
     assert "Day of action — Pelham" in live.text and "numbered in visiting order" in live.text
+    # the sites carry their visit numbers and the route joins them in that order
+    several = {**body, "hours": None, "sites": 4}
+    live = post(env, several, "analyst", params={"f": "map"})
+    labels = [int(n) for n in re.findall(r'"label":\s*(\d+)', live.text)]
+    sites = post(env, several, "analyst").json()["sites"]
+    assert sorted(labels) == [s["visit"] for s in sites] == [1, 2, 3, 4]
+    route = re.search(r"L\.polyline\(\s*(\[\[.*?\]\])", live.text, re.S)
+    assert route and "route in visiting order" in live.text
+    points = json.loads(route.group(1))
+    assert points == [[s["centre_lat"], s["centre_lon"]] for s in sites]
     assert "/static/vendor/" in live.text
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', live.text)
     pdf = post(env, body, params={"f": "pdf"})
