@@ -77,6 +77,10 @@ class InvalidPlan(HotspotsError, ValueError):
     type = "invalid-plan"
 
 
+#: sources whose locations are anonymised before publication (police.uk snap points)
+ANONYMISED_SOURCES = ("police-uk/",)
+
+
 @dataclass(frozen=True)
 class PlanParams:
     """What to plan for. Give exactly one of ``sites`` (K) and ``hours`` (an officer-hours budget).
@@ -535,8 +539,10 @@ def plan_days_of_action(
         a site's top locations (analysts only); otherwise they are counted
         but never named.
     min_places : for roles below analyst: a place whose incidents sit on fewer
-        distinct locations is never offered as a site (see ``api.disclosure``);
-        roles below analyst also get incidents without the sensitive ones.
+        distinct locations is never offered as a site (see ``api.disclosure``),
+        unless it holds a police.uk snap point (anonymised at source: each stands
+        for several addresses); roles below analyst also get incidents without the
+        sensitive ones.
     """
     harm_weights = harm_weights or HarmWeights.default()
     data = _filter(incidents, params, area_lonlat)
@@ -620,12 +626,21 @@ def plan_days_of_action(
         else np.zeros(len(data), bool)
     )
     if min_places is not None and n_el:
+        # police.uk locations are already anonymised at source (each snap point stands
+        # for several addresses), so a place there counts as enough; exact coordinates
+        # (council, fire-service records) must sit on at least ``min_places`` places
+        snapped = (
+            data["source"].astype(str).str.startswith(ANONYMISED_SOURCES).to_numpy()
+            if "source" in data
+            else np.zeros(len(data), bool)
+        )
+        el_snapped = np.bincount(inc_elem, weights=snapped, minlength=n_el) > 0
         pairs = np.unique(
             np.column_stack([inc_elem, data["lon"].to_numpy(), data["lat"].to_numpy()]), axis=0
         )
         el_points = np.bincount(pairs[:, 0].astype(np.int64), minlength=n_el)
         for c, m in enumerate(members):
-            if el_points[m].sum() < min_places:
+            if el_points[m].sum() < min_places and not el_snapped[m].any():
                 offered[c] = False
         if (~offered).any():
             notes.append(

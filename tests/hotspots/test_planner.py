@@ -329,3 +329,17 @@ def test_a_start_point_begins_the_route(demo):
     xy = np.column_stack([x[1:], y[1:]])
     best = min(path_length(xy, p, (x[0], y[0])) for p in itertools.permutations(range(len(xy))))
     assert plan.distance_m <= best * 1.05
+
+
+def test_the_single_place_rule_trusts_police_uk_snap_points_but_not_exact_addresses():
+    """Below analyst a site on fewer than min_places places is withheld, unless it is a
+    police.uk snap point (anonymised at source, standing for several addresses)."""
+    rows = [(*HERE, "2024-03-01 20:00", "anti-social-behaviour", "On or near A St")] * 8
+    rows += [(*THERE, "2024-03-02 21:00", "noise", "12 Quiet Road")] * 6
+    data = _timed(rows)
+    data["source"] = ["police-uk/kent-police"] * 8 + ["council/noise"] * 6
+    plan = plan_days_of_action(data, PlanParams(sites=2), min_places=3)
+    assert [s.count for s in plan.sites] == [8]  # the snap point; not the one address
+    assert any("not offered" in n for n in plan.notes)
+    every = plan_days_of_action(data, PlanParams(sites=2))  # analysts: no rule
+    assert sorted(s.count for s in every.sites) == [6, 8]
