@@ -36,7 +36,8 @@ HOTSPOT_FIELDS = frozenset(
         "hotspot_id", "run_id", "rank", "score", "volume_component", "harm_component",
         "trend_component", "concern_component", "trend_z", "count", "harm",
         "harm_density_per_km2", "density_per_km2", "categories", "top_locations",
-        "first_date", "last_date", "distinct_points", "cluster_id", "cell", "gi_z", "gi_p",
+        "first_date", "last_date", "distinct_points", "snap_points", "cluster_id", "cell",
+        "gi_z", "gi_p",
         "gi_p_sim", "gi_p_fdr", "gi_bin", "emerging", "emerging_trend_z", "emerging_trend_p",
         "profile",
     }
@@ -45,7 +46,7 @@ HOTSPOT_FIELDS = frozenset(
 PUBLIC_DROPPED = frozenset(
     {
         "volume_component", "harm_component", "trend_component", "concern_component",
-        "distinct_points", "gi_p", "gi_p_sim", "gi_p_fdr", "emerging_trend_p",
+        "distinct_points", "snap_points", "gi_p", "gi_p_sim", "gi_p_fdr", "emerging_trend_p",
     }
 )  # fmt: skip
 #: an area's figures blanked for the public when its count is suppressed
@@ -190,7 +191,8 @@ class Disclosure:
         p = f.get("properties") or {}
         if not f.get("generalised"):
             return "no_outline"  # a run stored before outlines were generalised
-        if (p.get("distinct_points") or 0) < self.min_places:
+        # police.uk snap points are anonymised at source: one of them is enough
+        if (p.get("distinct_points") or 0) < self.min_places and not p.get("snap_points"):
             return "few_places"
         if self.public and self.count(p.get("count")) is None:
             return "small_count"

@@ -128,7 +128,7 @@ def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights |
 
 
 #: bumped when what a run stores for disclosure changes
-DISCLOSURE_VERSION = 3
+DISCLOSURE_VERSION = 4
 
 
 def request_key(st: Store, request: dict) -> str:

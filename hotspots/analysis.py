@@ -42,6 +42,8 @@ from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspo
 from .temporal import month_keys, temporal_profile
 
 METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
+#: sources whose locations are anonymised before publication (police.uk snap points)
+ANONYMISED_SOURCES = ("police-uk/",)
 PROFILE_LIMIT = 200  # temporal profiles for this many top-ranked hotspots
 
 
@@ -297,6 +299,13 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
         return {}
     lat, lng = data["lat"].to_numpy(float), data["lon"].to_numpy(float)
     hotspots["distinct_points"] = distinct_places(lat, lng, hs_of, n)
+    # places anonymised at source (police.uk snap points stand for several addresses)
+    snapped = (
+        data["source"].astype(str).str.startswith(ANONYMISED_SOURCES).to_numpy()
+        if "source" in data
+        else np.zeros(len(data), bool)
+    )
+    hotspots["snap_points"] = distinct_places(lat, lng, np.where(snapped, hs_of, -1), n)
     if method in ("hexes", "gistar", "emerging"):
         geoms = gpd.GeoSeries(hotspots.geometry.to_numpy(), crs=crs)
     else:

@@ -56,7 +56,7 @@ from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 from geodata.taxonomy import validate_slugs
 
-from .analysis import category_window_mask
+from .analysis import ANONYMISED_SOURCES, category_window_mask
 from .emerging import _mk_rows
 from .grid import assign_cells, validate_resolution
 from .harm import HarmWeights
@@ -75,10 +75,6 @@ class InvalidPlan(HotspotsError, ValueError):
 
     status = 422
     type = "invalid-plan"
-
-
-#: sources whose locations are anonymised before publication (police.uk snap points)
-ANONYMISED_SOURCES = ("police-uk/",)
 
 
 @dataclass(frozen=True)
