@@ -26,6 +26,7 @@ from maps.assets import STATIC_PREFIX, VENDOR_DIR
 from . import ogc, problems
 from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
+from .import_jobs import recover_orphans
 from .routes import analyses, areas, evaluation, evaluation_maps, imports, incidents, share, system
 from .routes import plans as plan_routes
 from .settings import Settings
@@ -39,6 +40,17 @@ incident points), **public** (aggregates only; small counts suppressed). Send an
 as `X-API-Key: hsk_…` or `Authorization: Bearer hsk_…`; without one you are *public*.
 Every error is RFC 9457 `application/problem+json`.
 """
+
+
+def _recover_orphans(store: Store | None) -> None:
+    """Jobs left running by a dead process are marked failed, their uploads removed."""
+    try:
+        failed = recover_orphans(store)
+    except StoreUnavailable as exc:  # the folders stay until a start that reaches the store
+        log.warning("could not check for jobs left by a crash: %s", exc.message)
+        return
+    if failed:
+        log.warning("marked %d job(s) of a stopped process failed: %s", len(failed), failed)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -61,6 +73,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             # for ~100 ms every few seconds under load (benchmarks/bench_api.py).
             gc.collect()
             gc.freeze()
+        _recover_orphans(app.state.store)
         try:
             yield
         finally:

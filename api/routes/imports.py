@@ -1,32 +1,41 @@
 """Imports (analysts): upload police.uk or council files; batches; quarantine; jobs.
 
 Uploads up to ``HOTSPOTS_MAX_UPLOAD_MB``. A small upload is imported at once
-and answered with the import report (201); a large one becomes a background
-job (202 with a ``Location`` to poll: status and progress). Either way the
-import is one transaction: a bad file changes nothing stored.
+and answered with the import report (201); a large one, or one still importing
+when the answer is due, is a background job (202 with a ``Location`` to poll:
+status and progress). Either way the import is one transaction: a bad file
+changes nothing stored. Upload folders and crashed jobs: :mod:`api.import_jobs`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from geodata.coverage import coverage_of
 from geodata.errors import HotspotsError
 from geodata.model import REASONS, JobRecord
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
+from ..import_jobs import new_upload_folder, safe_filename
 from ..problems import Problem
 from ..security import now_utc
 
 router = APIRouter(tags=["imports"])
+log = logging.getLogger("hotspots.api")
 BACKGROUND_ABOVE_BYTES = 4 * 1024 * 1024
 CHUNK = 1 << 20
+#: an import still running at this share of the request time limit is answered 202
+INLINE_SHARE = 0.8
 
 
 def _records(path: Path, kind: str, profile: str | None, source: str | None, period: str | None):
@@ -86,8 +95,68 @@ def _import(store, path: Path, kind, profile, source, period, dry_run, progress=
         raise
 
 
-async def _save_upload(upload: UploadFile, limit_mb: float, folder: Path) -> Path:
-    name = Path(upload.filename or "upload").name or "upload"
+class ImportForm(BaseModel):
+    """The form fields of an upload besides ``file``."""
+
+    kind: Literal["police", "council"] = "police"
+    profile: str | None = Field(None, max_length=200, description="council profile name")
+    source: str | None = Field(None, max_length=200)
+    period: str | None = Field(None, max_length=100)
+    dry_run: bool = False
+
+
+def _form_schema() -> dict:
+    schema = ImportForm.model_json_schema()
+    schema["properties"] = {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "police.uk CSV or zip, or a council CSV/xlsx",
+        },
+        **schema["properties"],
+    }
+    schema["required"] = ["file"]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schema}},
+        }
+    }
+
+
+def _no_file(received: str) -> Problem:
+    return Problem(
+        422,
+        f"body field 'file': expected a multipart/form-data upload with a file; "
+        f"received {received}",
+        type="invalid-input",
+        errors=[{"field": "file", "where": "body", "expected": "a file", "received": received}],
+    )
+
+
+async def _read_form(request: Request) -> tuple[StarletteUpload, ImportForm]:
+    """The upload and its fields, read only now (after the caller was checked), under the
+    body limit of :mod:`api.body_limit`."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise _no_file(f"content type {request.headers.get('content-type')!r}")
+    form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, StarletteUpload):
+            raise _no_file("no file part" if upload is None else "a text field")
+        fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str)}
+        try:
+            return upload, ImportForm.model_validate(fields)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            raise RequestValidationError(errors) from None
+    except BaseException:
+        await form.close()
+        raise
+
+
+async def _save_upload(upload: StarletteUpload, limit_mb: float, folder: Path) -> Path:
+    name = safe_filename(upload.filename)
     path = folder / name
     size, limit_bytes = 0, int(limit_mb * 1024 * 1024)
     with path.open("wb") as out:
@@ -105,86 +174,33 @@ async def _save_upload(upload: UploadFile, limit_mb: float, folder: Path) -> Pat
     return path
 
 
-@router.post(
-    "/imports",
-    operation_id="create_import",
-    status_code=201,
-    summary="Import a police.uk CSV/zip or a council file (profile)",
-    responses={
-        200: {
-            "description": "a dry run: the report of what would be imported; nothing stored",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        },
-        202: {
-            "description": "large upload: importing in the background; poll the job",
-            "headers": {"Location": {"description": "the job", "schema": {"type": "string"}}},
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        },
-    },
-)
-async def create_import(
-    response: Response,
-    background: BackgroundTasks,
-    store: StoreDep,
-    settings: SettingsDep,
-    caller: AnalystDep,
-    file: Annotated[UploadFile, File(description="police.uk CSV or zip, or a council CSV/xlsx")],
-    kind: Annotated[Literal["police", "council"], Form()] = "police",
-    profile: Annotated[str | None, Form(description="council profile name")] = None,
-    source: Annotated[str | None, Form()] = None,
-    period: Annotated[str | None, Form()] = None,
-    dry_run: Annotated[bool, Form()] = False,
-) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="hotspots-upload-"))
-    try:
-        path = await _save_upload(file, settings.max_upload_mb, folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    if path.stat().st_size <= BACKGROUND_ABOVE_BYTES or dry_run:
-        try:
-            from starlette.concurrency import run_in_threadpool
+def _job_work(store, job: JobRecord, path: Path, form: ImportForm):
+    """The import as a job: its status kept in the store, its folder removed at the end.
+    Returns the report, or the error (already recorded on the job)."""
 
-            report = await run_in_threadpool(
-                _import, store, path, kind, profile, source, period, dry_run
-            )
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        if dry_run:
-            response.status_code = 200
-        return report.to_dict()
-    job = JobRecord(
-        job_id="job_" + secrets.token_hex(8),
-        kind=f"import-{kind}",
-        status="queued",
-        progress=0.0,
-        message=f"{path.name} queued",
-        result=None,
-        created_at=now_utc(),
-        updated_at=now_utc(),
-    )
-    store.add_job(job)
+    def progress(done: int, total: int) -> None:
+        store.update_job(
+            job.job_id, progress=min(done / total, 1.0) if total else 0.0, when=now_utc()
+        )
 
-    def work() -> None:
+    def work():
         store.update_job(
             job.job_id, status="running", message=f"importing {path.name}", when=now_utc()
         )
-
-        def progress(done: int, total: int) -> None:
-            store.update_job(
-                job.job_id, progress=min(done / total, 1.0) if total else 0.0, when=now_utc()
-            )
-
         try:
-            report = _import(store, path, kind, profile, source, period, False, progress)
+            report = _import(
+                store, path, form.kind, form.profile, form.source, form.period, form.dry_run,
+                progress,
+            )  # fmt: skip
             store.update_job(
                 job.job_id,
                 status="done",
                 progress=1.0,
-                message="imported",
+                message="checked (dry run)" if form.dry_run else "imported",
                 result=report.to_dict(),
                 when=now_utc(),
             )
+            return report
         except HotspotsError as exc:
             store.update_job(
                 job.job_id,
@@ -193,23 +209,98 @@ async def create_import(
                 result={"error": exc.to_dict()},
                 when=now_utc(),
             )
-        except Exception:  # logged; the client sees a plain message
-            import logging
-
-            logging.getLogger("hotspots.api").exception("import job %s failed", job.job_id)
+            return exc
+        except Exception as exc:  # logged; the client sees a plain message
+            log.exception("import job %s failed", job.job_id)
             store.update_job(
                 job.job_id,
                 status="failed",
                 message="the import failed; nothing was stored",
                 when=now_utc(),
             )
+            return exc
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(path.parent, ignore_errors=True)
 
-    background.add_task(work)
+    return work
+
+
+@router.post(
+    "/imports",
+    operation_id="create_import",
+    status_code=201,
+    summary="Import a police.uk CSV/zip or a council file (profile)",
+    openapi_extra=_form_schema(),
+    responses={
+        200: {
+            "description": "a dry run: the report of what would be imported; nothing stored",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        202: {
+            "description": "a large upload, or one still importing when the answer is due: "
+            "importing in the background; poll the job",
+            "headers": {"Location": {"description": "the job", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        413: {"description": "the upload is over HOTSPOTS_MAX_UPLOAD_MB"},
+        422: {"description": "Invalid input"},
+    },
+)
+async def create_import(
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: AnalystDep,
+) -> dict:
+    """The caller is checked before the body is read: a caller who may not import is
+    refused before anything is received or spooled. An import not finished when the
+    answer is due (0.8 × the request time limit) goes on as a job (202), never left
+    running behind a 503."""
+    upload, form = await _read_form(request)
+    job = JobRecord(
+        job_id="job_" + secrets.token_hex(8),
+        kind=f"import-{form.kind}",
+        status="queued",
+        progress=0.0,
+        message="queued",
+        result=None,
+        created_at=now_utc(),
+        updated_at=now_utc(),
+    )
+    folder = new_upload_folder(job.job_id)
+    try:
+        path = await _save_upload(upload, settings.max_upload_mb, folder)
+        job.message = f"{path.name} queued"
+        store.add_job(job)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        await upload.close()
+    work = _job_work(store, job, path, form)
+    if path.stat().st_size > BACKGROUND_ABOVE_BYTES and not form.dry_run:
+        background.add_task(work)
+        return _accepted(response, job.job_id, "queued")
+    future = asyncio.get_running_loop().run_in_executor(None, work)
+    try:
+        outcome = await asyncio.wait_for(
+            asyncio.shield(future), timeout=settings.request_timeout_s * INLINE_SHARE
+        )
+    except TimeoutError:
+        return _accepted(response, job.job_id, "running")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    if form.dry_run:
+        response.status_code = 200
+    return outcome.to_dict()
+
+
+def _accepted(response: Response, job_id: str, status: str) -> dict:
     response.status_code = 202
-    response.headers["Location"] = f"/jobs/{job.job_id}"
-    return {"job_id": job.job_id, "status": "queued", "links": {"self": f"/jobs/{job.job_id}"}}
+    response.headers["Location"] = f"/jobs/{job_id}"
+    return {"job_id": job_id, "status": status, "links": {"self": f"/jobs/{job_id}"}}
 
 
 @router.get("/jobs/{job_id}", operation_id="read_job", summary="A background job's progress")

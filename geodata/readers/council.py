@@ -62,6 +62,7 @@ from pyproj.exceptions import CRSError
 from ..errors import InputFileError, ProfileError
 from ..records import FieldMap, RawRecords
 from ..taxonomy import BY_SLUG, normalise
+from .limits import ReadLimits
 from .text import decode_text, read_csv_strings
 
 SECTIONS = ("profile", "columns", "categories", "attributes")
@@ -352,12 +353,17 @@ def _match_headers(
     return columns, attributes  # type: ignore[return-value]
 
 
-def _is_xlsx(data: bytes) -> bool:
+def _is_xlsx(data: bytes, name: str, limits: ReadLimits) -> bool:
+    """Whether ``data`` is an Excel workbook; its zip directory is checked against
+    ``limits`` (a workbook is a zip archive, and can be a zip bomb)."""
     if not data.startswith(b"PK\x03\x04"):
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return "xl/workbook.xml" in archive.namelist()
+            if "xl/workbook.xml" not in archive.namelist():
+                return False
+            limits.check_zip(name, archive)
+            return True
     except zipfile.BadZipFile:
         return False
 
@@ -387,7 +393,9 @@ def _cell_text(value: object, role: str | None, date_format: str | None, has_tim
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str, profile: Profile) -> tuple[pd.DataFrame, int]:
+def _read_xlsx(
+    data: bytes, name: str, profile: Profile, limits: ReadLimits
+) -> tuple[pd.DataFrame, int]:
     """The sheet's rows as strings indexed by Excel row number, and the header's row number."""
     import openpyxl
     from openpyxl.utils import get_column_letter
@@ -411,7 +419,11 @@ def _read_xlsx(data: bytes, name: str, profile: Profile) -> tuple[pd.DataFrame, 
             else:
                 sheet = book.worksheets[0]
             sheet.reset_dimensions()  # trust the cells, not the stored dimension
-            rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+            rows = []
+            for r in sheet.iter_rows(values_only=True):
+                rows.append(tuple(r))
+                if len(rows) > limits.max_rows + 1:  # + the header row
+                    limits.check_rows(name, len(rows) - 1)
         finally:
             book.close()
 
@@ -459,6 +471,7 @@ def read_council(
     profile: Profile | str | Path,
     source: str | None = None,
     period: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> RawRecords:
     """Read a council export (CSV or ``.xlsx``) through a profile.
 
@@ -468,6 +481,8 @@ def read_council(
     profile : a :class:`Profile`, a shipped profile name or a profile file path
     source : source name for the batch; default ``council/<profile name>``
     period : batch period label; default: the span of the dates found
+    limits : bytes and rows per file, and the zip checks of an Excel workbook; default
+        from ``HOTSPOTS_*`` (:class:`~geodata.readers.limits.ReadLimits`)
 
     Returns
     -------
@@ -492,10 +507,12 @@ def read_council(
     name = str(path)
     if not path.is_file():
         raise InputFileError(name, "no such file; expected a council CSV or .xlsx export")
+    limits = limits or ReadLimits()
+    limits.check_size(name, path.stat().st_size)
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    if _is_xlsx(data):
-        frame, header_row = _read_xlsx(data, name, prof)
+    if _is_xlsx(data, name, limits):
+        frame, header_row = _read_xlsx(data, name, prof, limits)
         encoding = "xlsx"
     elif suffix in (".xlsx", ".xlsm"):
         raise InputFileError(name, "expected an Excel .xlsx workbook; the file is not one")
@@ -505,7 +522,7 @@ def read_council(
         )
     else:
         utf8, encoding = decode_text(data, name)
-        frame = read_csv_strings(utf8, name)
+        frame = read_csv_strings(utf8, name, limits=limits)
         header_row = 1
     columns, attributes = _match_headers(list(frame.columns), prof, name, header_row)
     attributes = dict(attributes)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputFileError
 from ..records import FieldMap, RawRecords
+from .limits import ReadLimits
 from .text import decode_text, read_csv_strings
 
 POLICE_COLUMNS = (
@@ -59,10 +60,11 @@ def force_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown-force"
 
 
-def read_police_bytes(data: bytes, name: str) -> RawRecords:
-    """Read one street-level CSV's bytes; raise :class:`InputFileError` if it is not one."""
+def read_police_bytes(data: bytes, name: str, limits: ReadLimits | None = None) -> RawRecords:
+    """Read one street-level CSV's bytes; raise :class:`InputFileError` if it is not one
+    (or if it is over the :class:`~geodata.readers.limits.ReadLimits`)."""
     utf8, encoding = decode_text(data, name)
-    frame = read_csv_strings(utf8, name)
+    frame = read_csv_strings(utf8, name, limits=limits)
     missing = [c for c in POLICE_COLUMNS if c not in frame.columns]
     if missing:
         raise InputFileError(
@@ -87,12 +89,17 @@ def read_police_bytes(data: bytes, name: str) -> RawRecords:
     )
 
 
-def iter_police_files(path: str | Path) -> Iterator[tuple[str, bytes]]:
+def iter_police_files(
+    path: str | Path, limits: ReadLimits | None = None
+) -> Iterator[tuple[str, bytes]]:
     """Yield ``(name, bytes)`` for every street-level CSV in a file, folder or zip.
 
     Outcomes and stop-and-search files are skipped: they are not incidents.
-    Raises :class:`InputFileError` when nothing usable is found.
+    Raises :class:`InputFileError` when nothing usable is found, or when a file or
+    archive is over ``limits`` (default: from ``HOTSPOTS_*``; a zip's directory is
+    checked before anything is extracted).
     """
+    limits = limits or ReadLimits()
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "no such file or folder")
@@ -102,22 +109,25 @@ def iter_police_files(path: str | Path) -> Iterator[tuple[str, bytes]]:
             if child.is_file() and (child.suffix.lower() == ".csv" or zipfile.is_zipfile(child)):
                 if _NOT_INCIDENTS.search(child.name):
                     continue
-                yield from iter_police_files(child)
+                yield from iter_police_files(child, limits)
                 found = True
     elif zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
+                limits.check_zip(path, archive)
                 for info in sorted(archive.infolist(), key=lambda i: i.filename):
                     if info.is_dir() or not info.filename.lower().endswith(".csv"):
                         continue
                     if _NOT_INCIDENTS.search(info.filename):
                         continue
                     found = True
-                    yield f"{path}!{info.filename}", archive.read(info)
+                    shown = f"{path}!{info.filename}"
+                    yield shown, limits.read_member(archive, info, shown)
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
             raise InputFileError(path, f"the zip archive is damaged: {exc}") from exc
     else:
         found = True
+        limits.check_size(path, path.stat().st_size)
         yield str(path), path.read_bytes()
     if not found:
         raise InputFileError(
@@ -127,5 +137,6 @@ def iter_police_files(path: str | Path) -> Iterator[tuple[str, bytes]]:
 
 def read_police(path: str | Path) -> Iterator[RawRecords]:
     """Read every street-level file under ``path`` (CSV, folder or police.uk zip)."""
-    for name, data in iter_police_files(path):
-        yield read_police_bytes(data, name)
+    limits = ReadLimits()
+    for name, data in iter_police_files(path, limits):
+        yield read_police_bytes(data, name, limits)

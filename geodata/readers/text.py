@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import InputFileError
+from .limits import ReadLimits
 
 _MAGIC = {
     b"PK\x03\x04": "a zip archive (or an Excel .xlsx workbook)",
@@ -82,14 +83,18 @@ def _locate_bad_row(data: bytes, expected: int) -> tuple[int, int]:
     return reader.line_num, expected
 
 
-def read_csv_strings(data: bytes, name: str, delimiter: str = ",") -> pd.DataFrame:
+def read_csv_strings(
+    data: bytes, name: str, delimiter: str = ",", limits: ReadLimits | None = None
+) -> pd.DataFrame:
     """Parse UTF-8 CSV bytes into a DataFrame of strings indexed by line number.
 
     Every column is read as text (validation parses numbers and dates, so it
     can name the bad value). Empty cells become missing values. The index is
     the physical line of each record (the header is line 1), which is what
-    quarantine and error messages report.
+    quarantine and error messages report. Bytes and rows are bounded by ``limits``
+    (default: from ``HOTSPOTS_*``), checked before parsing.
     """
+    (limits or ReadLimits()).check_text(name, data)
     bad: list[pacsv.InvalidRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
