@@ -19,7 +19,7 @@ from .security import ROLES, hash_key, role_at_least
 from .settings import ApiSettings
 
 #: seconds between attempts to open a store that could not be reached
-STORE_RETRY_S = 15.0
+STORE_RETRY_S = 2.0
 _reopening = threading.Lock()
 
 

@@ -9,7 +9,7 @@ variable                            meaning
 ``HOTSPOTS_DATABASE_URL``           PostGIS URL; unset → the embedded DuckDB file
 ``HOTSPOTS_DUCKDB_PATH``            the DuckDB file (default ``./hotspots.duckdb``)
 ``HOTSPOTS_ANALYSIS_CRS``           projected CRS for x/y metres (default EPSG:27700)
-``HOTSPOTS_CONNECT_TIMEOUT_S``      wait for the PostGIS server when connecting (default 10)
+``HOTSPOTS_CONNECT_TIMEOUT_S``      wait for the PostGIS server when connecting (default 1)
 ``HOTSPOTS_STUDY_AREA``             boundary file; rows outside are quarantined
 ``HOTSPOTS_STUDY_AREA_BUFFER_M``    buffer round the study area, metres (default 0)
 ``HOTSPOTS_SENSITIVE_CATEGORIES``   comma-separated slugs (default domestic-abuse,
@@ -39,7 +39,7 @@ class StoreSettings(BaseSettings):
     analysis_crs: str = "EPSG:27700"
     pool_max_size: int = 4
     #: how long to wait for the PostGIS server when connecting, seconds
-    connect_timeout_s: float = Field(10.0, gt=0)
+    connect_timeout_s: float = Field(1.0, gt=0)
 
     @field_validator("analysis_crs")
     @classmethod

@@ -17,8 +17,11 @@ router = APIRouter(tags=["system"])
 log = logging.getLogger("hotspots.api")
 
 
-@router.get("/health", operation_id="read_health", summary="The process is up")
-def read_health() -> dict:
+@router.get("/health", operation_id="read_health", summary="The process is up (liveness)")
+async def read_health() -> dict:
+    """Liveness only: never touches the store, and runs on the event loop (not the
+    thread pool), so it answers in milliseconds even while every worker thread waits
+    for a database that is down. Whether the store answers: ``/ready``."""
     return {"status": "ok"}
 
 

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from .. import crs as crsmod
 from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
@@ -63,6 +63,7 @@ from .base import (
     job_changes,
     utc_naive,
 )
+from .pg_pool import GuardedPool
 
 _HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
 _POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
@@ -154,23 +155,14 @@ class PostGISStore(Store):
         upgrade: bool = True,
         min_size: int = 1,
         max_size: int = 4,
-        timeout_s: float = 10.0,
+        timeout_s: float = 1.0,
     ) -> None:
         self.url = url
         self.analysis_crs = analysis_crs
         self.srid = crsmod.srid(analysis_crs)
-        self.pool = ConnectionPool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-            timeout=timeout_s,
-            name="hotspots",
-        )
-        try:
-            self.pool.open(wait=True, timeout=timeout_s)
+        try:  # fails fast while the server is down (pg_pool.GuardedPool)
+            self.pool = GuardedPool(url, min_size=min_size, max_size=max_size, timeout_s=timeout_s)
         except PoolTimeout as exc:
-            self.pool.close()
             raise StoreUnavailable(
                 "cannot reach the PostGIS database (check HOTSPOTS_DATABASE_URL, and that the "
                 "server is running)"

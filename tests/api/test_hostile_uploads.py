@@ -14,14 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import street_csv  # tests/api/street_csv.py
-import uvicorn
+from live_server import serve  # tests/api/live_server.py
 
 from api import import_jobs
 from api.import_jobs import safe_filename
@@ -57,39 +55,24 @@ class CountingApp:
         await self.app(scope, counted, send)
 
 
-def serve(app) -> tuple[uvicorn.Server, int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return server, sock.getsockname()[1]
-
-
 def test_a_chunked_200_mb_upload_without_a_key_is_refused_before_1_mb_is_read(env, api_kit):
     counting = CountingApp(api_kit.make_app(env.store, env.kind))
-    server, port = serve(counting)
     sent, answer = 0, b""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(
-                b"POST /imports HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-                b"Content-Type: multipart/form-data; boundary=xyz\r\n\r\n"
-            )
-            chunk = b"%x\r\n" % (64 * 1024) + b"a" * (64 * 1024) + b"\r\n"
-            while sent < 200 * MB:  # stops at the answer (or the server closing)
-                if select.select([conn], [], [], 0)[0]:
-                    break
-                try:
-                    conn.sendall(chunk)
-                except (BrokenPipeError, ConnectionResetError):
-                    break
-                sent += 64 * 1024
-            answer = conn.recv(65536)
-    finally:
-        server.should_exit = True
+    with serve(counting) as port, socket.create_connection(("127.0.0.1", port), 10) as conn:
+        conn.sendall(
+            b"POST /imports HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=xyz\r\n\r\n"
+        )
+        chunk = b"%x\r\n" % (64 * 1024) + b"a" * (64 * 1024) + b"\r\n"
+        while sent < 200 * MB:  # stops at the answer (or the server closing)
+            if select.select([conn], [], [], 0)[0]:
+                break
+            try:
+                conn.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 64 * 1024
+        answer = conn.recv(65536)
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
     assert b"application/problem+json" in answer
     assert counting.received < MB, counting.received

@@ -1,0 +1,125 @@
+"""A PostGIS connection pool that fails fast while the server is down and comes back
+at the first request after it answers again.
+
+psycopg's pool, left to itself, makes every caller wait its full ``timeout`` for a
+connection while the server is down, and reconnects in the background with a growing
+back-off, so the first requests after the server returns may still wait and fail.
+:class:`GuardedPool` wraps it with a circuit breaker:
+
+- a caller that gets no connection within ``timeout_s`` (about a second) while the
+  pool's attempts to connect fail, or whose connection breaks, *trips* the breaker
+  (when every connection is merely busy, callers wait up to :data:`BUSY_WAIT_S`);
+- while tripped, callers fail at once (:class:`psycopg_pool.PoolTimeout`), except
+  one at a time, which tries a direct connection (bounded by libpq's
+  ``connect_timeout``; a server that is down refuses it at once);
+- when that probe connects, the pool is replaced by a fresh one, so the same request
+  goes on with a good connection.
+
+Idle connections are checked when handed out (``ConnectionPool.check_connection``),
+so a connection broken by a restart of the server is never given to a caller.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+#: how long a caller waits for a connection while all are busy (the server answering)
+BUSY_WAIT_S = 10.0
+
+
+class GuardedPool:
+    """``connection()`` as psycopg's pool, with the circuit breaker described above."""
+
+    def __init__(self, url: str, *, min_size: int, max_size: int, timeout_s: float) -> None:
+        self.url = url
+        self.min_size, self.max_size, self.timeout_s = min_size, max_size, timeout_s
+        #: libpq takes whole seconds
+        self.connect_timeout = max(1, math.ceil(timeout_s))
+        self._down = False
+        self._errors_seen = 0
+        self._probing = threading.Lock()
+        self.pool = self._new_pool()
+        try:
+            self.pool.open(wait=True, timeout=timeout_s)
+        except PoolTimeout:
+            self.pool.close()
+            raise
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
+            self.url,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            open=False,
+            timeout=self.timeout_s,
+            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": self.connect_timeout},
+            name="hotspots",
+        )
+
+    @property
+    def down(self) -> bool:
+        """Whether the last attempt found the server not answering."""
+        return self._down
+
+    def _trip(self) -> None:
+        self._down = True
+
+    def _recover(self) -> None:
+        """While down: fail at once, or (one caller at a time) probe and rebuild."""
+        if not self._probing.acquire(blocking=False):
+            raise PoolTimeout("the database server is not answering (being probed)")
+        try:
+            if not self._down:
+                return
+            psycopg.connect(self.url, connect_timeout=self.connect_timeout).close()
+            old, self.pool = self.pool, self._new_pool()
+            self.pool.open(wait=False)
+            self._down = False
+            old.close(timeout=0)
+        finally:
+            self._probing.release()
+
+    def _connect_errors_grew(self) -> bool:
+        errors = self.pool.get_stats().get("connections_errors", 0)
+        grew, self._errors_seen = errors > self._errors_seen, errors
+        return grew
+
+    def _getconn(self) -> tuple[ConnectionPool, psycopg.Connection]:
+        busy_until = time.monotonic() + BUSY_WAIT_S
+        while True:
+            pool = self.pool
+            try:
+                return pool, pool.getconn(timeout=self.timeout_s)
+            except PoolTimeout:
+                if self._down or self._connect_errors_grew() or time.monotonic() >= busy_until:
+                    self._trip()
+                    raise
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a ``with conn`` block (committed on success);
+        ``PoolTimeout`` or ``OperationalError`` when the server is not answering (at once
+        while the breaker is tripped)."""
+        if self._down:
+            self._recover()
+        pool, conn = self._getconn()
+        try:
+            with conn:
+                yield conn
+        except psycopg.OperationalError:
+            if conn.broken or conn.closed:
+                self._trip()
+            raise
+        finally:
+            pool.putconn(conn)
+
+    def close(self) -> None:
+        self.pool.close()
