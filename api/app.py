@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     problems.install(app)
     app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
     app.add_middleware(BodyLimit, max_mb=settings.api.max_upload_mb)
+    app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from geodata.stores import IncidentQuery
 from geodata.taxonomy import BY_SLUG
@@ -56,16 +56,33 @@ def parse_bbox(text: str | None, settings: ApiSettings) -> tuple[float, ...] | N
     return values
 
 
+#: the dates the service accepts: anything outside is a typo (or a probe), and dates
+#: near the calendar's ends overflow date arithmetic
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2100, 12, 31)
+DATE_RANGE = f"from {MIN_DATE} to {MAX_DATE}"
+
+
+def check_date_range(value: date, param: str, where: str = "body") -> date:
+    """``value`` if within :data:`MIN_DATE`–:data:`MAX_DATE`, else a 422 naming ``param``."""
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise invalid(param, f"a date {DATE_RANGE}", value.isoformat(), where)
+    return value
+
+
 def _when(text: str, param: str, end: bool, where: str = "query") -> datetime:
     t = text.strip()
-    when = month_or_day(t, end=end)
-    if when is not None:
-        return when
+    expected = f"YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time, {DATE_RANGE}"
     try:
-        when = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(param, "YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time", text, where) from None
-    return when.replace(tzinfo=None) + (timedelta(microseconds=1) if end else timedelta())
+        when = month_or_day(t, end=end)
+        if when is None:
+            when = datetime.fromisoformat(t.replace("Z", "+00:00")).replace(tzinfo=None)
+            when += timedelta(microseconds=1) if end else timedelta()
+    except (ValueError, OverflowError):
+        raise invalid(param, expected, text, where) from None
+    day = (when - timedelta(microseconds=1) if end else when).date()
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise invalid(param, expected, text, where)
+    return when
 
 
 @dataclass
@@ -86,11 +103,11 @@ def parse_window(
     if datetime_ is not None:
         if "/" in datetime_:
             a, _, b = datetime_.partition("/")
-            w.start = None if a in ("", "..") else _when(a, "datetime", False)
-            w.end = None if b in ("", "..") else _when(b, "datetime", True)
+            w.start = None if a in ("", "..") else _when(a, "datetime", False, where)
+            w.end = None if b in ("", "..") else _when(b, "datetime", True, where)
         else:
-            w.start = _when(datetime_, "datetime", False)
-            w.end = _when(datetime_, "datetime", True)
+            w.start = _when(datetime_, "datetime", False, where)
+            w.end = _when(datetime_, "datetime", True, where)
     else:
         w.start = _when(date_from, "from", False, where) if date_from else None
         w.end = _when(date_to, "to", True, where) if date_to else None

@@ -159,7 +159,9 @@ def _bbox(text: str | None, crs: str | None) -> tuple[float, float, float, float
         v = [v[0], v[1], v[3], v[4]]
     if len(v) != 4 or not all(map(math.isfinite, v)) or v[0] > v[2] or v[1] > v[3]:
         raise invalid("bbox", BBOX_HELP + " with min <= max", text)
-    return (max(v[0], -180.0), max(v[1], -90.0), min(v[2], 180.0), min(v[3], 90.0))
+    if not (v[0] >= -180 and v[2] <= 180 and v[1] >= -90 and v[3] <= 90):
+        raise invalid("bbox", BBOX_HELP + " within lon -180..180 and lat -90..90", text)
+    return (v[0], v[1], v[2], v[3])
 
 
 def _iso(when) -> str | None:

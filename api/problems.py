@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geodata.errors import HotspotsError, StoreUnavailable
 
@@ -247,9 +248,36 @@ def install(app: FastAPI) -> None:
         extra = {k: v for k, v in exc.to_dict().items() if k not in ("type", "status", "detail")}
         return problem_response(exc.status, detail, exc.type, request.url.path, **extra)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s", request.url.path)
-        return problem_response(
-            500, "the service failed; the error has been logged", "internal-error", request.url.path
-        )
+
+class ServerErrors:
+    """Pure ASGI middleware: an unexpected exception becomes a logged ``500`` problem
+    and goes no further. (Starlette's own handler re-raises it to the server, which then
+    closes the connection: the client's next request on that keep-alive connection
+    failed with a reset.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        except Exception:
+            log.exception("unexpected error on %s", scope.get("path"))
+            if started:  # too late for a problem document: the server ends the response
+                raise
+            response = problem_response(
+                500, "the service failed; the error has been logged", "internal-error",
+                scope.get("path"),
+            )  # fmt: skip
+            await response(scope, receive, send)

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 import h3
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -73,8 +74,14 @@ def polygon_from_geojson(obj: Any, field: str = "geometry") -> BaseGeometry:
         )
     try:
         geom = shape(obj)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (
+        ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException
+    ) as exc:  # fmt: skip
         raise InvalidIntervention(field, f"the {kind} cannot be read: {exc}") from exc
+    if not geom.is_empty and not bool(np.isfinite(shapely.get_coordinates(geom)).all()):
+        raise InvalidIntervention(
+            field, f"expected finite lon/lat numbers; the {kind} has NaN or infinite coordinates"
+        )
     if geom.is_empty:
         raise InvalidIntervention(field, f"the {kind} is empty")
     x0, y0, x1, y1 = UK_BOUNDS_LONLAT

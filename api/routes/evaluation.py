@@ -20,7 +20,7 @@ from geodata.stores import IncidentQuery
 
 from ..backtests import NoStudyArea, run_backtest
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
-from ..filters import parse_categories, parse_window
+from ..filters import DATE_RANGE, check_date_range, parse_categories, parse_window
 from ..interventions import (
     DEFAULT_BUFFER_M,
     DEFAULT_WINDOW_MONTHS,
@@ -86,8 +86,10 @@ class InterventionCreate(BaseModel):
 
     title: str = Field(..., min_length=1, max_length=200, description="what was done")
     kind: Literal[INTERVENTION_KINDS] = Field(..., description="what sort of intervention")  # type: ignore[valid-type]
-    start_date: date
-    end_date: date | None = Field(None, description="inclusive; default the start date")
+    start_date: date = Field(..., description=f"a date {DATE_RANGE}")
+    end_date: date | None = Field(
+        None, description=f"inclusive; default the start date; a date {DATE_RANGE}"
+    )
     geometry: dict[str, Any] | None = Field(
         None, description="GeoJSON Polygon/MultiPolygon/Feature in WGS84 [lon, lat]"
     )
@@ -133,6 +135,9 @@ def _public(rec) -> dict:
     summary="Log an intervention (day of action, CCTV, lighting, patrols, ...)",
 )
 def create_intervention(body: InterventionCreate, store: StoreDep, caller: AnalystDep) -> dict:
+    check_date_range(body.start_date, "start_date")
+    if body.end_date is not None:
+        check_date_range(body.end_date, "end_date")
     try:
         record = build_intervention(
             store,

@@ -26,6 +26,7 @@ from geodata.errors import HotspotsError
 from geodata.model import REASONS, JobRecord
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
+from ..filters import MAX_OFFSET
 from ..import_jobs import new_upload_folder, safe_filename
 from ..problems import Problem
 from ..security import now_utc
@@ -349,7 +350,7 @@ def list_quarantine(
     batch_id: Annotated[str | None, Query()] = None,
     reason: Annotated[str | None, Query(description=", ".join(REASONS))] = None,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict]:
     if reason is not None and reason not in REASONS:
         raise Problem(

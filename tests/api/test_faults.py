@@ -1,0 +1,94 @@
+"""No 5xx from input (issue 14): each parameter range the service cannot honour is
+refused with a 4xx problem naming the parameter; and an unexpected server error leaves
+the keep-alive connection usable. On both stores.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from live_server import serve  # tests/api/live_server.py
+
+PROBLEM = "application/problem+json"
+POLYGON = {
+    "type": "Polygon",
+    "coordinates": [[[0.37, 51.44], [0.38, 51.44], [0.38, 51.45], [0.37, 51.44]]],
+}
+NAN_POLYGON = (
+    b'{"title": "x", "kind": "patrols", "start_date": "2023-01-01", "geometry": '
+    b'{"type": "Polygon", "coordinates": [[[NaN, 51.44], [0.38, 51.44], [0.38, 51.45], '
+    b"[NaN, 51.44]]]}}"
+)
+
+
+@pytest.fixture(scope="module")
+def env(api_env):
+    return api_env
+
+
+def collection(env) -> str:
+    collections = env.get("/ogc/collections").json()["collections"]
+    return next(c["id"] for c in collections if "items" in str(c.get("links", "")))
+
+
+def intervention(**fields) -> dict:
+    return {"title": "x", "kind": "patrols", "geometry": POLYGON, **fields}
+
+
+CASES = [
+    ("GET", "/areas?kind=ward&to=9999-12-31", None, "to"),
+    ("GET", "/areas?kind=ward&from=0001-01-01", None, "from"),
+    ("GET", "/incidents?to=9999-12-31", None, "to"),
+    ("GET", "/incidents?from=9999-12", None, "from"),
+    ("POST", "/analyses", {"method": "dbscan", "to": "9999-12-31"}, "to"),
+    ("POST", "/analyses", {"method": "dbscan", "eps_m": 5e-324}, "eps_m"),
+    ("POST", "/analyses", {"method": "dbscan", "eps_m": 1e-9}, "eps_m"),
+    ("POST", "/backtests", {"to": "9999-12-31"}, "to"),
+    ("POST", "/plans", {"from": "9999-12", "sites": 1}, "from"),
+    ("GET", "/quarantine?offset=100000000000000000000000", None, "offset"),
+    ("POST", "/interventions", intervention(start_date="0001-01-01"), "start_date"),
+    ("POST", "/interventions", intervention(start_date="9999-12-31"), "start_date"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "param"), CASES)
+def test_out_of_range_input_is_a_4xx_problem_naming_the_parameter(env, method, url, body, param):
+    r = env.request(method, url, json=body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == PROBLEM
+    assert param in r.json()["detail"], r.text
+
+
+def test_ogc_datetime_and_bbox_out_of_range_are_4xx_problems(env):
+    items = f"/ogc/collections/{collection(env)}/items"
+    for query, param in [
+        ("datetime=9999-12-31", "datetime"),
+        ("datetime=0001-01-01/..", "datetime"),
+        ("bbox=1e308,1e308,1e308,1e308", "bbox"),
+        ("bbox=-1e308,0,1e308,1", "bbox"),
+    ]:
+        r = env.get(f"{items}?{query}")
+        assert 400 <= r.status_code < 500 and param in r.json()["detail"], (query, r.text)
+
+
+def test_a_nan_coordinate_in_an_intervention_polygon_is_a_422(env):
+    headers = {**env.headers["analyst"], "Content-Type": "application/json"}
+    r = env.client.post("/interventions", content=NAN_POLYGON, headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+
+
+def test_an_unexpected_error_is_a_500_problem_and_the_connection_stays_open(env, api_kit):
+    app = api_kit.make_app(env.store, env.kind)
+
+    def boom():
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom, include_in_schema=False)
+    with serve(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        r = client.get("/boom")
+        assert r.status_code == 500 and r.headers["content-type"] == PROBLEM
+        assert "a bug" not in r.text and r.headers.get("connection") != "close"
+        stream = r.extensions["network_stream"]
+        again = client.get("/health")
+        assert again.status_code == 200
+        assert again.extensions["network_stream"] is stream  # the same connection
