@@ -27,6 +27,7 @@ from . import ogc, problems
 from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
 from .import_jobs import recover_orphans
+from .page_headers import PageHeaders
 from .routes import analyses, areas, evaluation, evaluation_maps, imports, incidents, share, system
 from .routes import plans as plan_routes
 from .settings import Settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     problems.install(app)
     app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
     app.add_middleware(BodyLimit, max_mb=settings.api.max_upload_mb)
+    app.add_middleware(PageHeaders, tile_url=settings.maps.tile_url)
     app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):

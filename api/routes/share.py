@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -28,6 +29,7 @@ from ..security import now_utc, verify_link
 from ..share_links import InvalidShareLink, create_link
 
 router = APIRouter(tags=["maps and share links"])
+audit = logging.getLogger("hotspots.audit")
 
 
 def map_page(run, policy: Disclosure, title: str, store=None, maps=None, within=None) -> str:
@@ -227,9 +229,16 @@ def list_share_link_opens(link_id: str, store: StoreDep, caller: AnalystDep) -> 
     ]
 
 
+def _refused(request: Request, link_id: str | None, reason: str) -> None:
+    """Every refused open is logged with its reason (opens are recorded in the store)."""
+    client = request.client.host if request.client else None
+    audit.warning("share link open refused: %s (link %s, client %s)", reason, link_id, client)
+
+
 def _open(token: str, request: Request, store, settings):
     link_id = verify_link(token, settings.secret_key.get_secret_value())
     if link_id is None:
+        _refused(request, None, "tampered or malformed token")
         return None, plain_page(
             404,
             "This link does not work",
@@ -238,17 +247,20 @@ def _open(token: str, request: Request, store, settings):
         )
     link = store.get_share_link(link_id)
     if link is None:
+        _refused(request, link_id, "unknown link")
         return None, plain_page(
             404, "This link does not work", "This link is not known here. Ask for a new one."
         )
     now = now_utc()
     if link.revoked_at is not None:
+        _refused(request, link_id, "revoked")
         return None, plain_page(
             410,
             "This link has been withdrawn",
             "The analyst who shared it has withdrawn it. Ask for a new one.",
         )
     if link.expires_at <= now:
+        _refused(request, link_id, f"expired {link.expires_at:%Y-%m-%d %H:%M} UTC")
         return None, plain_page(
             410,
             "This link has expired",
@@ -256,6 +268,7 @@ def _open(token: str, request: Request, store, settings):
         )
     run = store.get_run(link.run_id)
     if run is None:
+        _refused(request, link_id, "run removed")
         return None, plain_page(
             410,
             "This map is no longer available",
