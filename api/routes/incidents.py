@@ -97,7 +97,7 @@ def list_incidents(
     table = store.query_incidents(replace(q, columns=POINT_COLUMNS))
     matched = store.count_incidents(q)
     links = []
-    if offset + table.num_rows < matched:
+    if limit > 0 and offset + table.num_rows < matched:  # limit=0 asks for the count only
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
         links.append({"rel": "next", "href": str(nxt), "type": "application/geo+json"})
     return {

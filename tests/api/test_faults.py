@@ -92,3 +92,19 @@ def test_an_unexpected_error_is_a_500_problem_and_the_connection_stays_open(env,
         again = client.get("/health")
         assert again.status_code == 200
         assert again.extensions["network_stream"] is stream  # the same connection
+
+
+def test_listed_runs_say_how_many_hotspots_each_found(env):
+    listed = {r["run_id"]: r["hotspots"] for r in env.get("/runs").json()}
+    for run_id in env.run_ids:
+        full = env.get(f"/runs/{run_id}").json()
+        assert (
+            listed[run_id] == full["hotspots"] == len(env.store.get_run(run_id).result["features"])
+        )
+    assert any(n > 0 for n in listed.values())
+
+
+def test_a_page_of_zero_incidents_gives_the_count_and_no_next_link(env):
+    doc = env.get("/incidents?limit=0").json()
+    assert doc["numberReturned"] == 0 and doc["numberMatched"] > 0
+    assert not [link for link in doc.get("links", []) if link["rel"] == "next"]
