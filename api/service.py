@@ -24,6 +24,7 @@ from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 
 from .disclosure import Disclosure
 from .security import now_utc
+from .worker import run_stoppable
 
 
 def analyse_store(
@@ -59,7 +60,8 @@ def analyse_store(
     district = st.boundaries("district")
     area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
     batches = {b.batch_id: b.content_hash for b in st.list_batches()}
-    return run_analysis(
+    return run_stoppable(  # stopped at the request's time limit (api.worker)
+        run_analysis,
         incidents,
         params,
         crs=st.analysis_crs,

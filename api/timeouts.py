@@ -11,11 +11,13 @@ small cached answers (see ``benchmarks/bench_api.py``).
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import problems
+from .worker import DEADLINE
 
 
 class RequestTimeout:
@@ -29,6 +31,8 @@ class RequestTimeout:
             return
         started = False
         deadline = asyncio.timeout(self.timeout_s)
+        # for work in worker processes, stopped when the answer is abandoned (api.worker)
+        DEADLINE.set(time.monotonic() + self.timeout_s)
 
         async def send_and_note(message: Message) -> None:
             nonlocal started
