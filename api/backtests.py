@@ -17,6 +17,7 @@ from geodata.stores import IncidentQuery, Store
 from hotspots.harm import HarmWeights
 
 from .interventions import study_area
+from .worker import run_stoppable
 
 
 class NoStudyArea(HotspotsError, ValueError):
@@ -62,9 +63,11 @@ def run_backtest(
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
     incidents = incidents.reset_index(drop=True)
     incidents["harm"] = HarmWeights.default().weigh(incidents["category"].to_numpy())
-    result = backtest(
+    result = run_stoppable(  # stopped at the request's time limit (api.worker)
+        backtest,
         incidents,
         area,
+        what="the backtest",
         methods=list(methods or METHODS),
         train_months=train_months,
         test_months=test_months,

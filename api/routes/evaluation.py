@@ -31,6 +31,7 @@ from ..interventions import (
     interventions_geojson,
 )
 from ..problems import Problem
+from ..worker import run_stoppable
 
 router = APIRouter(tags=["evaluation"])
 
@@ -333,8 +334,8 @@ def create_backtest(
         Query(description="json, or html: a printable page with the PAI chart (or Accept)"),
     ] = None,
 ) -> Any:
-    window = parse_window(body.date_from, body.date_to, None, settings)
-    cats = parse_categories(",".join(body.categories)) if body.categories else None
+    window = parse_window(body.date_from, body.date_to, None, settings, where="body")
+    cats = parse_categories(",".join(body.categories), "body") if body.categories else None
     try:
         _, doc, _ = run_backtest(
             store,
@@ -424,8 +425,8 @@ def create_knox_test(
 ) -> dict:
     from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
 
-    window = parse_window(body.date_from, body.date_to, None, settings)
-    cats = parse_categories(",".join(body.categories))
+    window = parse_window(body.date_from, body.date_to, None, settings, where="body")
+    cats = parse_categories(",".join(body.categories), "body")
     table = store.query_incidents(
         IncidentQuery(
             start=window.start,
@@ -452,7 +453,8 @@ def create_knox_test(
         monthly = (table["occurred_precision"] == "month").all()
         bands = list(MONTH_BANDS_DAYS if monthly else DAY_BANDS_DAYS)
     try:
-        result = knox(
+        result = run_stoppable(  # stopped at the request's time limit
+            knox,
             table["x"].to_numpy(),
             table["y"].to_numpy(),
             days_since(table["occurred_at"]),
@@ -460,6 +462,7 @@ def create_knox_test(
             bands,
             permutations=body.permutations,
             seed=body.seed,
+            what="the Knox test",
         )
     except ValueError as exc:
         name, sep, problem = str(exc).partition(": ")
