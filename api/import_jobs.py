@@ -81,6 +81,8 @@ def recover_orphans(store: Store | None, temp_dir: str | Path | None = None) -> 
     only folders of dead processes are touched.
     """
     failed: list[str] = []
+    if store is None:  # the store is unreachable: keep the evidence for a later start
+        return failed
     root = Path(temp_dir or tempfile.gettempdir())
     for folder in root.glob(FOLDER_PREFIX + "*"):
         try:
@@ -90,7 +92,7 @@ def recover_orphans(store: Store | None, temp_dir: str | Path | None = None) -> 
             continue  # not ours, or being written just now
         if pid == os.getpid() or _alive(pid):
             continue
-        if store is not None and _fail(store, job_id, pid):
+        if _fail(store, job_id, pid):
             failed.append(job_id)
         shutil.rmtree(folder, ignore_errors=True)
         log.warning("removed upload folder %s left by process %d", folder.name, pid)
