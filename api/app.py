@@ -119,4 +119,23 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             swagger_favicon_url=f"{swagger}/favicon-32x32.png",
         )
 
+    _document_settings(app, settings)
     return app
+
+
+def _document_settings(app: FastAPI, settings: Settings) -> None:
+    """Limits set by settings, stated in the OpenAPI document as enforced."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        link = schema.get("components", {}).get("schemas", {}).get("ShareLinkRequest", {})
+        days = link.get("properties", {}).get("expires_in_days")
+        if days is not None:
+            days["maximum"] = settings.api.share_link_max_days
+            days["description"] = "days until the link expires (HOTSPOTS_SHARE_LINK_MAX_DAYS)"
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -45,7 +45,7 @@ class AnalysisRequest(BaseModel):
     categories: list[str] | None = Field(None, description="category slugs; all when left out")
     date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
-    eps_m: float | None = Field(None, ge=1, le=5000)
+    eps_m: float | None = Field(None, ge=1, le=5000, strict=True)
     min_samples: int | None = Field(None, ge=1, le=100_000)
     min_cluster_size: int = Field(15, ge=2, le=100_000)
     resolution: int | None = Field(None, ge=7, le=10)
@@ -54,8 +54,8 @@ class AnalysisRequest(BaseModel):
     permute: bool = False
     permutations: int = Field(999, ge=19, le=9999)
     fdr: bool = False
-    bandwidth_m: float | None = Field(None, gt=0, le=10_000)
-    cell_m: float = Field(50.0, ge=10, le=1000)
+    bandwidth_m: float | None = Field(None, gt=0, le=10_000, strict=True)
+    cell_m: float = Field(50.0, ge=10, le=1000, strict=True)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     include_artefacts: bool = Field(
         False,

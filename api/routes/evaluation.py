@@ -97,7 +97,7 @@ class InterventionCreate(BaseModel):
     ward: str | None = Field(None, max_length=20, description="a stored ward code")
     lsoa: str | None = Field(None, max_length=20, description="a stored LSOA code")
     cells: list[str] | None = Field(None, max_length=5000, description="H3 cell ids")
-    officer_hours: float | None = Field(None, ge=0, le=1_000_000)
+    officer_hours: float | None = Field(None, ge=0, le=1_000_000, strict=True)
     notes: str = Field("", max_length=10_000)
 
 
@@ -235,7 +235,9 @@ class EvaluationRequest(BaseModel):
         },
     )
 
-    buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=5000, description="displacement buffer")
+    buffer_m: float = Field(
+        DEFAULT_BUFFER_M, ge=0, le=5000, description="displacement buffer", strict=True
+    )
     control: str | dict[str, Any] = Field(
         "auto",
         description="auto, borough, ward, ward:CODE, lsoa:CODE or a GeoJSON polygon (WGS84)",
@@ -309,7 +311,7 @@ class BacktestRequest(BaseModel):
     )
     train_months: int = Field(3, ge=1, le=24)
     test_months: int = Field(1, ge=1, le=12)
-    area_share: float = Field(0.05, gt=0, lt=1)
+    area_share: float = Field(0.05, gt=0, lt=1, strict=True)
     resolution: int = Field(10, ge=7, le=10)
     min_test_count: int = Field(
         30, ge=0, le=100_000, description="test months with fewer incidents are not averaged"

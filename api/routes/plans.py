@@ -74,10 +74,10 @@ class PlanRequest(BaseModel):
     date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
     date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
     sites: int | None = Field(None, ge=1, le=MAX_SITES, description="number of sites K")
-    hours: float | None = Field(None, gt=0, le=168, description="officer-hours budget")
-    hours_per_site: float = Field(1.0, gt=0, le=24)
+    hours: float | None = Field(None, gt=0, le=168, description="officer-hours budget", strict=True)
+    hours_per_site: float = Field(1.0, gt=0, le=24, strict=True)
     travel_mode: Literal["walk", "drive"] = "walk"
-    speed_kmh: float | None = Field(None, gt=0, le=130)
+    speed_kmh: float | None = Field(None, gt=0, le=130, strict=True)
     days: list[Weekday] | None = Field(None, description="preferred days")
     times: str | None = Field(None, description="preferred hours, e.g. 18-23 or 20:00-02:00")
     ring: int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")

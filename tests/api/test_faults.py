@@ -108,3 +108,32 @@ def test_a_page_of_zero_incidents_gives_the_count_and_no_next_link(env):
     doc = env.get("/incidents?limit=0").json()
     assert doc["numberReturned"] == 0 and doc["numberMatched"] > 0
     assert not [link for link in doc.get("links", []) if link["rel"] == "next"]
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "param"),
+    [
+        ("/interventions/none/evaluation", {"buffer_m": False}, "buffer_m"),
+        ("/analyses", {"method": "kde", "cell_m": "50"}, "cell_m"),
+        ("/plans", {"sites": 1, "hours_per_site": True}, "hours_per_site"),
+    ],
+)
+def test_numbers_in_json_bodies_must_be_numbers(env, url, body, param):
+    r = env.post(url, json=body)
+    assert r.status_code == 422 and param in r.json()["detail"], r.text
+
+
+def test_the_openapi_document_states_the_share_link_expiry_enforced(env, api_kit):
+    app = api_kit.make_app(env.store, env.kind, share_link_max_days=30)
+    with api_kit.TestClient(app) as client:
+        doc = client.get("/openapi.json").json()
+        days = doc["components"]["schemas"]["ShareLinkRequest"]["properties"]["expires_in_days"]
+        assert days["maximum"] == 30
+        body = {"run_id": env.run_ids[0], "expires_in_days": 31}
+        r = client.post("/share-links", json=body, headers=env.headers["analyst"])
+        assert r.status_code == 422 and "expires_in_days" in r.text
+        body["expires_in_days"] = 30
+        assert (
+            client.post("/share-links", json=body, headers=env.headers["analyst"]).status_code
+            == 201
+        )
