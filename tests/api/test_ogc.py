@@ -39,6 +39,7 @@ with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is in
 
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"
 MIN_COUNT = 100  # public suppression threshold, high so the demo has suppressed areas
 SENSITIVE = "bicycle-theft"  # police.uk category the conftest's demo treats as sensitive
 CENTRE = (0.36, 51.43, 0.38, 51.45)  # Gravesham town centre
@@ -107,8 +108,10 @@ def walk(env, url: str, role: str = "analyst") -> tuple[list[str], int, int]:
         assert r.headers["content-type"].startswith(GEOJSON)
         doc = r.json()
         check_fc(doc)
-        matched = doc["numberMatched"] if matched is None else matched
-        assert doc["numberMatched"] == matched
+        if matched is None:
+            matched = doc["numberMatched"]  # a first page always says how many match
+        elif "numberMatched" in doc:  # later pages: exact when given, or left out
+            assert doc["numberMatched"] == matched
         ids += [f["id"] for f in doc["features"]]
         nxt = rel(doc, "next", GEOJSON)
         url = nxt[0]["href"] if nxt else None
@@ -182,7 +185,7 @@ def test_collections_list_areas_latest_hotspots_and_every_run(env):
     assert latest.run_id in colls["hotspots-dbscan"]["description"]
     for cid, c in colls.items():
         assert c["title"] and c["description"] and c["itemType"] == "feature"
-        assert c["crs"] == [CRS84]
+        assert c["crs"] == [CRS84, BNG] and c["storageCrs"] == CRS84
         (bbox,) = c["extent"]["spatial"]["bbox"]
         assert 0.2 < bbox[0] < bbox[2] < 0.6 and 51.2 < bbox[1] < bbox[3] < 51.6, cid
         (interval,) = c["extent"]["temporal"]["interval"]
@@ -250,17 +253,81 @@ def test_next_links_visit_every_item_of_every_collection_exactly_once(env, role)
         assert pages == -(-len(expected) // limit) if expected else pages == 1
 
 
-def test_default_page_is_100_with_next_prev_and_collection_links(env):
+def test_default_page_is_1000_with_a_cursor_next_link_and_collection_link(env):
     doc = get(env, "/ogc/collections/incidents/items?offset=200").json()
-    assert doc["numberReturned"] == 100 and doc["numberMatched"] == env["table"].num_rows
+    assert doc["numberReturned"] == 1000 and doc["numberMatched"] == env["table"].num_rows
     (nxt,) = rel(doc, "next", GEOJSON)
-    assert "offset=300" in nxt["href"] and "limit=100" in nxt["href"]
-    (prev,) = rel(doc, "prev", GEOJSON)
-    assert "offset=100" in prev["href"]
+    assert "cursor=" in nxt["href"] and "limit=1000" in nxt["href"]
+    assert "offset" not in nxt["href"] and not rel(doc, "prev")
+    after = get(env, nxt["href"]).json()
+    ids = sorted(env["table"]["id"].to_pylist(), key=str.encode)
+    assert [f["id"] for f in doc["features"] + after["features"]] == ids[200:2200]
+    assert "numberMatched" not in after  # a cursor page does not count again
     (coll,) = rel(doc, "collection")
     assert get(env, coll["href"]).json()["id"] == "incidents"
     last = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] - 5}")
     assert last.json()["numberReturned"] == 5 and not rel(last.json(), "next")
+
+
+def test_next_links_stay_put_while_incidents_are_imported_before_the_page(tmp_path, api_kit):
+    """Keyset paging: a month imported between two pages, whose ids sort before the page
+    boundary, shifts nothing (offset paging would serve features twice)."""
+    from street_csv import police_csv
+
+    from geodata.ingest import context_for, import_records
+    from geodata.readers.police import read_police_bytes
+
+    def load(month: str) -> None:
+        data = police_csv(month, 12, prefix="k")
+        records = read_police_bytes(data, f"{month}-kent-street.csv")
+        import_records(store, [records], context_for(store, None))
+
+    store = DuckDBStore(tmp_path / "keyset.duckdb")
+    load("2023-02")
+    key_id, key, key_hash = new_api_key()
+    store.add_api_key(ApiKeyRecord(key_id, "analyst", "analyst", key_hash, now_utc()))
+    february = sorted(store.query_incidents()["id"].to_pylist(), key=str.encode)
+    with TestClient(api_kit.make_app(store)) as client:
+        headers = {"X-API-Key": key}
+        first = client.get("/ogc/collections/incidents/items?limit=5", headers=headers).json()
+        assert first["numberMatched"] == 12
+        load("2023-01")  # ids before every February id
+        assert store.count_incidents() == 24
+        assert min(store.query_incidents()["id"].to_pylist()) < february[0]
+        seen = [f["id"] for f in first["features"]]
+        url = rel(first, "next", GEOJSON)[0]["href"]
+        while url:
+            doc = client.get(url, headers=headers).json()
+            seen += [f["id"] for f in doc["features"]]
+            url = (rel(doc, "next", GEOJSON) or [{}])[0].get("href")
+    store.close()
+    assert seen == february
+
+
+def test_the_page_size_and_its_maximum_are_declared_to_clients(env):
+    spec = get(env, "/openapi.json", "public").json()
+    items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
+    (limit,) = [p for p in items["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["default"] == 1000 and limit["schema"]["maximum"] == 10000
+    for c in collections(env, "analyst").values():
+        assert c["limits"] == {"defaultItems": 1000, "maxItems": 10000}
+    assert get(env, "/ogc/collections/wards/items?limit=10000").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["analyst", "partner"])
+def test_cursors_are_opaque_sealed_and_tied_to_their_collection(env, role):
+    doc = get(env, "/ogc/collections/incidents/items?limit=5", role).json()
+    href = rel(doc, "next", GEOJSON)[0]["href"]
+    token = re.search(r"cursor=([^&]+)", href).group(1)
+    last_raw = sorted(env["table"]["id"].to_pylist(), key=str.encode)
+    assert not any(part in token for part in ("police", "kent", "#", "~"))
+    assert last_raw[0] not in token
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    for bad in (forged, "nonsense", token + "x"):
+        r = get(env, f"/ogc/collections/incidents/items?cursor={bad}", role)
+        assert r.status_code == 422 and "cursor" in r.json()["detail"], bad
+    other = get(env, f"/ogc/collections/wards/items?cursor={token}", role)
+    assert other.status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -340,9 +407,12 @@ def test_unknown_collections_and_features_are_404_problems(env, url):
         ("limit=10001", "limit"),
         ("limit=many", "limit"),
         ("offset=-1", "offset"),
+        ("crs=EPSG:4326", "crs"),
+        ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857&bbox=0,0,1,1", "bbox-crs"),
+        ("cursor=abc", "cursor"),
         ("bbox=1,2,3", "bbox"),
         ("bbox=0.4,51.4,0.3,51.5", "bbox"),
-        ("bbox=0.3,51.4,0.4,51.5&bbox-crs=EPSG:27700", "bbox-crs"),
+        ("bbox=0.3,51.4,0.4,51.5&bbox-crs=EPSG:3857", "bbox-crs"),
         ("datetime=yesterday", "datetime"),
         ("f=xml", "f"),
     ],
@@ -469,11 +539,12 @@ def test_routes_have_stable_operation_ids_and_summaries(env):
         "ogc_read_collection",
         "ogc_list_items",
         "ogc_read_item",
+        "ogc_read_queryables",
     }
     assert all(op["summary"] for op in ops.values())
     items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
     names = {p["name"] for p in items["parameters"]}
-    assert {"bbox", "bbox-crs", "datetime", "limit", "offset", "f"} <= names
+    assert {"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "cursor", "f"} <= names
 
 
 # -- a real OAPIF client ---------------------------------------------------------------------
