@@ -115,11 +115,11 @@ def run_collection(run: RunRecord, latest: bool, policy: Disclosure, store=None)
         "every statistic. The run's time window is the temporal extent; the datetime "
         "parameter is ignored here."
     )
-    title = run_title(run)
+    title = f"{run_title(run)} · made {run.created_at:%-d %b %Y %H:%M}"
     if latest:
         return Collection(f"hotspots-{run.method}", f"Latest: {title}", about, "run", run)
     cid = run.run_id if run.run_id.startswith("run-") else f"run-{run.run_id}"
-    return Collection(cid, f"{title} (run of {run.created_at:%-d %b %Y %H:%M})", about, "run", run)
+    return Collection(cid, f"{title} · {run.run_id.removeprefix('run-')[:8]}", about, "run", run)
 
 
 def incidents_collection(caller: Caller) -> Collection:
@@ -202,15 +202,37 @@ def _area_bbox(store, *kinds: str) -> list | None:
     return None
 
 
-def extent(store, caller: Caller, coll: Collection, cache: dict, run_features) -> dict:
+#: bounds of a run's features per (run, created_at, policy): runs are immutable, and the
+#: listing holds runs without their results, so each is loaded once, not per request
+_RUN_BOUNDS: dict[tuple, list | None] = {}
+_RUN_BOUNDS_KEPT = 512
+
+
+def _run_bbox(store, coll: Collection, policy: Disclosure, run_features) -> list | None:
+    run = coll.run
+    key = (run.run_id, run.created_at, policy)
+    if key not in _RUN_BOUNDS:
+        if not run.result:  # a listing's record: load the stored result once
+            run = store.get_run(run.run_id) or run
+        geoms = [
+            shape(f["geometry"])
+            for f in run_features(Collection(coll.id, "", "", "run", run))
+            if f.get("geometry")
+        ]
+        if len(_RUN_BOUNDS) >= _RUN_BOUNDS_KEPT:
+            _RUN_BOUNDS.pop(next(iter(_RUN_BOUNDS)))
+        _RUN_BOUNDS[key] = [float(v) for v in shapely.total_bounds(geoms)] if geoms else None
+    return _RUN_BOUNDS[key]
+
+
+def extent(store, caller: Caller, coll: Collection, cache: dict, run_features, settings) -> dict:
     """The collection's extent: bounds of the features the caller may read (CRS84) and
     their time span. ``run_features(coll)`` gives a run's features as the caller sees
-    them, so a bound never outlines a withheld hotspot."""
+    them, so a bound never outlines a withheld hotspot; below analyst, a run with no
+    feature shown gets the study area."""
     if coll.kind == "run":
-        geoms = [shape(f["geometry"]) for f in run_features(coll) if f.get("geometry")]
-        if geoms:
-            bbox = [float(v) for v in shapely.total_bounds(geoms)]
-        else:
+        bbox = _run_bbox(store, coll, policy_for(caller, settings), run_features)
+        if bbox is None:
             bbox = cache.setdefault("study", _area_bbox(store, "district", "ward", "lsoa"))
         interval = run_interval(coll.run)
     else:

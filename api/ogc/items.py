@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 
 from geodata.crs import BNG
 from geodata.stores import IncidentQuery
@@ -89,6 +89,7 @@ class Page:
     features: list[dict]
     matched: int | None
     next_key: object = None  # key of the last feature when more follow
+    native: bool = False  # geometries still to be put in the analysis CRS
 
 
 def _incident_page(store, settings, caller, sel: Selection) -> Page:
@@ -144,8 +145,9 @@ def shown_area_features(store, settings, caller, kind: str, window: Window) -> l
     return sorted(fc["features"], key=lambda f: f["id"])
 
 
-def _list_page(features: list[dict], sel: Selection, by_position: bool) -> Page:
-    """Filter a list of CRS84 features by bbox and page it by keyset."""
+def _list_page(features: list[dict], sel: Selection, by_position: bool, native=False) -> Page:
+    """Filter a list of CRS84 features by bbox and page it by keyset (``native``: leave
+    the geometries for the caller to replace with stored ones in the analysis CRS)."""
     if sel.bbox is not None:
         box = box_in_crs84(sel.bbox, sel.bbox_crs)
         features = [f for f in features if f["geometry"] and shape(f["geometry"]).intersects(box)]
@@ -156,6 +158,8 @@ def _list_page(features: list[dict], sel: Selection, by_position: bool) -> Page:
     chosen = features[start : start + sel.limit]
     more = start + sel.limit < len(features)
     last = keys[start + len(chosen) - 1] if more and chosen else None
+    if native:
+        return Page(chosen, len(features), last, native=True)
     return Page(features_to_crs(chosen, sel.crs), len(features), last)
 
 
@@ -173,7 +177,22 @@ def select(store, settings, caller, coll: Collection, sel: Selection) -> Page:
     if coll.kind == "run":
         return _list_page(shown_run_features(settings, caller, coll.run), sel, True)
     features = shown_area_features(store, settings, caller, coll.kind, sel.window)
-    return _list_page(features, sel, False)
+    found = _list_page(
+        features, sel, False, native=sel.crs == BNG_URI and store.analysis_crs == BNG
+    )
+    if found.native:
+        found.features = _stored_outlines(store, coll.kind, found.features)
+    return found
+
+
+def _stored_outlines(store, kind: str, features: list[dict]) -> list[dict]:
+    """Area features with the stored boundaries (analysis CRS) as their geometries."""
+    stored = store.boundaries(kind)
+    outline = dict(zip(stored["code"], stored.geometry, strict=True))
+    return [
+        {**f, "geometry": mapping(outline[f["id"]]) if f["id"] in outline else None}
+        for f in features
+    ]
 
 
 def one(store, settings, caller, coll: Collection, fid: str, crs: str) -> dict | None:
@@ -186,4 +205,6 @@ def one(store, settings, caller, coll: Collection, fid: str, crs: str) -> dict |
     else:
         features = shown_area_features(store, settings, caller, coll.kind, Window())
         feature = next((f for f in features if f["id"] == fid), None)
+        if feature is not None and crs == BNG_URI and store.analysis_crs == BNG:
+            return _stored_outlines(store, coll.kind, [feature])[0]
     return None if feature is None else features_to_crs([feature], crs)[0]

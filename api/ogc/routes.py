@@ -71,7 +71,8 @@ def _collection_doc(base, store, caller, coll, cache: dict, html: bool, settings
         "crs": cat.supported_crs(),
         "storageCrs": CRS84,
         "extent": cat.extent(
-            store, caller, coll, cache, lambda c: shown_run_features(settings, caller, c.run)
+            store, caller, coll, cache, lambda c: shown_run_features(settings, caller, c.run),
+            settings,
         ),
         "limits": {"defaultItems": settings.default_page_size, "maxItems": settings.max_page_size},
         "links": [

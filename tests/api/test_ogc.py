@@ -628,3 +628,190 @@ def test_gdal_oapif_driver_lists_and_reads_every_collection(env):
         assert read_with_gdal(f"OAPIF:{url}/ogc", analyst) == expected
         assert read_with_gdal(f"OAPIF:{url}/ogc", base) == public
     assert "incidents" in expected and "incidents" not in public
+
+
+BNG_SCRIPT = """
+import json, sys, pyogrio
+source, out = sys.argv[1], {}
+for name, _ in pyogrio.list_layers(source):
+    frame = pyogrio.read_dataframe(source, layer=name, CRS="EPSG:27700")
+    key = "id" if "id" in frame.columns else frame.columns[0]
+    out[name] = [frame.crs.to_epsg(), frame[key].astype(str).tolist(),
+                 [g.wkb_hex if g is not None else None for g in frame.geometry]]
+print(json.dumps(out))
+"""
+
+
+def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(env):
+    """GDAL's OAPIF driver asks for EPSG:27700 (Part 2): incident points must be the store's
+    x/y to 1 mm, areas the stored boundaries, hotspots their CRS84 outlines projected."""
+    import pyogrio
+
+    if "OAPIF" not in pyogrio.list_drivers():
+        pytest.skip("pyogrio's GDAL has no OAPIF driver")
+    from geodata.crs import BNG, transformer
+
+    app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
+    base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    analyst = {
+        **base,
+        "GDAL_HTTP_AUTH": "BEARER",
+        "GDAL_HTTP_BEARER": env["keys"]["analyst"]["X-API-Key"],
+    }
+    with serve(app) as url:
+        command = [sys.executable, "-c", BNG_SCRIPT, f"OAPIF:{url}/ogc"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=analyst)
+    assert done.returncode == 0, done.stderr[-3000:]
+    layers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(layers) == set(collections(env, "analyst"))
+    to_bng = transformer("EPSG:4326", BNG)
+    for name, (epsg, ids, wkbs) in layers.items():
+        assert epsg == 27700, name
+        got = dict(zip(ids, (shapely.from_wkb(w) for w in wkbs), strict=True))
+        if name == "incidents":
+            rows = env["table"].select(["id", "x", "y"]).to_pylist()
+            assert set(got) == {r["id"] for r in rows}
+            for r in rows:
+                point = got[r["id"]]
+                assert abs(point.x - r["x"]) < 1e-3 and abs(point.y - r["y"]) < 1e-3, r["id"]
+            continue
+        if name in AREAS:
+            want = dict(zip(*[env["store"].boundaries(name[:-1])[c] for c in ("code", "geometry")]))
+        else:
+            features = Disclosure.for_role(
+                "analyst", env["client"].app.state.settings.api
+            ).run_view(run_of(env, name).result)["features"]
+            want = {
+                str(f["id"]): shapely.transform(
+                    shape(f["geometry"]),
+                    lambda c: __import__("numpy").column_stack(to_bng.transform(c[:, 0], c[:, 1])),
+                )
+                for f in features
+            }
+        assert set(got) == set(want), name
+        for fid, geom in want.items():
+            assert got[fid].hausdorff_distance(geom) < 1e-3, (name, fid)
+
+
+# -- titles, queryables, CRS -----------------------------------------------------------------
+def test_hotspot_layers_are_titled_by_categories_method_and_period(env):
+    colls = collections(env, "analyst")
+    runs = [r for r in env["store"].list_runs() if r.run_id in colls]
+    assert runs
+    titles = {colls[r.run_id]["title"] for r in runs}
+    assert len(titles) == len(runs)  # layers people can tell apart
+    for run in runs:
+        title = colls[run.run_id]["title"]
+        cats = run.provenance.get("categories") or []
+        label = {"anti-social-behaviour": "ASB"}.get(cats[0], "") if cats else "All incidents"
+        assert label in title, title
+        method = {"dbscan": "DBSCAN", "gistar": "Gi*", "hexes": "H3", "kde": "kernel"}
+        assert method[run.method] in title, title
+        assert re.search(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[– ]", title), title
+        assert f"{run.created_at:%-d %b %Y}" in title, title
+        (interval,) = colls[run.run_id]["extent"]["temporal"]["interval"]
+        start = datetime.fromisoformat(interval[0].rstrip("Z"))
+        assert f"{start:%b}" in title.split("—")[1], title
+        latest = colls[f"hotspots-{run.method}"]
+        if env["store"].latest_run(run.method).run_id == run.run_id:
+            assert latest["title"].startswith("Latest: ") and title.startswith(latest["title"][8:])
+
+
+def test_period_and_category_texts():
+    from api.ogc.collections import category_text, period_text
+
+    assert period_text(["2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z"]) == "Jan–Apr 2024"
+    assert period_text(["2023-11-01T00:00:00Z", "2024-03-01T00:00:00Z"]) == "Nov 2023–Feb 2024"
+    assert period_text(["2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"]) == "Mar 2024"
+    assert period_text(["2024-03-05T00:00:00Z", "2024-03-20T12:00:00Z"]) == "Mar 2024"
+    assert period_text(None) == "all dates"
+    assert category_text(["anti-social-behaviour"]) == "ASB"
+    assert category_text(["burglary", "robbery"]) == "Burglary and Robbery"
+    assert (
+        category_text(["burglary", "robbery", "shoplifting", "drugs"])
+        == "Burglary, Robbery +2 more"
+    )
+
+
+def test_run_extents_bound_exactly_the_features_each_role_is_shown(env):
+    for role in ("analyst", "partner", "public"):
+        for cid, c in collections(env, role).items():
+            if cid in AREAS or cid == "incidents":
+                continue
+            doc = get(env, f"/ogc/collections/{cid}/items?limit=10000", role).json()
+            if not doc["features"]:
+                continue
+            bounds = shapely.total_bounds([shape(f["geometry"]) for f in doc["features"]])
+            (bbox,) = c["extent"]["spatial"]["bbox"]
+            assert bbox == pytest.approx(list(bounds), abs=1e-9), (role, cid)
+
+
+def test_queryables_publish_the_properties_each_role_gets(env):
+    for role in ("analyst", "partner", "public"):
+        for cid, c in collections(env, role).items():
+            (lk,) = rel(c, "http://www.opengis.net/def/rel/ogc/1.0/queryables")
+            r = get(env, lk["href"], role)
+            assert r.status_code == 200 and r.headers["content-type"] == "application/schema+json"
+            doc = r.json()
+            assert doc["type"] == "object" and doc["$id"].endswith(f"/collections/{cid}/queryables")
+            props = doc["properties"]
+            assert props.pop("geometry")["x-ogc-role"] == "primary-geometry"
+            items = get(env, f"/ogc/collections/{cid}/items?limit=10000", role).json()
+            shown = set().union(*[f["properties"] for f in items["features"]] or [set()])
+            assert set(props) <= shown, (role, cid, set(props) - shown)
+            if cid != "incidents":
+                for f in items["features"]:
+                    for k, v in f["properties"].items():
+                        if k in props and v is not None:
+                            kind = props[k]["type"]
+                            assert kind != "string" or isinstance(v, str), (cid, k)
+    assert get(env, "/ogc/collections/incidents/queryables", "public").status_code in (401, 403)
+
+
+def test_incidents_in_british_national_grid_are_the_stored_metres(env):
+    rows = {r["id"]: r for r in env["table"].select(["id", "x", "y"]).to_pylist()}
+    url = f"/ogc/collections/incidents/items?limit=10000&crs={quote(BNG)}"
+    r = get(env, url)
+    assert r.status_code == 200 and r.headers["content-crs"] == f"<{BNG}>"
+    for f in r.json()["features"]:
+        x, y = f["geometry"]["coordinates"]
+        assert (x, y) == (rows[f["id"]]["x"], rows[f["id"]]["y"])
+    one = r.json()["features"][0]
+    single = get(
+        env, f"/ogc/collections/incidents/items/{quote(one['id'], safe='')}?crs=EPSG:27700"
+    )
+    assert single.json()["geometry"]["coordinates"] == pytest.approx(
+        one["geometry"]["coordinates"], abs=1e-3
+    )
+    assert get(env, "/ogc/collections/incidents/items?limit=1").headers["content-crs"] == (
+        f"<{CRS84}>"
+    )
+
+
+@pytest.mark.parametrize("cid", ["incidents", "wards", "hotspots-gistar"])
+def test_a_bbox_in_british_national_grid_selects_what_it_covers(env, cid):
+    from geodata.crs import transformer
+
+    x0, y0, x1, y1 = 563_000.0, 173_000.0, 566_000.0, 175_500.0
+    url = f"/ogc/collections/{cid}/items?limit=10000&bbox={x0},{y0},{x1},{y1}&bbox-crs={quote(BNG)}"
+    got = {f["id"] for f in get(env, url).json()["features"]}
+    to_lonlat = transformer("EPSG:27700", "EPSG:4326")
+    box = shapely.transform(
+        shapely.segmentize(shapely.box(x0, y0, x1, y1), 50),
+        lambda c: __import__("numpy").column_stack(to_lonlat.transform(c[:, 0], c[:, 1])),
+    )
+    if cid == "incidents":
+        rows = env["table"].select(["id", "x", "y"]).to_pylist()
+        want = {r["id"] for r in rows if x0 <= r["x"] <= x1 and y0 <= r["y"] <= y1}
+    else:
+        want = {i for i in expected_ids(env, cid, bbox=box.bounds) if True}
+        full = get(env, f"/ogc/collections/{cid}/items?limit=10000").json()["features"]
+        want = {f["id"] for f in full if shape(f["geometry"]).intersects(box)}
+    assert want and got == want
+    assert len(want) < len(expected_ids(env, cid))
+
+
+def test_conformance_declares_part_2_crs(env):
+    conf = get(env, "/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conf
+    assert collections(env, "public") and get(env, "/ogc/collections").json()["crs"] == [CRS84, BNG]
