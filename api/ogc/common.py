@@ -8,6 +8,7 @@ from html import escape
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Query, Request, Response
 
 JSON, GEOJSON, HTML = "application/json", "application/geo+json", "text/html"
@@ -105,7 +106,7 @@ def respond(
     headers = {"Vary": "Accept", **(headers or {})}
     if as_html:
         return Response(html, media_type=HTML + "; charset=utf-8", headers=headers)
-    return Response(json.dumps(doc, default=str), media_type=media, headers=headers)
+    return Response(orjson.dumps(doc, default=str), media_type=media, headers=headers)
 
 
 def iso(when) -> str | None:

@@ -27,7 +27,7 @@ from geodata.stores import IncidentQuery
 
 from ..filters import Window, invalid
 from ..routes.areas import areas_geojson
-from ..routes.incidents import POINT_COLUMNS, find_incident, incident_features
+from ..routes.incidents import POINT_COLUMNS, find_incident
 from .collections import Collection, policy_for
 from .crs import BNG_URI, CRS84, box_in_crs84, features_to_crs, lonlat_bbox, points_in_crs
 
@@ -115,7 +115,30 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     last = table["id"][-1].as_py() if more and table.num_rows else None
     table = _coords(table, sel.crs, native)
     matched = store.count_incidents(q) if sel.after is None else None
-    return Page(incident_features(table, policy), matched, last)
+    return Page(point_features(table, policy), matched, last)
+
+
+def point_features(table: pa.Table, policy) -> list[dict]:
+    """GeoJSON Point features of an incident page, column-wise: the same features as
+    :func:`api.routes.incidents.incident_features` (ids as the policy's role is shown
+    them), at a fraction of its cost on pages of thousands."""
+    cols = table.to_pydict()
+    xs, ys = cols.pop("lon"), cols.pop("lat")
+    cols["id"] = [policy.incident_id(i) for i in cols["id"]]
+    if "occurred_at" in cols:
+        cols["occurred_at"] = [
+            w.isoformat() if w is not None else None for w in cols["occurred_at"]
+        ]
+    names = list(cols)
+    return [
+        {
+            "type": "Feature",
+            "id": values[0],
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": dict(zip(names, values, strict=True)),
+        }
+        for x, y, *values in zip(xs, ys, *cols.values(), strict=True)
+    ]
 
 
 def _coords(table: pa.Table, crs: str, native: bool) -> pa.Table:
