@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ def gdal_read(url: str, key: str | None, layer: str = "incidents") -> dict:
     if key:
         env.update(GDAL_HTTP_AUTH="BEARER", GDAL_HTTP_BEARER=key)
     t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-c", GDAL_READ, url, layer],
         capture_output=True,
@@ -90,6 +92,8 @@ def gdal_read(url: str, key: str | None, layer: str = "incidents") -> dict:
         raise RuntimeError(done.stderr[-2000:])
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["wall_s"] = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["client_cpu_s"] = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     return out
 
 
@@ -197,7 +201,11 @@ def _summary(runs: list[dict]) -> tuple[float, str]:
     times = sorted(r["s"] for r in runs)
     mid = times[len(times) // 2]
     read = sorted({r["n"] for r in runs})
-    return mid, f"{mid:.2f} s (min {times[0]:.2f}, max {times[-1]:.2f}; read {read})"
+    client = sorted(r["client_cpu_s"] for r in runs)[len(runs) // 2]
+    return mid, (
+        f"{mid:.2f} s (min {times[0]:.2f}, max {times[-1]:.2f}; read {read}; "
+        f"GDAL's own CPU {client:.2f} s)"
+    )
 
 
 def describe(result: dict, n: int) -> list[str]:
