@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from .routes import router
+from .routes import default_limit, router
 
 ITEMS_PATH = "/ogc/collections/{collection_id}/items"
 
@@ -44,7 +44,7 @@ def install(app: FastAPI, settings) -> None:
                         "type": "integer",
                         "minimum": 1,
                         "maximum": settings.max_page_size,
-                        "default": settings.default_page_size,
+                        "default": default_limit(settings),
                         "title": "Limit",
                     }
             app.openapi_schema = schema

@@ -53,8 +53,11 @@ CONFORMS_TO = [
     ),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-#: the page size and its maximum the OpenAPI document declares (from the settings)
-DEFAULT_LIMIT, MAX_LIMIT = 1_000, 10_000
+
+
+def default_limit(settings) -> int:
+    """The page size when ``limit`` is not given: the configured one, within the maximum."""
+    return min(settings.default_page_size, settings.max_page_size)
 
 
 def _secret(settings) -> str:
@@ -74,7 +77,7 @@ def _collection_doc(base, store, caller, coll, cache: dict, html: bool, settings
             store, caller, coll, cache, lambda c: shown_run_features(settings, caller, c.run),
             settings,
         ),
-        "limits": {"defaultItems": settings.default_page_size, "maxItems": settings.max_page_size},
+        "limits": {"defaultItems": default_limit(settings), "maxItems": settings.max_page_size},
         "links": [
             *self_links(base, path, html),
             link(base, path + "/items", "items", GEOJSON, "items as GeoJSON"),
@@ -281,7 +284,7 @@ def list_items(
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
-    limit = settings.default_page_size if limit is None else limit
+    limit = default_limit(settings) if limit is None else limit
     if limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 1 to {settings.max_page_size}", limit)
     box_crs, out_crs = parse_crs(bbox_crs, "bbox-crs"), parse_crs(crs, "crs")
