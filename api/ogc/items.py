@@ -156,10 +156,24 @@ def _coords(table: pa.Table, crs: str, native: bool) -> pa.Table:
     return table.set_column(lat, "lat", pa.array(np.asarray(y, float)))
 
 
+#: a run's features as each policy shows them: runs are immutable, so each is shaped
+#: once per role rather than on every page (callers copy before they change anything)
+_SHOWN: dict[tuple, list[dict]] = {}
+_SHOWN_KEPT = 64
+
+
 def shown_run_features(settings, caller, run) -> list[dict]:
     """A run's features as the caller's role may see them (CRS84), in stored order."""
-    fc = policy_for(caller, settings).run_view(run.result or {})
-    return [{**f, "id": str(f.get("id"))} for f in fc.get("features", [])]
+    policy = policy_for(caller, settings)
+    key = (run.run_id, run.created_at, policy)
+    if not run.result:  # a listing's record, without its result: nothing to keep
+        return []
+    if key not in _SHOWN:
+        fc = policy.run_view(run.result)
+        if len(_SHOWN) >= _SHOWN_KEPT:
+            _SHOWN.pop(next(iter(_SHOWN)))
+        _SHOWN[key] = [{**f, "id": str(f.get("id"))} for f in fc.get("features", [])]
+    return _SHOWN[key]
 
 
 def shown_area_features(store, settings, caller, kind: str, window: Window) -> list[dict]:
