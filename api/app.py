@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     for module in (system, incidents, imports, analyses, areas, share, evaluation):
         app.include_router(module.router)
     app.include_router(evaluation_maps.router)
-    app.include_router(ogc.router)
+    ogc.install(app, settings.api)  # OGC API – Features, its page size in the OpenAPI
     app.include_router(plan_routes.router)  # days-of-action plans, ward briefings
     # Leaflet and plugins for the map pages (fetched at install: scripts/fetch-assets.sh)
     app.mount(STATIC_PREFIX, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")

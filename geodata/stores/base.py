@@ -77,6 +77,8 @@ class IncidentQuery:
     include_sensitive : False drops sensitive incidents (for roles below analyst).
     columns : subset of incident columns to return (default all).
     limit, offset : paging, in ``id`` order.
+    after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
+        order), so a page boundary stays put when other batches are imported.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -92,6 +94,7 @@ class IncidentQuery:
     columns: Sequence[str] | None = None
     limit: int | None = None
     offset: int = 0
+    after_id: str | None = None
 
     def selected_columns(self) -> list[str]:
         cols = list(self.columns) if self.columns else list(INCIDENT_COLUMNS)
@@ -134,6 +137,8 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
         add("batch_id IN (" + ", ".join("{}" for _ in ids) + ")", *ids)
     if not q.include_sensitive:
         where.append("NOT sensitive")
+    if q.after_id is not None:
+        add("id > {}", q.after_id)
     if q.bbox is not None:
         xmin, ymin, xmax, ymax = map(float, q.bbox)
         if xmin > xmax or ymin > ymax:

@@ -39,6 +39,7 @@ with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is in
 
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+BNG = "http://www.opengis.net/def/crs/EPSG/0/27700"
 MIN_COUNT = 100  # public suppression threshold, high so the demo has suppressed areas
 SENSITIVE = "bicycle-theft"  # police.uk category the conftest's demo treats as sensitive
 CENTRE = (0.36, 51.43, 0.38, 51.45)  # Gravesham town centre
@@ -107,8 +108,10 @@ def walk(env, url: str, role: str = "analyst") -> tuple[list[str], int, int]:
         assert r.headers["content-type"].startswith(GEOJSON)
         doc = r.json()
         check_fc(doc)
-        matched = doc["numberMatched"] if matched is None else matched
-        assert doc["numberMatched"] == matched
+        if matched is None:
+            matched = doc["numberMatched"]  # a first page always says how many match
+        elif "numberMatched" in doc:  # later pages: exact when given, or left out
+            assert doc["numberMatched"] == matched
         ids += [f["id"] for f in doc["features"]]
         nxt = rel(doc, "next", GEOJSON)
         url = nxt[0]["href"] if nxt else None
@@ -182,7 +185,7 @@ def test_collections_list_areas_latest_hotspots_and_every_run(env):
     assert latest.run_id in colls["hotspots-dbscan"]["description"]
     for cid, c in colls.items():
         assert c["title"] and c["description"] and c["itemType"] == "feature"
-        assert c["crs"] == [CRS84]
+        assert c["crs"] == [CRS84, BNG] and c["storageCrs"] == CRS84
         (bbox,) = c["extent"]["spatial"]["bbox"]
         assert 0.2 < bbox[0] < bbox[2] < 0.6 and 51.2 < bbox[1] < bbox[3] < 51.6, cid
         (interval,) = c["extent"]["temporal"]["interval"]
@@ -250,17 +253,81 @@ def test_next_links_visit_every_item_of_every_collection_exactly_once(env, role)
         assert pages == -(-len(expected) // limit) if expected else pages == 1
 
 
-def test_default_page_is_100_with_next_prev_and_collection_links(env):
+def test_default_page_is_1000_with_a_cursor_next_link_and_collection_link(env):
     doc = get(env, "/ogc/collections/incidents/items?offset=200").json()
-    assert doc["numberReturned"] == 100 and doc["numberMatched"] == env["table"].num_rows
+    assert doc["numberReturned"] == 1000 and doc["numberMatched"] == env["table"].num_rows
     (nxt,) = rel(doc, "next", GEOJSON)
-    assert "offset=300" in nxt["href"] and "limit=100" in nxt["href"]
-    (prev,) = rel(doc, "prev", GEOJSON)
-    assert "offset=100" in prev["href"]
+    assert "cursor=" in nxt["href"] and "limit=1000" in nxt["href"]
+    assert "offset" not in nxt["href"] and not rel(doc, "prev")
+    after = get(env, nxt["href"]).json()
+    ids = sorted(env["table"]["id"].to_pylist(), key=str.encode)
+    assert [f["id"] for f in doc["features"] + after["features"]] == ids[200:2200]
+    assert "numberMatched" not in after  # a cursor page does not count again
     (coll,) = rel(doc, "collection")
     assert get(env, coll["href"]).json()["id"] == "incidents"
     last = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] - 5}")
     assert last.json()["numberReturned"] == 5 and not rel(last.json(), "next")
+
+
+def test_next_links_stay_put_while_incidents_are_imported_before_the_page(tmp_path, api_kit):
+    """Keyset paging: a month imported between two pages, whose ids sort before the page
+    boundary, shifts nothing (offset paging would serve features twice)."""
+    from street_csv import police_csv
+
+    from geodata.ingest import context_for, import_records
+    from geodata.readers.police import read_police_bytes
+
+    def load(month: str) -> None:
+        data = police_csv(month, 12, prefix="k")
+        records = read_police_bytes(data, f"{month}-kent-street.csv")
+        import_records(store, [records], context_for(store, None))
+
+    store = DuckDBStore(tmp_path / "keyset.duckdb")
+    load("2023-02")
+    key_id, key, key_hash = new_api_key()
+    store.add_api_key(ApiKeyRecord(key_id, "analyst", "analyst", key_hash, now_utc()))
+    february = sorted(store.query_incidents()["id"].to_pylist(), key=str.encode)
+    with TestClient(api_kit.make_app(store)) as client:
+        headers = {"X-API-Key": key}
+        first = client.get("/ogc/collections/incidents/items?limit=5", headers=headers).json()
+        assert first["numberMatched"] == 12
+        load("2023-01")  # ids before every February id
+        assert store.count_incidents() == 24
+        assert min(store.query_incidents()["id"].to_pylist()) < february[0]
+        seen = [f["id"] for f in first["features"]]
+        url = rel(first, "next", GEOJSON)[0]["href"]
+        while url:
+            doc = client.get(url, headers=headers).json()
+            seen += [f["id"] for f in doc["features"]]
+            url = (rel(doc, "next", GEOJSON) or [{}])[0].get("href")
+    store.close()
+    assert seen == february
+
+
+def test_the_page_size_and_its_maximum_are_declared_to_clients(env):
+    spec = get(env, "/openapi.json", "public").json()
+    items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
+    (limit,) = [p for p in items["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["default"] == 1000 and limit["schema"]["maximum"] == 10000
+    for c in collections(env, "analyst").values():
+        assert c["limits"] == {"defaultItems": 1000, "maxItems": 10000}
+    assert get(env, "/ogc/collections/wards/items?limit=10000").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["analyst", "partner"])
+def test_cursors_are_opaque_sealed_and_tied_to_their_collection(env, role):
+    doc = get(env, "/ogc/collections/incidents/items?limit=5", role).json()
+    href = rel(doc, "next", GEOJSON)[0]["href"]
+    token = re.search(r"cursor=([^&]+)", href).group(1)
+    last_raw = sorted(env["table"]["id"].to_pylist(), key=str.encode)
+    assert not any(part in token for part in ("police", "kent", "#", "~"))
+    assert last_raw[0] not in token
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    for bad in (forged, "nonsense", token + "x"):
+        r = get(env, f"/ogc/collections/incidents/items?cursor={bad}", role)
+        assert r.status_code == 422 and "cursor" in r.json()["detail"], bad
+    other = get(env, f"/ogc/collections/wards/items?cursor={token}", role)
+    assert other.status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -340,9 +407,12 @@ def test_unknown_collections_and_features_are_404_problems(env, url):
         ("limit=10001", "limit"),
         ("limit=many", "limit"),
         ("offset=-1", "offset"),
+        ("crs=EPSG:4326", "crs"),
+        ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857&bbox=0,0,1,1", "bbox-crs"),
+        ("cursor=abc", "cursor"),
         ("bbox=1,2,3", "bbox"),
         ("bbox=0.4,51.4,0.3,51.5", "bbox"),
-        ("bbox=0.3,51.4,0.4,51.5&bbox-crs=EPSG:27700", "bbox-crs"),
+        ("bbox=0.3,51.4,0.4,51.5&bbox-crs=EPSG:3857", "bbox-crs"),
         ("datetime=yesterday", "datetime"),
         ("f=xml", "f"),
     ],
@@ -469,11 +539,12 @@ def test_routes_have_stable_operation_ids_and_summaries(env):
         "ogc_read_collection",
         "ogc_list_items",
         "ogc_read_item",
+        "ogc_read_queryables",
     }
     assert all(op["summary"] for op in ops.values())
     items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
     names = {p["name"] for p in items["parameters"]}
-    assert {"bbox", "bbox-crs", "datetime", "limit", "offset", "f"} <= names
+    assert {"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "cursor", "f"} <= names
 
 
 # -- a real OAPIF client ---------------------------------------------------------------------
@@ -557,3 +628,190 @@ def test_gdal_oapif_driver_lists_and_reads_every_collection(env):
         assert read_with_gdal(f"OAPIF:{url}/ogc", analyst) == expected
         assert read_with_gdal(f"OAPIF:{url}/ogc", base) == public
     assert "incidents" in expected and "incidents" not in public
+
+
+BNG_SCRIPT = """
+import json, sys, pyogrio
+source, out = sys.argv[1], {}
+for name, _ in pyogrio.list_layers(source):
+    frame = pyogrio.read_dataframe(source, layer=name, CRS="EPSG:27700")
+    key = "id" if "id" in frame.columns else frame.columns[0]
+    out[name] = [frame.crs.to_epsg(), frame[key].astype(str).tolist(),
+                 [g.wkb_hex if g is not None else None for g in frame.geometry]]
+print(json.dumps(out))
+"""
+
+
+def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(env):
+    """GDAL's OAPIF driver asks for EPSG:27700 (Part 2): incident points must be the store's
+    x/y to 1 mm, areas the stored boundaries, hotspots their CRS84 outlines projected."""
+    import pyogrio
+
+    if "OAPIF" not in pyogrio.list_drivers():
+        pytest.skip("pyogrio's GDAL has no OAPIF driver")
+    from geodata.crs import BNG, transformer
+
+    app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
+    base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    analyst = {
+        **base,
+        "GDAL_HTTP_AUTH": "BEARER",
+        "GDAL_HTTP_BEARER": env["keys"]["analyst"]["X-API-Key"],
+    }
+    with serve(app) as url:
+        command = [sys.executable, "-c", BNG_SCRIPT, f"OAPIF:{url}/ogc"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=analyst)
+    assert done.returncode == 0, done.stderr[-3000:]
+    layers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(layers) == set(collections(env, "analyst"))
+    to_bng = transformer("EPSG:4326", BNG)
+    for name, (epsg, ids, wkbs) in layers.items():
+        assert epsg == 27700, name
+        got = dict(zip(ids, (shapely.from_wkb(w) for w in wkbs), strict=True))
+        if name == "incidents":
+            rows = env["table"].select(["id", "x", "y"]).to_pylist()
+            assert set(got) == {r["id"] for r in rows}
+            for r in rows:
+                point = got[r["id"]]
+                assert abs(point.x - r["x"]) < 1e-3 and abs(point.y - r["y"]) < 1e-3, r["id"]
+            continue
+        if name in AREAS:
+            want = dict(zip(*[env["store"].boundaries(name[:-1])[c] for c in ("code", "geometry")]))
+        else:
+            features = Disclosure.for_role(
+                "analyst", env["client"].app.state.settings.api
+            ).run_view(run_of(env, name).result)["features"]
+            want = {
+                str(f["id"]): shapely.transform(
+                    shape(f["geometry"]),
+                    lambda c: __import__("numpy").column_stack(to_bng.transform(c[:, 0], c[:, 1])),
+                )
+                for f in features
+            }
+        assert set(got) == set(want), name
+        for fid, geom in want.items():
+            assert got[fid].hausdorff_distance(geom) < 1e-3, (name, fid)
+
+
+# -- titles, queryables, CRS -----------------------------------------------------------------
+def test_hotspot_layers_are_titled_by_categories_method_and_period(env):
+    colls = collections(env, "analyst")
+    runs = [r for r in env["store"].list_runs() if r.run_id in colls]
+    assert runs
+    titles = {colls[r.run_id]["title"] for r in runs}
+    assert len(titles) == len(runs)  # layers people can tell apart
+    for run in runs:
+        title = colls[run.run_id]["title"]
+        cats = run.provenance.get("categories") or []
+        label = {"anti-social-behaviour": "ASB"}.get(cats[0], "") if cats else "All incidents"
+        assert label in title, title
+        method = {"dbscan": "DBSCAN", "gistar": "Gi*", "hexes": "H3", "kde": "kernel"}
+        assert method[run.method] in title, title
+        assert re.search(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[– ]", title), title
+        assert f"{run.created_at:%-d %b %Y}" in title, title
+        (interval,) = colls[run.run_id]["extent"]["temporal"]["interval"]
+        start = datetime.fromisoformat(interval[0].rstrip("Z"))
+        assert f"{start:%b}" in title.split("—")[1], title
+        latest = colls[f"hotspots-{run.method}"]
+        if env["store"].latest_run(run.method).run_id == run.run_id:
+            assert latest["title"].startswith("Latest: ") and title.startswith(latest["title"][8:])
+
+
+def test_period_and_category_texts():
+    from api.ogc.collections import category_text, period_text
+
+    assert period_text(["2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z"]) == "Jan–Apr 2024"
+    assert period_text(["2023-11-01T00:00:00Z", "2024-03-01T00:00:00Z"]) == "Nov 2023–Feb 2024"
+    assert period_text(["2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"]) == "Mar 2024"
+    assert period_text(["2024-03-05T00:00:00Z", "2024-03-20T12:00:00Z"]) == "Mar 2024"
+    assert period_text(None) == "all dates"
+    assert category_text(["anti-social-behaviour"]) == "ASB"
+    assert category_text(["burglary", "robbery"]) == "Burglary and Robbery"
+    assert (
+        category_text(["burglary", "robbery", "shoplifting", "drugs"])
+        == "Burglary, Robbery +2 more"
+    )
+
+
+def test_run_extents_bound_exactly_the_features_each_role_is_shown(env):
+    for role in ("analyst", "partner", "public"):
+        for cid, c in collections(env, role).items():
+            if cid in AREAS or cid == "incidents":
+                continue
+            doc = get(env, f"/ogc/collections/{cid}/items?limit=10000", role).json()
+            if not doc["features"]:
+                continue
+            bounds = shapely.total_bounds([shape(f["geometry"]) for f in doc["features"]])
+            (bbox,) = c["extent"]["spatial"]["bbox"]
+            assert bbox == pytest.approx(list(bounds), abs=1e-9), (role, cid)
+
+
+def test_queryables_publish_the_properties_each_role_gets(env):
+    for role in ("analyst", "partner", "public"):
+        for cid, c in collections(env, role).items():
+            (lk,) = rel(c, "http://www.opengis.net/def/rel/ogc/1.0/queryables")
+            r = get(env, lk["href"], role)
+            assert r.status_code == 200 and r.headers["content-type"] == "application/schema+json"
+            doc = r.json()
+            assert doc["type"] == "object" and doc["$id"].endswith(f"/collections/{cid}/queryables")
+            props = doc["properties"]
+            assert props.pop("geometry")["x-ogc-role"] == "primary-geometry"
+            items = get(env, f"/ogc/collections/{cid}/items?limit=10000", role).json()
+            shown = set().union(*[f["properties"] for f in items["features"]] or [set()])
+            assert set(props) <= shown, (role, cid, set(props) - shown)
+            if cid != "incidents":
+                for f in items["features"]:
+                    for k, v in f["properties"].items():
+                        if k in props and v is not None:
+                            kind = props[k]["type"]
+                            assert kind != "string" or isinstance(v, str), (cid, k)
+    assert get(env, "/ogc/collections/incidents/queryables", "public").status_code in (401, 403)
+
+
+def test_incidents_in_british_national_grid_are_the_stored_metres(env):
+    rows = {r["id"]: r for r in env["table"].select(["id", "x", "y"]).to_pylist()}
+    url = f"/ogc/collections/incidents/items?limit=10000&crs={quote(BNG)}"
+    r = get(env, url)
+    assert r.status_code == 200 and r.headers["content-crs"] == f"<{BNG}>"
+    for f in r.json()["features"]:
+        x, y = f["geometry"]["coordinates"]
+        assert (x, y) == (rows[f["id"]]["x"], rows[f["id"]]["y"])
+    one = r.json()["features"][0]
+    single = get(
+        env, f"/ogc/collections/incidents/items/{quote(one['id'], safe='')}?crs=EPSG:27700"
+    )
+    assert single.json()["geometry"]["coordinates"] == pytest.approx(
+        one["geometry"]["coordinates"], abs=1e-3
+    )
+    assert get(env, "/ogc/collections/incidents/items?limit=1").headers["content-crs"] == (
+        f"<{CRS84}>"
+    )
+
+
+@pytest.mark.parametrize("cid", ["incidents", "wards", "hotspots-gistar"])
+def test_a_bbox_in_british_national_grid_selects_what_it_covers(env, cid):
+    from geodata.crs import transformer
+
+    x0, y0, x1, y1 = 563_000.0, 173_000.0, 566_000.0, 175_500.0
+    url = f"/ogc/collections/{cid}/items?limit=10000&bbox={x0},{y0},{x1},{y1}&bbox-crs={quote(BNG)}"
+    got = {f["id"] for f in get(env, url).json()["features"]}
+    to_lonlat = transformer("EPSG:27700", "EPSG:4326")
+    box = shapely.transform(
+        shapely.segmentize(shapely.box(x0, y0, x1, y1), 50),
+        lambda c: __import__("numpy").column_stack(to_lonlat.transform(c[:, 0], c[:, 1])),
+    )
+    if cid == "incidents":
+        rows = env["table"].select(["id", "x", "y"]).to_pylist()
+        want = {r["id"] for r in rows if x0 <= r["x"] <= x1 and y0 <= r["y"] <= y1}
+    else:
+        want = {i for i in expected_ids(env, cid, bbox=box.bounds) if True}
+        full = get(env, f"/ogc/collections/{cid}/items?limit=10000").json()["features"]
+        want = {f["id"] for f in full if shape(f["geometry"]).intersects(box)}
+    assert want and got == want
+    assert len(want) < len(expected_ids(env, cid))
+
+
+def test_conformance_declares_part_2_crs(env):
+    conf = get(env, "/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conf
+    assert collections(env, "public") and get(env, "/ogc/collections").json()["crs"] == [CRS84, BNG]

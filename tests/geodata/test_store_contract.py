@@ -528,6 +528,21 @@ def test_query_paging_and_columns(store: Store, dataset: Dataset) -> None:
     assert store.query_incidents(IncidentQuery(limit=0)).num_rows == 0
     assert store.count_incidents(IncidentQuery(limit=3, offset=5)) == len(expected)
 
+    # Keyset paging: each page starts after the last id of the one before, in byte order.
+    assert expected == sorted(expected, key=lambda i: i.encode())
+    keyset, after = [], None
+    while True:
+        page = ids(store.query_incidents(IncidentQuery(limit=7, after_id=after)))
+        if not page:
+            break
+        keyset += page
+        after = page[-1]
+    assert keyset == expected
+    middle = expected[len(expected) // 2]
+    later = IncidentQuery(after_id=middle)
+    assert ids(store.query_incidents(later)) == [i for i in expected if i > middle]
+    assert store.count_incidents(later) == len(expected) - len(expected) // 2 - 1
+
     # Paging after a polygon filter, and counts ignoring the paging.
     for name, query, keep in query_cases(dataset):
         if query.within is None and query.area is None:

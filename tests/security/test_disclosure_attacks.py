@@ -201,6 +201,19 @@ def _answers(env, runs, role: str) -> dict[str, str]:
     for cid in ("wards", "lsoas", "incidents"):
         get(f"/ogc/collections/{cid}")
         get(f"/ogc/collections/{cid}/items?limit=10000")
+    for cid in (*runs.values(), "wards", "lsoas", "incidents"):
+        get(f"/ogc/collections/{cid}/queryables")
+        get(f"/ogc/collections/{cid}/items?limit=10000&crs=EPSG:27700")  # metres
+        url = f"/ogc/collections/{cid}/items?limit=40"
+        for _ in range(4):  # keyset pages, through their sealed cursors
+            r = env.get(url, role)
+            if r.status_code != 200:
+                break
+            out[url] = r.text
+            nxt = [lk["href"] for lk in r.json()["links"] if lk["rel"] == "next"]
+            if not nxt:
+                break
+            url = nxt[0].replace("http://testserver", "")
     for kind in ("ward", "lsoa"):
         for cats in (None, "domestic-abuse,sexual-offences", "violent-crime,sexual-offences"):
             get("/areas", params={"kind": kind, **({"categories": cats} if cats else {})})
@@ -227,9 +240,18 @@ def _answers(env, runs, role: str) -> dict[str, str]:
 
 
 def _pairs(text: str) -> np.ndarray:
-    """Every [lon, lat] pair written in a body (JSON or HTML), around Gravesham."""
+    """Every [lon, lat] pair written in a body (JSON or HTML), around Gravesham, and
+    every British National Grid [x, y] pair there, as lon/lat."""
     found = re.findall(r"\[\s*(0\.[0-9]+)\s*,\s*(51\.[0-9]+)\s*[\],]", text)
-    return np.array([(float(a), float(b)) for a, b in found]).reshape(-1, 2)
+    lonlat = np.array([(float(a), float(b)) for a, b in found]).reshape(-1, 2)
+    metres = re.findall(
+        r"\[\s*(5[0-9]{5}(?:\.[0-9]+)?)\s*,\s*(1[0-9]{5}(?:\.[0-9]+)?)\s*[\],]", text
+    )
+    if not metres:
+        return lonlat
+    xy = np.array([(float(a), float(b)) for a, b in metres])
+    lon, lat = xy_to_lonlat(xy[:, 0], xy[:, 1], "EPSG:27700")
+    return np.vstack([lonlat, np.column_stack([lon, lat])])
 
 
 def _centre(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray | None:
@@ -271,6 +293,10 @@ def test_the_attacks_work_on_the_analysts_unprotected_answers(attack):
     full = env.get(f"/runs/{runs['dbscan-sensitive']}/hotspots").text
     hits = located(full, places)
     assert all(d < 1.0 for d in hits.values()), hits  # every planted place, to a metre
+    metres = env.get(f"/ogc/collections/{runs['dbscan-sensitive']}/items?crs=EPSG:27700").text
+    assert "[0." not in metres  # no degrees: the check finds the places in metres too
+    hits = located(metres, places)
+    assert all(d < 1.0 for d in hits.values()), hits
     incidents = env.get("/incidents?categories=domestic-abuse,sexual-offences&limit=1000").text
     assert STREET in incidents and "02:37" in incidents
 
