@@ -1,4 +1,4 @@
-"""Density clusters: our DBSCAN against scikit-learn's, summaries and eps (HDBSCAN: test_hdbscan)."""
+"""Density clusters: our DBSCAN against scikit-learn's, summaries, eps (HDBSCAN: test_hdbscan)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def assert_same_partition(a, b):
 )
 def test_mst_matches_a_dense_minimum_spanning_tree(n, seed, snap):
     rng = np.random.default_rng(seed)
-    xy = rng.normal(0, 300, (n, 2)) + [564_800.0, 174_200.0]
+    xy = rng.normal(0, 300, (n, 2)) + np.array([564_800.0, 174_200.0])
     if snap:
         xy = np.round(xy / snap) * snap
     xy = np.unique(xy, axis=0)
