@@ -63,7 +63,7 @@ def build_store(n: int, seed: int, folder: Path) -> dict:
     half = square_side_m(n, True) / 2 - INSET_M
     cx, cy = GRAVESEND_XY
     area = gpd.GeoDataFrame(
-        {"code": ["E00000000"], "name": ["Synthetic study area"]},
+        {"LAD21CD": ["E07000109"], "LAD21NM": ["Synthetic study area"]},
         geometry=[shapely.box(cx - half, cy - half, cx + half, cy + half)],
         crs=BNG,
     ).to_crs("EPSG:4326")
