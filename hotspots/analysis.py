@@ -454,16 +454,7 @@ def _grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
         keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
-    cell_of = grid.cell_of_incident if hasattr(grid, "cell_of_incident") else None
-    if cell_of is None:
-        from .grid import assign_cells
-
-        cell_of = assign_cells(data["lat"].to_numpy(), data["lon"].to_numpy(), res)
-    cells_sorted = np.asarray(grid.cells).astype(str)  # Grid keeps its cells sorted
-    cell_of = np.asarray(cell_of).astype(str)
-    pos = np.searchsorted(cells_sorted, cell_of)
-    pos[pos >= len(cells_sorted)] = 0
-    pos = np.where(cells_sorted[pos] == cell_of, pos, -1).astype(np.int64)
+    pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
     if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")
         return _empty(crs), cells, None, params

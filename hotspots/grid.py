@@ -28,7 +28,7 @@ from scipy import sparse
 
 from geodata.errors import HotspotsError
 
-from .temporal import month_keys
+from .temporal import month_keys, month_positions
 
 MIN_RES, MAX_RES = 7, 10
 EDGE_M = {res: h3.average_hexagon_edge_length(res, unit="m") for res in range(MIN_RES, MAX_RES + 1)}
@@ -183,6 +183,8 @@ class Grid:
         listed (see :func:`hotspots.emerging.emerging_hotspots`).
     cell_of_incident : H3 id of each input row (``""`` if it has no coordinates).
     n_unlocated : rows without finite coordinates (not counted anywhere).
+    cell_index : position in ``cells`` of each input row (-1 without coordinates);
+        ``None`` when the grid was built without incidents.
     """
 
     res: int
@@ -194,6 +196,7 @@ class Grid:
     monthly_harm: np.ndarray
     cell_of_incident: np.ndarray
     n_unlocated: int = 0
+    cell_index: np.ndarray | None = None
     _ids: np.ndarray = field(init=False, repr=False)  # int64 ids, sorted like cells
 
     def __post_init__(self) -> None:
@@ -284,9 +287,9 @@ def build_grid(
         incidents["harm"].to_numpy(dtype=float) if "harm" in incidents else np.ones(len(incidents))
     )[located]
 
-    keys = month_keys(incidents["occurred_at"])[located] if len(incidents) else np.empty(0, str)
-    months = sorted(set(keys.tolist())) if months is None else sorted(set(months))
-    col = pd.Index(months).get_indexer(keys) if len(keys) else np.empty(0, np.int64)
+    at = np.asarray(incidents["occurred_at"], "datetime64[us]")[located]
+    months = sorted(set(month_keys(at).tolist())) if months is None else sorted(set(months))
+    col = month_positions(at, months)
     in_months = col >= 0
     flat = pos[in_months] * len(months) + col[in_months]
     size = n * len(months)
@@ -297,6 +300,8 @@ def build_grid(
     names = _to_str(ids)
     cell_of = np.full(len(incidents), "", dtype="<U15")
     cell_of[located] = names[pos]
+    cell_index = np.full(len(incidents), -1, dtype=np.int64)
+    cell_index[located] = pos
     return Grid(
         res=res,
         cells=names,
@@ -307,6 +312,7 @@ def build_grid(
         monthly_harm=monthly_harm,
         cell_of_incident=cell_of,
         n_unlocated=int((~located).sum()),
+        cell_index=cell_index,
     )
 
 
