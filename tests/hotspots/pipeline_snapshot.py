@@ -1,9 +1,10 @@
 """The whole analysis pipeline's output on the Gravesham demo, as plain JSON.
 
-``python tests/hotspots/pipeline_snapshot.py`` writes
-``tests/hotspots/data/pipeline_demo.json.gz`` from the code as it is; the file in
-the repository was written by the implementation before the pipeline was
-vectorised (issue #17, commit noted in the file), and ``test_pipeline_snapshot``
+``python tests/hotspots/pipeline_snapshot.py [COMMIT]`` writes
+``tests/hotspots/data/pipeline_demo.json.gz`` from the code it imports; the file
+in the repository was written by the implementation before the pipeline was
+vectorised (issue #17: ``git archive main`` of the commit noted in the file,
+put first on ``PYTHONPATH``), and ``test_pipeline_snapshot``
 checks that today's code gives the same hotspots, statistics, geometry,
 profiles and provenance.
 """
@@ -28,7 +29,6 @@ SNAPSHOT = HERE / "data" / "pipeline_demo.json.gz"
 RUNS = {
     "dbscan": {"method": "dbscan", "eps_m": 150.0, "min_samples": 10},
     "dbscan-auto": {"method": "dbscan"},
-    "hdbscan": {"method": "hdbscan", "min_samples": 10, "min_cluster_size": 15},
     "hexes": {"method": "hexes", "resolution": 9},
     "gistar": {"method": "gistar", "resolution": 9},
     "gistar-harm-k2": {"method": "gistar", "resolution": 10, "k": 2, "value": "harm"},
@@ -94,11 +94,17 @@ def demo_snapshot() -> dict:
             store.close()
 
 
-def main() -> int:
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    doc = {"generated_by": f"tests/hotspots/pipeline_snapshot.py at {commit}", **demo_snapshot()}
+def main(argv: list[str] | None = None) -> int:
+    """Write the snapshot; ``argv``: the commit whose code runs (for the record)."""
+    argv = sys.argv[1:] if argv is None else argv
+    commit = (
+        argv[0]
+        if argv
+        else subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
+    doc = {"generated_by": f"tests/hotspots/pipeline_snapshot.py on {commit}", **demo_snapshot()}
     SNAPSHOT.parent.mkdir(exist_ok=True)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
     SNAPSHOT.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
