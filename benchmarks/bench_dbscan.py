@@ -18,7 +18,8 @@ Every run is a fresh process that loads the points from a ``.npy`` file and
 warms the method up on 2,000 of them (imports, thread pools); "extra peak" is
 the process's peak RSS during the timed fit minus its RSS before it (peak
 reset through ``/proc/self/clear_refs`` where Linux allows).
-Times are the median of ``--repeat`` runs (min–max shown).
+Times are the median of ``--repeat`` runs (min–max shown); at 100k ours and
+scikit-learn are alternated, the order reversed each round.
 
 Run: ``python -m benchmarks.bench_dbscan`` (about 2 minutes on 2 cores).
 """
@@ -36,6 +37,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.fresh import alternate
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS_M = 150.0
@@ -109,7 +112,17 @@ def _run(kind: str, data: Path, out: Path) -> dict:
 
 
 def measure(kind: str, data: Path, out: Path, repeat: int) -> dict:
-    runs = [_run(kind, data, out) for _ in range(repeat)]
+    return _summary(kind, [_run(kind, data, out) for _ in range(repeat)])
+
+
+def measure_pair(a: str, b: str, data: Path, tmp: Path, repeat: int) -> tuple[dict, dict]:
+    """Both kinds alternated in fresh processes (a, b, b, a, ...); labels in ours/peer.npz."""
+    outs = {a: tmp / "ours.npz", b: tmp / "peer.npz"}
+    runs = alternate([a, b], lambda kind, _i: _run(kind, data, outs[kind]), repeat)
+    return _summary(a, runs[a]), _summary(b, runs[b])
+
+
+def _summary(kind: str, runs: list[dict]) -> dict:
     secs = [r["seconds"] for r in runs]
     return {
         "kind": kind,
@@ -186,8 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     print(
         f"DBSCAN eps={EPS_M:.0f} m min_samples={MIN_SAMPLES}; times: median of {repeat} "
-        "fresh-process runs (min–max), each after a 2,000-point warm-up; extra peak = peak RSS "
-        "during the timed fit − RSS before it"
+        "fresh-process runs (min–max), each after a 2,000-point warm-up, ours and sklearn "
+        "alternated (order reversed each round); extra peak = peak RSS during the timed fit − "
+        "RSS before it"
     )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -198,8 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                 a: _run(f"sklearn:{a}", data, tmp / "trial.npz") for a in ("kd_tree", "ball_tree")
             }
             best = min(trial, key=lambda a: trial[a]["seconds"])
-            ours = measure("ours", data, tmp / "ours.npz", repeat)
-            peer = measure(f"sklearn:{best}", data, tmp / "peer.npz", repeat)
+            ours, peer = measure_pair("ours", f"sklearn:{best}", data, tmp, repeat)
             core_diff, same_partition, same_labels = compare(tmp / "ours.npz", tmp / "peer.npz")
             mem_ratio = ours["extra_mb"] / peer["extra_mb"]
             print(

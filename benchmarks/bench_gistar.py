@@ -10,7 +10,8 @@ Peer at its best: ``esda.G_Local(y, w, transform="B", star=True,
 permutations=999)`` with its other defaults (``n_jobs=-1`` on both cores,
 ``keep_simulations=True``); ``transform="B"`` so both compute the same
 binary Gi*. numba is not installed and, per BENCHMARKS.md, does not help
-here. Each run is in a fresh process; the time covers the Gi* call only
+here. Each run is in a fresh process, ours and esda alternated (order reversed each
+round); the time covers the Gi* call only
 (the grid and the ``libpysal.W`` are built first). Memory: the peak RSS of
 the process tree during the call (sampled every 50 ms from /proc, so
 esda's joblib workers count), with the RSS just before the call.
@@ -162,20 +163,28 @@ def worker(kind: str, out: str) -> dict:
     }
 
 
-def _run(kind: str, repeat: int, folder: Path) -> list[dict]:
-    runs = []
-    for i in range(repeat):
-        out = folder / f"{kind}{i}.npz"
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_gistar", "--worker", kind, "--out", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode:
-            raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]) | {"file": str(out)})
-    return runs
+def _run(kind: str, i: int, folder: Path) -> dict:
+    out = folder / f"{kind}{i}.npz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_gistar", "--worker", kind, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]) | {"file": str(out)}
+
+
+def _alternated(repeat: int, esda_repeat: int, folder: Path) -> tuple[list[dict], list[dict]]:
+    """Ours and esda in fresh processes, alternated with the order reversed each round."""
+    runs: dict[str, list[dict]] = {"ours": [], "esda": []}
+    for i in range(max(repeat, esda_repeat)):
+        kinds = ["ours", "esda"] if i % 2 == 0 else ["esda", "ours"]
+        for kind in kinds:
+            if len(runs[kind]) < (repeat if kind == "ours" else esda_repeat):
+                runs[kind].append(_run(kind, i, folder))
+    return runs["ours"], runs["esda"]
 
 
 def _fmt(runs: list[dict]) -> str:
@@ -199,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
-        ours = _run("ours", args.repeat, Path(tmp))
-        peer = _run("esda", args.esda_repeat, Path(tmp))
+        ours, peer = _alternated(args.repeat, args.esda_repeat, Path(tmp))
         a, b = np.load(ours[0]["file"]), np.load(peer[0]["file"])
         info = ours[0]
         P = PERMUTATIONS

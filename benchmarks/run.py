@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_analysis, bench_api, bench_dbscan, bench_gistar, bench_import, bench_map
+from . import (
+    bench_analysis,
+    bench_api,
+    bench_dbscan,
+    bench_gistar,
+    bench_hdbscan,
+    bench_import,
+    bench_map,
+)
 
 
 def main() -> int:
     codes = []
-    for bench in (bench_import, bench_dbscan, bench_gistar, bench_analysis, bench_map, bench_api):
+    for bench in (
+        bench_import,
+        bench_dbscan,
+        bench_hdbscan,
+        bench_gistar,
+        bench_analysis,
+        bench_map,
+        bench_api,
+    ):
         print(f"\n== {bench.__name__}", flush=True)
         codes.append(bench.main([]) or 0)
     return max(codes)

@@ -37,9 +37,9 @@ from geodata.taxonomy import validate_slugs
 
 from .emerging import PATTERNS, _mk_rows
 from .harm import HarmWeights
-from .provenance import Provenance
+from .provenance import Provenance, StageTimer
 from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspots
-from .temporal import month_keys, temporal_profile
+from .temporal import month_keys, month_positions, temporal_profile
 
 METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
 #: sources whose locations are anonymised before publication (police.uk snap points)
@@ -217,9 +217,15 @@ def run_analysis(
     """
     harm_weights = harm_weights or HarmWeights.default()
     ranking = ranking or RankingWeights()
-    data = select(incidents, params)
-    data["harm"] = harm_weights.weigh(data["category"].to_numpy())
-    months = sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
+    timer = StageTimer()
+    with timer("select"):
+        data = select(incidents, params)
+    with timer("harm"):
+        data["harm"] = harm_weights.weigh(data["category"].to_numpy())
+    with timer("months"):
+        months = (
+            sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
+        )
     automatic: dict[str, dict] = {}
     notes: list[str] = [coverage["note"]] if coverage and coverage.get("note") else []
     notes += list(extra_notes or [])
@@ -227,41 +233,44 @@ def run_analysis(
         notes.append("no incidents match the categories and window")
 
     finder = {"dbscan": _clusters, "hdbscan": _clusters, "kde": _kde}.get(params.method, _grid)
-    hotspots, cells, surface, params = finder(
-        data, params, crs, area_lonlat, months, automatic, notes
-    )
+    with timer(params.method):
+        hotspots, cells, surface, params = finder(
+            data, params, crs, area_lonlat, months, automatic, notes
+        )
 
     # Monthly series, trend and profiles per hotspot, vectorised over hotspots
     hs_of = hotspots.attrs.pop("hs_of", np.full(len(data), -1))
     n_h, n_m = len(hotspots), len(months)
-    outlines = _generalised(data, hotspots, hs_of, params.method, crs)
-    month_index = {m: i for i, m in enumerate(months)}
-    keys = month_keys(data["occurred_at"]) if len(data) else np.array([], dtype=str)
-    m_of = np.array([month_index.get(k, -1) for k in keys], dtype=np.int64)
-    ok = (hs_of >= 0) & (m_of >= 0)
-    monthly = np.bincount(hs_of[ok] * n_m + m_of[ok], minlength=n_h * n_m).reshape(n_h, n_m)
-    trend = np.full(n_h, np.nan)
-    if n_h and n_m >= 3:
-        trend = _mk_rows(monthly.astype(float))[2]
-    ranked = rank_hotspots(hotspots, trend_z=trend, concern=concern, weights=ranking).table
-    if params.top is not None:
-        ranked = ranked.head(params.top)
+    with timer("outlines"):
+        outlines = _generalised(data, hotspots, hs_of, params.method, crs)
+    with timer("trend+rank"):
+        at = data["occurred_at"].to_numpy()
+        m_of = month_positions(at, months)
+        ok = (hs_of >= 0) & (m_of >= 0)
+        monthly = np.bincount(hs_of[ok] * n_m + m_of[ok], minlength=n_h * n_m).reshape(n_h, n_m)
+        trend = np.full(n_h, np.nan)
+        if n_h and n_m >= 3:
+            trend = _mk_rows(monthly.astype(float))[2]
+        ranked = rank_hotspots(hotspots, trend_z=trend, concern=concern, weights=ranking).table
+        if params.top is not None:
+            ranked = ranked.head(params.top)
     profiles = {}
-    if n_h:
-        position = {h: i for i, h in enumerate(hotspots["hotspot_id"])}
-        order = np.argsort(hs_of, kind="stable")
-        starts = np.searchsorted(hs_of[order], np.arange(n_h + 1))
-        for hid in ranked["hotspot_id"].head(PROFILE_LIMIT):
-            i = position[hid]
-            sub = data.iloc[order[starts[i] : starts[i + 1]]]
-            profiles[hid] = temporal_profile(
-                sub["occurred_at"], sub["occurred_precision"], months
-            ).to_dict()
-        if n_h > PROFILE_LIMIT:
-            notes.append(f"temporal profiles are given for the top {PROFILE_LIMIT} hotspots")
-    ranked = gpd.GeoDataFrame(ranked, geometry="geometry", crs=crs)
+    with timer("profiles"):
+        if n_h:
+            # Only the two columns a profile reads, as arrays: no take of the whole frame.
+            precision = data["occurred_precision"].to_numpy()
+            position = {h: i for i, h in enumerate(hotspots["hotspot_id"])}
+            order = np.argsort(hs_of, kind="stable")
+            starts = np.searchsorted(hs_of[order], np.arange(n_h + 1))
+            for hid in ranked["hotspot_id"].head(PROFILE_LIMIT):
+                i = position[hid]
+                rows = order[starts[i] : starts[i + 1]]
+                profiles[hid] = temporal_profile(at[rows], precision[rows], months).to_dict()
+            if n_h > PROFILE_LIMIT:
+                notes.append(f"temporal profiles are given for the top {PROFILE_LIMIT} hotspots")
+        ranked = gpd.GeoDataFrame(ranked, geometry="geometry", crs=crs)
 
-    used = sorted(set(data["batch_id"])) if "batch_id" in data else []
+    used = sorted(set(pd.unique(data["batch_id"].to_numpy()))) if "batch_id" in data else []
     prov = Provenance(
         method=params.method,
         parameters=params.method_parameters(),
@@ -283,6 +292,7 @@ def run_analysis(
         ranking_weights=ranking.normalised(),
         seed=params.seed,
         n_incidents=len(data),
+        stages={k: round(v, 4) for k, v in timer.seconds.items()},
     )
     ranked.insert(0, "run_id", prov.run_id)
     return AnalysisResult(prov, ranked, crs, cells, surface, profiles, notes, outlines)
@@ -456,16 +466,7 @@ def _grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
         keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
-    cell_of = grid.cell_of_incident if hasattr(grid, "cell_of_incident") else None
-    if cell_of is None:
-        from .grid import assign_cells
-
-        cell_of = assign_cells(data["lat"].to_numpy(), data["lon"].to_numpy(), res)
-    cells_sorted = np.asarray(grid.cells).astype(str)  # Grid keeps its cells sorted
-    cell_of = np.asarray(cell_of).astype(str)
-    pos = np.searchsorted(cells_sorted, cell_of)
-    pos[pos >= len(cells_sorted)] = 0
-    pos = np.where(cells_sorted[pos] == cell_of, pos, -1).astype(np.int64)
+    pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
     if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")
         return _empty(crs), cells, None, params

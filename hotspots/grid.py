@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import h3
+import h3ronpy
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from h3.api import basic_int as h3i
+from h3ronpy import vector as h3vector
 from scipy import sparse
 
 from geodata.errors import HotspotsError
 
-from .temporal import month_keys
+from .temporal import month_keys, month_positions
 
 MIN_RES, MAX_RES = 7, 10
 EDGE_M = {res: h3.average_hexagon_edge_length(res, unit="m") for res in range(MIN_RES, MAX_RES + 1)}
@@ -101,6 +104,11 @@ def _to_str(ids: np.ndarray) -> np.ndarray:
     return np.array([format(int(i), "x") for i in ids], dtype="<U15")
 
 
+def _arrow_ints(values) -> np.ndarray:
+    """H3 ids from an Arrow array (uint64, no nulls) as int64."""
+    return np.asarray(pa.array(values)).astype(np.int64)
+
+
 def cells_for_area(area_lonlat: shapely.Polygon | shapely.MultiPolygon, res: int) -> np.ndarray:
     """Every H3 cell at ``res`` whose centre lies in the area, sorted.
 
@@ -136,11 +144,8 @@ def _point_ids(lat, lng, res: int) -> np.ndarray:
     out = np.full(lat.size, -1, dtype=np.int64)
     # police.uk snaps points to a few thousand map points: index distinct pairs only
     pairs, inverse = np.unique(lat[ok] + 1j * lng[ok], return_inverse=True)
-    ids = np.fromiter(
-        (h3i.latlng_to_cell(p.real, p.imag, res) for p in pairs.tolist()),
-        dtype=np.int64,
-        count=pairs.size,
-    )
+    # h3ronpy indexes a whole array at once (the same cells as h3-py's latlng_to_cell)
+    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs.real.copy(), pairs.imag.copy(), res))
     out[ok] = ids[inverse]
     return out
 
@@ -183,6 +188,8 @@ class Grid:
         listed (see :func:`hotspots.emerging.emerging_hotspots`).
     cell_of_incident : H3 id of each input row (``""`` if it has no coordinates).
     n_unlocated : rows without finite coordinates (not counted anywhere).
+    cell_index : position in ``cells`` of each input row (-1 without coordinates);
+        ``None`` when the grid was built without incidents.
     """
 
     res: int
@@ -194,6 +201,7 @@ class Grid:
     monthly_harm: np.ndarray
     cell_of_incident: np.ndarray
     n_unlocated: int = 0
+    cell_index: np.ndarray | None = None
     _ids: np.ndarray = field(init=False, repr=False)  # int64 ids, sorted like cells
 
     def __post_init__(self) -> None:
@@ -209,11 +217,10 @@ class Grid:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k: expected a whole number of grid steps ≥ 1, got {k!r}")
         n = self._ids.size
-        disks = [h3i.grid_disk(int(c), int(k)) for c in self._ids.tolist()]
-        lengths = np.fromiter((len(d) for d in disks), dtype=np.int64, count=n)
-        cols_ids = np.fromiter(
-            (c for d in disks for c in d), dtype=np.int64, count=int(lengths.sum())
-        )
+        # every k-ring at once (h3ronpy; the same cells as h3-py's grid_disk per cell)
+        disks = pa.array(h3ronpy.grid_disk(pa.array(self._ids.astype(np.uint64)), int(k)))
+        lengths = np.diff(np.asarray(disks.offsets))
+        cols_ids = _arrow_ints(disks.values)
         rows = np.repeat(np.arange(n), lengths)
         pos = np.searchsorted(self._ids, cols_ids)
         pos[pos == n] = 0
@@ -284,9 +291,9 @@ def build_grid(
         incidents["harm"].to_numpy(dtype=float) if "harm" in incidents else np.ones(len(incidents))
     )[located]
 
-    keys = month_keys(incidents["occurred_at"])[located] if len(incidents) else np.empty(0, str)
-    months = sorted(set(keys.tolist())) if months is None else sorted(set(months))
-    col = pd.Index(months).get_indexer(keys) if len(keys) else np.empty(0, np.int64)
+    at = np.asarray(incidents["occurred_at"], "datetime64[us]")[located]
+    months = sorted(set(month_keys(at).tolist())) if months is None else sorted(set(months))
+    col = month_positions(at, months)
     in_months = col >= 0
     flat = pos[in_months] * len(months) + col[in_months]
     size = n * len(months)
@@ -297,6 +304,8 @@ def build_grid(
     names = _to_str(ids)
     cell_of = np.full(len(incidents), "", dtype="<U15")
     cell_of[located] = names[pos]
+    cell_index = np.full(len(incidents), -1, dtype=np.int64)
+    cell_index[located] = pos
     return Grid(
         res=res,
         cells=names,
@@ -307,6 +316,7 @@ def build_grid(
         monthly_harm=monthly_harm,
         cell_of_incident=cell_of,
         n_unlocated=int((~located).sum()),
+        cell_index=cell_index,
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from geodata.taxonomy import BY_SLUG
 
@@ -90,9 +91,8 @@ class HarmWeights:
     def weigh(self, categories: np.ndarray) -> np.ndarray:
         """Harm per incident for an array of category slugs (unknown slugs weigh 1)."""
         table = self.as_dict()
-        cats = np.asarray(categories, dtype=object)
-        uniques, inverse = np.unique(cats.astype(str), return_inverse=True)
-        return np.array([table.get(u, 1.0) for u in uniques], dtype=float)[inverse]
+        codes, uniques = pd.factorize(np.asarray(categories, dtype=object), use_na_sentinel=False)
+        return np.array([table.get(str(u), 1.0) for u in uniques], dtype=float)[codes]
 
     def describe(self) -> list[dict]:
         return [

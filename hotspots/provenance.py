@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
@@ -39,6 +40,8 @@ class Provenance:
     seed: int
     n_incidents: int
     libraries: dict = field(default_factory=library_versions)
+    #: seconds per stage of the run (timing only: not part of the run id)
+    stages: dict = field(default_factory=dict)
     run_id: str = ""
 
     def __post_init__(self) -> None:
@@ -47,8 +50,40 @@ class Provenance:
     def compute_run_id(self) -> str:
         body = asdict(self)
         body.pop("run_id", None)
+        body.pop("stages", None)
         text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
         return "run-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class StageTimer:
+    """Wall-clock seconds per named stage, for a run's provenance.
+
+    Examples
+    --------
+    >>> timer = StageTimer()
+    >>> with timer("select"):
+    ...     pass
+    >>> list(timer.seconds)
+    ['select']
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer: StageTimer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        spent = time.perf_counter() - self.t0
+        self.timer.seconds[self.name] = self.timer.seconds.get(self.name, 0.0) + spent

@@ -81,13 +81,40 @@ def month_keys(occurred_at: pd.Series | np.ndarray) -> np.ndarray:
     return np.datetime_as_string(np.asarray(occurred_at, "datetime64[us]").astype("datetime64[M]"))
 
 
+def month_positions(occurred_at: pd.Series | np.ndarray, months: list[str]) -> np.ndarray:
+    """Index in ``months`` (``YYYY-MM``) of each timestamp's month; -1 if not listed or NaT.
+
+    Integer months throughout (no strings per incident).
+
+    Examples
+    --------
+    >>> at = np.array(["2024-02-10", "2023-12-31", "NaT"], dtype="datetime64[us]")
+    >>> month_positions(at, ["2024-01", "2024-02"]).tolist()
+    [1, -1, -1]
+    """
+    m = np.asarray(occurred_at, "datetime64[us]").astype("datetime64[M]")
+    index = {k: i for i, k in enumerate(months)}  # a month listed twice: the last wins
+    out = np.full(len(m), -1, dtype=np.int64)
+    nat = np.isnat(m)
+    if "NaT" in index:  # month_keys gives "NaT" for a missing timestamp
+        out[nat] = index.pop("NaT")
+    if not index or not len(m):
+        return out
+    ref = np.array(list(index), dtype="datetime64[M]")
+    val = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+    order = np.argsort(ref)
+    ref, val = ref[order], val[order]
+    pos = np.clip(np.searchsorted(ref, m), 0, len(ref) - 1)
+    hit = (ref[pos] == m) & ~nat
+    out[hit] = val[pos[hit]]
+    return out
+
+
 def monthly_counts(occurred_at, months: list[str], weight=None) -> np.ndarray:
     """Counts (or weight sums) per month, in the order of ``months``."""
-    keys = month_keys(occurred_at)
-    index = {m: i for i, m in enumerate(months)}
-    pos = np.array([index.get(k, -1) for k in keys], dtype=int)
+    pos = month_positions(occurred_at, months)
     ok = pos >= 0
-    w = np.ones(len(keys)) if weight is None else np.asarray(weight, float)
+    w = np.ones(len(pos)) if weight is None else np.asarray(weight, float)
     return np.bincount(pos[ok], weights=w[ok], minlength=len(months))
 
 

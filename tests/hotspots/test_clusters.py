@@ -1,4 +1,4 @@
-"""Density clusters: our DBSCAN against scikit-learn's, HDBSCAN, summaries and eps."""
+"""Density clusters: our DBSCAN against scikit-learn's, summaries, eps (HDBSCAN: test_hdbscan)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.cluster import DBSCAN, HDBSCAN
+from sklearn.cluster import DBSCAN
 
 from benchmarks.synthetic import synthetic_incidents
 from geodata.crs import BNG, lonlat_to_xy, xy_to_lonlat
@@ -155,32 +155,6 @@ def test_duplicates_are_weights(rows, eps, min_samples):
     ref_labels, ref_core = sklearn_dbscan(raw[:, 0], raw[:, 1], eps, min_samples)
     np.testing.assert_array_equal(core_raw, ref_core)
     np.testing.assert_array_equal(labels_raw, ref_labels)
-
-
-# ---------------------------------------------------------------------- HDBSCAN
-
-
-def test_hdbscan_runs_sklearn_on_the_raw_points():
-    df = synthetic_incidents(3_000, seed=4, side_m=8_000, n_clusters=8, snapped=True)
-    x, y = df["x"].to_numpy(), df["y"].to_numpy()
-    model = DensityClusterer(method="hdbscan", min_samples=5, min_cluster_size=20).fit(x, y)
-    ref = HDBSCAN(min_cluster_size=20, min_samples=5, copy=True).fit(np.c_[x, y])
-    np.testing.assert_array_equal(model.labels_, ref.labels_)
-    assert model.n_clusters_ == ref.labels_.max() + 1 > 0
-    np.testing.assert_array_equal(model.core_sample_mask_, model.labels_ >= 0)
-
-
-def test_hdbscan_expands_integer_weights_and_refuses_others():
-    df = synthetic_incidents(1_500, seed=5, side_m=5_000, n_clusters=5, snapped=True)
-    wp = points.collapse(df["x"], df["y"])
-    weighted = DensityClusterer(method="hdbscan", min_cluster_size=15).fit(
-        wp.ux, wp.uy, weight=wp.weight
-    )
-    assert weighted.n_clusters_ > 0
-    with pytest.raises(ValueError, match="whole numbers"):
-        DensityClusterer(method="hdbscan").fit(wp.ux, wp.uy, weight=wp.weight * 0.5)
-    with pytest.raises(ValueError, match="limited to 1,000 points"):
-        DensityClusterer(method="hdbscan", hdbscan_max_points=1_000).fit(df["x"], df["y"])
 
 
 # -------------------------------------------------------------------- summaries

@@ -1,0 +1,140 @@
+"""One row per density cluster: where it is, how big, how harmful, what and when."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geodata.crs import xy_to_lonlat
+
+from .points import collapse
+
+SUMMARY_COLUMNS = (
+    "cluster_id", "count", "harm", "centroid_x", "centroid_y", "centroid_lon", "centroid_lat",
+    "area_m2", "density_per_km2", "harm_density_per_km2", "top_locations", "first_date",
+    "last_date", "categories", "distinct_points",
+)  # fmt: skip
+_NEEDED = ("x", "y", "occurred_at", "category", "location")
+
+
+def summarise_clusters(
+    incidents: pd.DataFrame,
+    labels,
+    harm,
+    crs: str = "EPSG:27700",
+    buffer_m: float = 25.0,
+    top_n: int = 5,
+) -> gpd.GeoDataFrame:
+    """One row per cluster: where it is, how big, how harmful, what and when.
+
+    Parameters
+    ----------
+    incidents : pandas.DataFrame
+        One row per incident, in the order of ``labels``, with ``x``, ``y``
+        (metres in ``crs``), ``occurred_at``, ``category`` and ``location``.
+    labels : array_like
+        Cluster per incident, ``-1`` (any negative) for noise.
+    harm : array_like
+        Harm weight per incident (e.g. ``HarmWeights.weigh``).
+    crs : str
+        The projected CRS of ``x``/``y`` and of the returned geometry.
+    buffer_m : float
+        The convex hull of a cluster's points is buffered by this, so a
+        cluster on one or two snap points still has an area (π·buffer_m² for
+        one point).
+    top_n : int
+        How many locations ``top_locations`` lists.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Sorted by ``harm`` descending (then ``count``), columns
+        ``cluster_id``, ``count``, ``harm``, ``centroid_x``/``centroid_y``
+        (mean of the incidents' coordinates), ``centroid_lon``/``centroid_lat``
+        (the same point in WGS84), ``area_m2`` (of the buffered hull),
+        ``density_per_km2`` and ``harm_density_per_km2`` (per km² of that area),
+        ``top_locations`` (``[[location text, count], ...]``, most frequent
+        first, ties by text), ``first_date``/``last_date`` (of ``occurred_at``),
+        ``categories`` (dict slug → count, largest first), ``distinct_points``
+        (distinct coordinates) and ``geometry``.
+    """
+    missing = [c for c in _NEEDED if c not in incidents.columns]
+    if missing:
+        raise ValueError(f"incidents lack column(s) {missing}; summarise_clusters needs {_NEEDED}")
+    labels = np.asarray(labels)
+    harm = np.asarray(harm, dtype=np.float64)
+    n = len(incidents)
+    if labels.shape != (n,) or harm.shape != (n,):
+        raise ValueError(
+            f"labels and harm need one value per incident ({n}); "
+            f"got shapes {labels.shape} and {harm.shape}"
+        )
+    member = np.flatnonzero(labels >= 0)
+    if not len(member):
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    ids, inv, count = np.unique(labels[member], return_inverse=True, return_counts=True)
+    k = len(ids)
+    sub = incidents.iloc[member]
+    x, y = sub["x"].to_numpy(np.float64), sub["y"].to_numpy(np.float64)
+    harm_sum = np.bincount(inv, weights=harm[member], minlength=k)
+    cx = np.bincount(inv, weights=x, minlength=k) / count
+    cy = np.bincount(inv, weights=y, minlength=k) / count
+    # Distinct points per cluster, and the hull of each cluster's distinct points.
+    wp = collapse(x, y)
+    pairs = np.unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
+    cl, pt = np.divmod(pairs, wp.n_distinct)
+    hull = shapely.convex_hull(shapely.multipoints(np.c_[wp.ux[pt], wp.uy[pt]], indices=cl))
+    geometry = shapely.buffer(hull, float(buffer_m), quad_segs=16)
+    area = shapely.area(geometry)
+    km2 = area / 1e6
+    lon, lat = xy_to_lonlat(cx, cy, crs)
+    when = pd.Series(sub["occurred_at"].to_numpy()).groupby(inv)
+    out = pd.DataFrame(
+        {
+            "cluster_id": ids.astype(np.int64),
+            "count": count.astype(np.int64),
+            "harm": harm_sum,
+            "centroid_x": cx,
+            "centroid_y": cy,
+            "centroid_lon": lon,
+            "centroid_lat": lat,
+            "area_m2": area,
+            "density_per_km2": count / km2,
+            "harm_density_per_km2": harm_sum / km2,
+            "top_locations": _tallies(inv, sub["location"], k, top_n, as_pairs=True),
+            "first_date": when.min().to_numpy(),
+            "last_date": when.max().to_numpy(),
+            "categories": _tallies(inv, sub["category"], k, None, as_pairs=False),
+            "distinct_points": np.bincount(cl, minlength=k),
+        }
+    )
+    out = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
+    order = np.lexsort((out["cluster_id"], -out["count"], -out["harm"]))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def _tallies(group: np.ndarray, values: pd.Series, k: int, top: int | None, as_pairs: bool):
+    """Per group: value counts, most frequent first (ties by value), as pairs or a dict."""
+    codes, uniques = pd.factorize(values, sort=True)  # sorted: code order is text order
+    ok = codes >= 0  # missing values are not counted
+    key = group[ok].astype(np.int64) * max(len(uniques), 1) + codes[ok]
+    pairs, counts = np.unique(key, return_counts=True)
+    g, code = np.divmod(pairs, max(len(uniques), 1))
+    order = np.lexsort((code, -counts, g))
+    g, code, counts = g[order], code[order], counts[order]
+    if top is not None:
+        first = np.searchsorted(g, g)  # start of each group (g is sorted)
+        keep = np.arange(len(g)) - first < top
+        g, code, counts = g[keep], code[keep], counts[keep]
+    out: list = [[] if as_pairs else {} for _ in range(k)]
+    used = np.unique(code)
+    names = dict(zip(used.tolist(), (str(u) for u in uniques.take(used))))
+    for gi, ci, n in zip(g.tolist(), code.tolist(), counts.tolist()):
+        if as_pairs:
+            out[gi].append([names[ci], n])
+        else:
+            out[gi][names[ci]] = n
+    return out
