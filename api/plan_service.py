@@ -25,7 +25,7 @@ from hotspots.rates import area_rates, lsoa_population_to_areas
 
 from .disclosure import Disclosure
 from .filters import Window
-from .routes.areas import sensitive_categories_stored
+from .routes.areas import incidents_in_months, sensitive_categories_stored
 from .service import ARTEFACT_NOTE, without_artefacts
 
 BOROUGH_WORDS = ("borough", "district", "all")
@@ -233,19 +233,9 @@ def ward_briefing(
         )
 
     def table(months):
-        if not months:
-            return pd.DataFrame({"category": [], "ward_code": []})
-        start, end = month_span(months)
-        t = store.query_incidents(
-            IncidentQuery(
-                categories=categories,
-                start=start,
-                end=end,
-                columns=["category", "ward_code", "occurred_at"],
-                include_sensitive=with_sensitive,
-            )
-        ).to_pandas()
-        return t.loc[in_months(t["occurred_at"], months)]
+        return incidents_in_months(
+            store, categories, months, ["category", "ward_code"], with_sensitive
+        )
 
     now = table(covered.months)
     previous = table(earlier) if comparable else None

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.fresh import alternate
+from benchmarks.fresh import alternate, reset_peak, rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS_M = 150.0
@@ -47,23 +47,6 @@ SEED = 0
 
 
 # ------------------------------------------------------------------ child process
-
-
-def _rss_mb(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def one(kind: str, data: Path, out: Path) -> dict:
@@ -79,8 +62,8 @@ def one(kind: str, data: Path, out: Path) -> dict:
         DensityClusterer(eps_m=EPS_M, min_samples=MIN_SAMPLES).fit(x[:2000], y[:2000])
     else:
         DBSCAN(eps=EPS_M, min_samples=MIN_SAMPLES, n_jobs=-1).fit(xy[:2000])
-    rss0 = _rss_mb("VmRSS")
-    reset = _reset_peak()
+    rss0 = rss_mb("VmRSS")
+    reset = reset_peak()
     t0 = time.perf_counter()
     if kind == "ours":
         model = DensityClusterer(eps_m=EPS_M, min_samples=MIN_SAMPLES).fit(x, y)
@@ -92,7 +75,7 @@ def one(kind: str, data: Path, out: Path) -> dict:
         core = np.zeros(len(labels), dtype=bool)
         core[sk.core_sample_indices_] = True
     seconds = time.perf_counter() - t0
-    peak = _rss_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = rss_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     np.savez(out, labels=labels, core=core)
     return {"seconds": seconds, "extra_mb": peak - rss0, "clusters": int(labels.max()) + 1}
 

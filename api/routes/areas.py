@@ -91,21 +91,28 @@ def area_table(
     return AREA_TABLES.get(store, kind, categories, window, include_sensitive, public)
 
 
-def _codes_in(store, column: str, categories, months, include_sensitive: bool) -> pd.Series:
-    """The area code of every incident of ``categories`` in ``months`` (``YYYY-MM``)."""
+def incidents_in_months(
+    store, categories, months, columns: list[str], include_sensitive: bool = True
+) -> pd.DataFrame:
+    """``columns`` of the incidents of ``categories`` dated in ``months`` (``YYYY-MM``)."""
     if not months:
-        return pd.Series([], dtype=object)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     start, end = month_span(months)
     t = store.query_incidents(
         IncidentQuery(
             categories=categories,
             start=start,
             end=end,
-            columns=[column, "occurred_at"],
+            columns=[*columns, "occurred_at"],
             include_sensitive=include_sensitive,
         )
     ).to_pandas()
-    return t.loc[in_months(t["occurred_at"], months), column]
+    return t.loc[in_months(t["occurred_at"], months), columns]
+
+
+def _codes_in(store, column: str, categories, months, include_sensitive: bool) -> pd.Series:
+    """The area code of every incident of ``categories`` in ``months`` (``YYYY-MM``)."""
+    return incidents_in_months(store, categories, months, [column], include_sensitive)[column]
 
 
 _SENSITIVE_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
