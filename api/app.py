@@ -28,7 +28,18 @@ from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
 from .import_jobs import recover_orphans
 from .page_headers import PageHeaders
-from .routes import analyses, areas, evaluation, evaluation_maps, imports, incidents, share, system
+from .params import rules_description
+from .routes import (
+    analyses,
+    areas,
+    evaluation,
+    evaluation_maps,
+    imports,
+    incidents,
+    knox,
+    share,
+    system,
+)
 from .routes import plans as plan_routes
 from .settings import Settings
 from .timeouts import RequestTimeout
@@ -88,7 +99,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app = FastAPI(
         title="hotspots",
         version=version,
-        description=DESCRIPTION,
+        description=DESCRIPTION + "\n\n" + rules_description(),
         lifespan=lifespan,
         docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
         redoc_url=None,
@@ -99,7 +110,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(PageHeaders, tile_url=settings.maps.tile_url)
     app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
-    for module in (system, incidents, imports, analyses, areas, share, evaluation):
+    for module in (system, incidents, imports, analyses, areas, share, evaluation, knox):
         app.include_router(module.router)
     app.include_router(evaluation_maps.router)
     ogc.install(app, settings.api)  # OGC API – Features, its page size in the OpenAPI

@@ -17,6 +17,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .http_protocol import MAX_URL_BYTES, refusal
 from .problems import problem_response
 
 #: room for multipart boundaries, headers and the small form fields, bytes
@@ -37,7 +38,8 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Pure ASGI middleware: ``413`` problem for a body over ``max_mb``."""
+    """Pure ASGI middleware: ``413`` problem for a body over ``max_mb``, ``414`` for a URL
+    over :data:`api.http_protocol.MAX_URL_BYTES`."""
 
     def __init__(self, app: ASGIApp, max_mb: float) -> None:
         self.app = app
@@ -57,6 +59,14 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        url_bytes = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if url_bytes > MAX_URL_BYTES:  # as the server's parser answers longer ones
+            status, problem = refusal(url_bytes)
+            response = problem_response(
+                status, problem["detail"], "uri-too-long", scope.get("path")
+            )
+            await response(scope, receive, send)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         try:

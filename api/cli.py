@@ -652,8 +652,15 @@ def _serve(app_settings, host: str, port: int) -> None:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import ProblemHttpToolsProtocol
 
-    uvicorn.run(create_app(app_settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(app_settings),
+        host=host,
+        port=port,
+        log_level="info",
+        http=ProblemHttpToolsProtocol,  # unparseable requests get problem+json too
+    )
 
 
 @app.command("serve")

@@ -269,6 +269,12 @@ class Disclosure:
                 }
         return out
 
+    def counts_key(self) -> str:
+        """What a run's disclosed counts depend on (not the id secret): the key under
+        which they are kept with the run."""
+        cats = ",".join(sorted(self.sensitive))
+        return f"{self.role}/{self.min_count}/{self.rounding}/{self.min_places}/{cats}"
+
     def run_counts(self, run) -> tuple[int | None, int]:
         """(incidents, hotspots) of a stored run as this role may see them."""
         view = self.run_view(run.result or {"features": []})

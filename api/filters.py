@@ -8,25 +8,38 @@ page size) refuses with a problem saying the limit.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from geodata.stores import IncidentQuery
-from geodata.taxonomy import BY_SLUG
 from hotspots.temporal import month_or_day
 
+from .params import (
+    AREA,
+    AREA_RE,
+    BBOX4,
+    CATEGORY_LIST_RE,
+    DATE_HELP,
+    DATETIME_RE,
+    MONTH_OR_DAY_RE,
+)
 from .problems import Problem
 from .settings import ApiSettings
 
 BBOX_HELP = "minLon,minLat,maxLon,maxLat in WGS84 degrees"
 
 
-def invalid(param: str, expected: str, received: object, where: str = "query") -> Problem:
-    """A 422 naming the parameter (``where``: ``query``, or ``body`` for a JSON field)."""
+def invalid(
+    param: str, expected: str, received: object, where: str = "query", type: str | None = None
+) -> Problem:
+    """A 422 naming the parameter (``where``: ``query``, or ``body`` for a JSON field);
+    ``type`` for the rules a schema cannot state (:data:`api.params.CROSS_FIELD_RULES`)."""
     what = "query parameter" if where == "query" else f"{where} field"
     return Problem(
         422,
         f"{what} {param!r}: expected {expected}; received {received!r}",
+        type=type,
         errors=[{"field": param, "where": where, "expected": expected, "received": received}],
     )
 
@@ -34,16 +47,12 @@ def invalid(param: str, expected: str, received: object, where: str = "query") -
 def parse_bbox(text: str | None, settings: ApiSettings) -> tuple[float, ...] | None:
     if text is None:
         return None
-    parts = text.split(",")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        raise invalid("bbox", BBOX_HELP, text) from None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise invalid("bbox", BBOX_HELP, text)
+    if not re.fullmatch(BBOX4, text):
+        raise invalid("bbox", BBOX_HELP + " (four decimal numbers)", text)
+    values = tuple(float(p) for p in text.split(","))
     x0, y0, x1, y1 = values
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise invalid("bbox", BBOX_HELP + " with min <= max", text)
+        raise invalid("bbox", BBOX_HELP + " with min <= max", text, type="invalid-bbox")
     mid = math.radians((y0 + y1) / 2)
     km2 = (x1 - x0) * 111.32 * math.cos(mid) * (y1 - y0) * 110.57
     if km2 > settings.max_bbox_km2:
@@ -70,19 +79,19 @@ def check_date_range(value: date, param: str, where: str = "body") -> date:
 
 
 def _when(text: str, param: str, end: bool, where: str = "query") -> datetime:
-    t = text.strip()
-    expected = f"YYYY-MM, YYYY-MM-DD or an RFC 3339 date-time, {DATE_RANGE}"
-    try:
-        when = month_or_day(t, end=end)
-        if when is None:
-            when = datetime.fromisoformat(t.replace("Z", "+00:00")).replace(tzinfo=None)
-            when += timedelta(microseconds=1) if end else timedelta()
-    except (ValueError, OverflowError):
-        raise invalid(param, expected, text, where) from None
-    day = (when - timedelta(microseconds=1) if end else when).date()
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise invalid(param, expected, text, where)
+    """A start or an (exclusive) end from a month, a day or (``datetime`` only) an RFC
+    3339 date-time; the grammar is checked by the caller (:mod:`api.params`)."""
+    when = month_or_day(text, end=end)
+    if when is None:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+        when += timedelta(microseconds=1) if end else timedelta()
     return when
+
+
+def check_month_or_day(text: str, param: str, where: str = "query") -> str:
+    if not MONTH_OR_DAY_RE.fullmatch(text):
+        raise invalid(param, DATE_HELP, text, where)
+    return text
 
 
 @dataclass
@@ -101,6 +110,9 @@ def parse_window(
     """``from``/``to`` (inclusive months or days) or OGC ``datetime`` (instant or a/b, ``..``)."""
     w = Window()
     if datetime_ is not None:
+        if not DATETIME_RE.fullmatch(datetime_):
+            expected = "an RFC 3339 instant (or YYYY-MM, YYYY-MM-DD) or an interval a/b, '..' open"
+            raise invalid("datetime", f"{expected}, {DATE_RANGE}", datetime_, where)
         if "/" in datetime_:
             a, _, b = datetime_.partition("/")
             w.start = None if a in ("", "..") else _when(a, "datetime", False, where)
@@ -109,10 +121,15 @@ def parse_window(
             w.start = _when(datetime_, "datetime", False, where)
             w.end = _when(datetime_, "datetime", True, where)
     else:
-        w.start = _when(date_from, "from", False, where) if date_from else None
-        w.end = _when(date_to, "to", True, where) if date_to else None
+        if date_from is not None:
+            w.start = _when(check_month_or_day(date_from, "from", where), "from", False, where)
+        if date_to is not None:
+            w.end = _when(check_month_or_day(date_to, "to", where), "to", True, where)
     if w.start and w.end and w.start >= w.end:
-        raise invalid("to", "a time after 'from'", date_to or datetime_, where)
+        param = "datetime" if datetime_ is not None else "to"
+        raise invalid(
+            param, "a time after 'from'", date_to or datetime_, where, type="window-order"
+        )
     if w.start and w.end and (w.end - w.start).days > settings.max_window_days:
         raise Problem(
             422,
@@ -126,30 +143,33 @@ def parse_window(
 def parse_categories(text: str | None, where: str = "query") -> list[str] | None:
     if text is None:
         return None
-    cats = [c.strip() for c in text.split(",") if c.strip()]
-    bad = [c for c in cats if c not in BY_SLUG]
-    if bad or not cats:
+    if not CATEGORY_LIST_RE.fullmatch(text):
         raise invalid("categories", "comma-separated category slugs (see /categories)", text, where)
-    return cats
+    return text.split(",")
 
 
 def parse_area(text: str | None) -> tuple[str, str] | None:
     if text is None:
         return None
-    kind, sep, code = text.partition(":")
-    if not sep or kind not in ("ward", "lsoa", "msoa", "district", "custom") or not code:
-        raise invalid("area", "kind:code, e.g. ward:E05004964", text)
+    if not AREA_RE.fullmatch(text):
+        raise invalid("area", f"kind:code matching {AREA}, e.g. ward:E05004964", text)
+    kind, _, code = text.partition(":")
     return kind, code
 
 
+#: the largest ``limit`` a route declares before the settings are known (the OpenAPI
+#: document then gives the configured maximum: :func:`declare_page_size`)
+MAX_PAGE_SIZE = 1_000_000
 #: the largest ``offset`` a page may start at (the stores' 64-bit OFFSET takes no more)
 MAX_OFFSET = 2**31 - 1
 
 
 def check_page(limit: int | None, offset: int, settings: ApiSettings) -> int:
+    """The page size to serve: the default when not given; at most the configured
+    maximum, which the OpenAPI document declares (:func:`declare_page_size`)."""
     if limit is None:
         limit = min(settings.default_page_size, settings.max_page_size)
-    if limit < 0 or limit > settings.max_page_size:
+    if not 0 <= limit <= settings.max_page_size:
         raise invalid("limit", f"an integer from 0 to {settings.max_page_size}", limit)
     if not 0 <= offset <= MAX_OFFSET:
         raise invalid("offset", f"an integer from 0 to {MAX_OFFSET}", offset)
@@ -177,3 +197,18 @@ def incident_query(
         limit=limit,
         offset=offset,
     )
+
+
+def declare_page_size(schema: dict, path: str, settings: ApiSettings, minimum: int = 0) -> None:
+    """Give the ``limit`` parameter of ``GET path`` in an OpenAPI ``schema`` the
+    configured default and maximum, as plain integer bounds (GDAL's OAPIF driver reads
+    them to choose its page size; generated clients to stay within them)."""
+    for param in schema["paths"][path]["get"]["parameters"]:
+        if param["name"] == "limit":
+            param["schema"] = {
+                "type": "integer",
+                "minimum": minimum,
+                "maximum": settings.max_page_size,
+                "default": min(settings.default_page_size, settings.max_page_size),
+                "title": "Limit",
+            }

@@ -62,14 +62,25 @@ class InvalidEvaluation(HotspotsError, ValueError):
     status = 422
     type = "invalid-evaluation"
 
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(
+        self, field: str, problem: str, *, status: int = 422, type: str | None = None
+    ) -> None:
         self.field = field
+        self.status = status  # 409: the stored data cannot answer; 404: an unknown code
+        self.type = type or {409: "conflict", 404: "not-found"}.get(status, self.type)
         super().__init__(f"evaluation parameter {field!r}: {problem}")
 
     def to_dict(self) -> dict[str, object]:
         out = super().to_dict()
         out["field"] = self.field
         return out
+
+
+class UnknownArea(InvalidIntervention):
+    """A ward or LSOA code that names no stored boundary (404)."""
+
+    status = 404
+    type = "not-found"
 
 
 def new_intervention_id() -> str:
@@ -121,7 +132,7 @@ def build_intervention(
         except NotFound:
             known = store.boundaries(area_type)["code"].tolist()
             hint = f"e.g. {', '.join(known[:3])}" if known else "none are loaded"
-            raise InvalidIntervention(
+            raise UnknownArea(
                 area_type,
                 f"no {area_type} with code {code!r} is loaded ({len(known)} {area_type}s are: "
                 f"{hint}); see GET /areas?kind={area_type}",
@@ -256,7 +267,9 @@ def _window(value: object, what: str) -> tuple[datetime, datetime] | None:
     a, b = _parse_when(start, what), _parse_when(end, what)
     if b <= a:
         raise InvalidEvaluation(
-            what, f"expected the end after the start; received {a:%Y-%m-%d} to {b:%Y-%m-%d}"
+            what,
+            f"expected the end after the start; received {a:%Y-%m-%d} to {b:%Y-%m-%d}",
+            type="window-order",
         )
     return a, b
 
@@ -329,12 +342,15 @@ def evaluation_areas(
                 "control",
                 "no district or ward boundaries are loaded to take the rest of the borough "
                 "from; load them (`hotspots import boundaries`) or give a control area",
+                status=409,
             )
     elif control == "ward":
         touching = _wards_overlapping(store, target)
         if touching.empty:
             raise InvalidEvaluation(
-                "control", "the target touches no stored ward; give another control area"
+                "control",
+                "the target touches no stored ward; give another control area",
+                status=409,
             )
         base = shapely.union_all(touching.geometry.to_numpy())
         label = "ward " + ", ".join(touching["code"])
@@ -348,13 +364,17 @@ def evaluation_areas(
         try:
             base = store.area_polygon(kind, code)
         except NotFound:
-            raise InvalidEvaluation("control", f"no {kind} with code {code!r} is loaded") from None
+            raise InvalidEvaluation(
+                "control", f"no {kind} with code {code!r} is loaded", status=404
+            ) from None
         label = f"{kind} {code}"
     elif isinstance(control, dict):
         try:
             base = from_lonlat(polygon_from_geojson(control, "control"), crs)
         except InvalidIntervention as exc:
-            raise InvalidEvaluation("control", exc.message.split(": ", 1)[-1]) from None
+            raise InvalidEvaluation(
+                "control", exc.message.split(": ", 1)[-1], type=exc.type
+            ) from None
         label = "given polygon"
     else:
         raise InvalidEvaluation(
@@ -366,6 +386,7 @@ def evaluation_areas(
             "control",
             f"the control area ({label}) is empty once the target and its {buffer_m:g} m "
             "buffer are cut out; choose a larger control",
+            status=409,
         )
     return target, ring, control_area, label
 
@@ -405,7 +426,9 @@ def plan_evaluation(
     )
     if plan.before[1] > plan.after[0]:
         raise InvalidEvaluation(
-            "after", "expected the after window to start when the before window has ended"
+            "after",
+            "expected the after window to start when the before window has ended",
+            type="window-order",
         )
     if check_data:
         _check_data(store, plan)
@@ -427,6 +450,8 @@ def _check_data(store: Store, plan: EvaluationPlan) -> None:
                 f"{', '.join(missing)} in the {what} window {start:%Y-%m-%d} to "
                 f"{end:%Y-%m-%d} (end exclusive) are not loaded ({'; '.join(why)}); load those "
                 "months or choose shorter windows",
+                status=409,
+                type="data-not-loaded",
             )
 
 

@@ -27,6 +27,7 @@ from .disclosure import Disclosure
 from .filters import Window
 from .routes.areas import incidents_in_months, sensitive_categories_stored
 from .service import ARTEFACT_NOTE, without_artefacts
+from .worker import run_stoppable
 
 BOROUGH_WORDS = ("borough", "district", "all")
 
@@ -163,9 +164,11 @@ def plan_from_store(
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
     incidents, artefacts = without_artefacts(incidents, include_artefacts)
     months = list(covered.months)
-    plan = plan_days_of_action(
+    plan = run_stoppable(  # stopped at the request's time limit (api.worker)
+        plan_days_of_action,
         incidents,
         params,
+        what="the plan",
         crs=store.analysis_crs,
         area_lonlat=area.geometry_lonlat,
         area_name=area.name,

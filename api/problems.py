@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,7 @@ TITLES = {
     409: "Conflict",
     410: "Gone",
     413: "Payload too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
@@ -109,13 +111,48 @@ def _describe(error: dict) -> dict:
             "expected": "a JSON document",
             "received": f"text that is not JSON ({reason} at character {error['loc'][-1]})",
         }
-    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = _field(error.get("loc", ()))
     return {
-        "field": ".".join(loc) or None,
+        "field": field,
         "where": where,
-        "expected": error.get("msg"),
+        "expected": _expected(error, field),
         "received": _shown(error.get("input")),
     }
+
+
+#: pydantic's names for the branches of a union, which are not part of a field's name
+_BRANCH = re.compile(
+    r"^(constrained-str|str|int|float|bool|list\[.*\]|dict\[.*\]|"
+    r"function-(after|before|wrap|plain)\[.*\]|tuple\[.*\]|literal\[.*\])$"
+)
+
+
+def _field(loc) -> str | None:
+    """``categories[0]``, ``filters.area``: the field as a client names it."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header", "form"):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _BRANCH.match(str(part)):
+            out += ("." if out else "") + str(part)
+    return out or None
+
+
+def _expected(error: dict, field: str | None) -> str:
+    """What was expected, in words: a pattern or a long list of values named by what it
+    stands for (:data:`api.params.PATTERN_HELP`), not shown as a regular expression."""
+    from .params import PATTERN_HELP
+
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return PATTERN_HELP.get(ctx.get("pattern", ""), error.get("msg", ""))
+    if kind == "literal_error" and field and field.startswith(("categories", "filters.categ")):
+        return (
+            f"unknown category {error.get('input')!r}; expected a category slug (see /categories)"
+        )
+    return error.get("msg", "")
 
 
 def _shown(value: Any) -> Any:
@@ -219,12 +256,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            allowed = allowed_methods(request.app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
         return problem_response(
             exc.status_code,
             detail,
             SLUGS.get(exc.status_code, "error"),
             request.url.path,
-            getattr(exc, "headers", None),
+            headers,
         )
 
     @app.exception_handler(StoreUnavailable)
@@ -247,6 +289,28 @@ def install(app: FastAPI) -> None:
             detail = exc.message
         extra = {k: v for k, v in exc.to_dict().items() if k not in ("type", "status", "detail")}
         return problem_response(exc.status, detail, exc.type, request.url.path, **extra)
+
+
+def allowed_methods(app, scope: Scope) -> list[str]:
+    """The methods the OpenAPI document gives for the request's path, for the ``Allow``
+    header of a 405 (Starlette's names only the first route that matched the path)."""
+    templates = getattr(app.state, "path_methods", None)
+    if templates is None:
+        templates = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            methods = sorted(m.upper() for m in item if m.upper() in HTTP_METHODS)
+            templates.append((re.compile(f"^{pattern}$"), methods))
+        app.state.path_methods = templates
+    path = scope.get("path", "")
+    found: set[str] = set()
+    for pattern, methods in templates:
+        if pattern.match(path):
+            found.update(methods)
+    return sorted(found)
+
+
+HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
 class ServerErrors:

@@ -11,6 +11,7 @@ import weakref
 from dataclasses import dataclass
 
 import shapely
+from shapely.geometry import shape
 
 from geodata.coverage import coverage_of, in_months
 from geodata.crs import WGS84
@@ -204,6 +205,7 @@ def run_or_reuse(
         result=fc,
         created_at=now_utc(),
     )
+    record.params["disclosed"] = disclosed_summary(record)
     created = st.save_run(record)
     if not created:  # same run id already stored (same inputs): keep the original
         stored = st.get_run(record.run_id)
@@ -229,12 +231,28 @@ _RUN_COUNTS: dict = {}
 _RUN_COUNTS_LOCK = threading.Lock()
 
 
+def disclosed_summary(record: RunRecord) -> dict:
+    """Each role's figures and bounds of a run under the default disclosure settings,
+    kept with the run: listings (``GET /runs``, OGC collections) read no results, so a
+    store of many runs lists at once instead of loading and shaping every result."""
+    out = {}
+    for policy in (Disclosure(role=role) for role in ("analyst", "partner", "public")):
+        view = policy.run_view(record.result or {"features": []})
+        geoms = [shape(f["geometry"]) for f in view["features"] if f.get("geometry")]
+        bbox = [float(v) for v in shapely.total_bounds(geoms)] if geoms else None
+        out[policy.counts_key()] = {"counts": list(policy.run_counts(record)), "bbox": bbox}
+    return out
+
+
 def run_counts(st: Store | None, run: RunRecord, policy: Disclosure) -> tuple[int | None, int]:
     """(incidents, hotspots) of a run as the policy's role may see them.
 
     A listed run carries no result (listings stay light), so it is read once; a run
     never changes (its id names its inputs), so the figures are kept per run and policy.
     """
+    kept = (run.params or {}).get("disclosed", {}).get(policy.counts_key())
+    if kept is not None:
+        return kept["counts"][0], kept["counts"][1]
     key = (run.run_id, policy)
     with _RUN_COUNTS_LOCK:
         hit = _RUN_COUNTS.get(key)

@@ -29,9 +29,11 @@ class InvalidShareLink(HotspotsError, ValueError):
     status = 422
     type = "invalid-share-link"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.status = status  # 404: an unknown area; 409: at odds with the run shared
+        self.type = {404: "not-found", 409: "conflict"}.get(status, self.type)
 
 
 def _when(field: str, text: str | None, *, end: bool):
@@ -50,7 +52,7 @@ def filtered_run(store, run, filters: dict):
         try:
             resolve_area(store, kept["area"])
         except NotFound as exc:
-            raise InvalidShareLink("filters.area", exc.message) from None
+            raise InvalidShareLink("filters.area", exc.message, 404) from None
     cats, start, end = kept.get("categories"), kept.get("from"), kept.get("to")
     if not (cats or start or end):
         return run, kept
@@ -60,6 +62,7 @@ def filtered_run(store, run, filters: dict):
             "filters",
             f"run {run.run_id!r} keeps no analysis request, so it cannot be narrowed; make a "
             "run with the categories and window wanted and share that",
+            409,
         )
     if cats:
         try:
@@ -72,6 +75,7 @@ def filtered_run(store, run, filters: dict):
             raise InvalidShareLink(
                 "filters.categories",
                 f"expected categories of the run ({', '.join(had)}); received {cats}",
+                409,
             )
     new_start, new_end = _when("filters.from", start, end=False), _when("filters.to", end, end=True)
     old_start = _when("from", request.get("from"), end=False)
@@ -83,7 +87,7 @@ def filtered_run(store, run, filters: dict):
     try:
         params, ranking = params_from_request(request)
     except ValueError as exc:
-        raise InvalidShareLink("filters", str(exc)) from None
+        raise InvalidShareLink("filters", f"within the run shared: {exc}", 409) from None
     shown, _ = run_or_reuse(store, request, params, ranking)
     return shown, {**kept, "source_run": run.run_id}
 

@@ -47,6 +47,13 @@ class InvalidIntervention(HotspotsError, ValueError):
         return out
 
 
+class InvalidGeometry(InvalidIntervention):
+    """A polygon (GeoJSON or H3 cells) that is not a usable area: a rule of geometry no
+    request schema can state, so it has a problem type of its own."""
+
+    type = "invalid-geometry"
+
+
 def polygon_from_geojson(obj: Any, field: str = "geometry") -> BaseGeometry:
     """A valid WGS84 Polygon / MultiPolygon from GeoJSON (a geometry, a Feature, or a
     FeatureCollection whose polygons are merged); :class:`InvalidIntervention` otherwise.
@@ -56,20 +63,20 @@ def polygon_from_geojson(obj: Any, field: str = "geometry") -> BaseGeometry:
     'Polygon'
     """
     if not isinstance(obj, dict) or "type" not in obj:
-        raise InvalidIntervention(
+        raise InvalidGeometry(
             field, f"expected a GeoJSON object with a 'type'; received {type(obj).__name__}"
         )
     kind = obj["type"]
     if kind == "FeatureCollection":
         features = obj.get("features") or []
         if not features:
-            raise InvalidIntervention(field, "expected at least one feature; received none")
+            raise InvalidGeometry(field, "expected at least one feature; received none")
         parts = [polygon_from_geojson(f, f"{field}.features[{i}]") for i, f in enumerate(features)]
         return shapely.union_all(parts)
     if kind == "Feature":
         return polygon_from_geojson(obj.get("geometry"), f"{field}.geometry")
     if kind not in ("Polygon", "MultiPolygon"):
-        raise InvalidIntervention(
+        raise InvalidGeometry(
             field, f"expected a GeoJSON Polygon or MultiPolygon; received a {kind!r}"
         )
     try:
@@ -77,13 +84,13 @@ def polygon_from_geojson(obj: Any, field: str = "geometry") -> BaseGeometry:
     except (
         ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException
     ) as exc:  # fmt: skip
-        raise InvalidIntervention(field, f"the {kind} cannot be read: {exc}") from exc
+        raise InvalidGeometry(field, f"the {kind} cannot be read: {exc}") from exc
     if not geom.is_empty and not bool(np.isfinite(shapely.get_coordinates(geom)).all()):
-        raise InvalidIntervention(
+        raise InvalidGeometry(
             field, f"expected finite lon/lat numbers; the {kind} has NaN or infinite coordinates"
         )
     if geom.is_empty:
-        raise InvalidIntervention(field, f"the {kind} is empty")
+        raise InvalidGeometry(field, f"the {kind} is empty")
     x0, y0, x1, y1 = UK_BOUNDS_LONLAT
     bx0, by0, bx1, by1 = geom.bounds
     inside = x0 <= bx0 and bx1 <= x1 and y0 <= by0 and by1 <= y1
@@ -94,29 +101,29 @@ def polygon_from_geojson(obj: Any, field: str = "geometry") -> BaseGeometry:
             if swapped
             else "British National Grid metres or another CRS must be converted to lon/lat"
         )
-        raise InvalidIntervention(
+        raise InvalidGeometry(
             field,
             f"expected WGS84 lon/lat inside the UK (lon {x0}..{x1}, lat {y0}..{y1}); received "
             f"bounds {tuple(round(v, 6) for v in geom.bounds)} ({hint})",
         )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise InvalidIntervention(field, f"the {kind} is not a valid polygon: {reason}")
+        raise InvalidGeometry(field, f"the {kind} is not a valid polygon: {reason}")
     if geom.area == 0:
-        raise InvalidIntervention(field, f"the {kind} has no area")
+        raise InvalidGeometry(field, f"the {kind} has no area")
     return geom
 
 
 def cells_polygon(cells: list[str], field: str = "cells") -> BaseGeometry:
     """The union of H3 cells as a WGS84 polygon (H3 boundaries are (lat, lng); swapped here)."""
     if not cells:
-        raise InvalidIntervention(field, "expected at least one H3 cell; received none")
+        raise InvalidGeometry(field, "expected at least one H3 cell; received none")
     if len(cells) > MAX_CELLS:
-        raise InvalidIntervention(field, f"expected at most {MAX_CELLS} cells; got {len(cells)}")
+        raise InvalidGeometry(field, f"expected at most {MAX_CELLS} cells; got {len(cells)}")
     polys = []
     for i, cell in enumerate(cells):
         if not isinstance(cell, str) or not h3.is_valid_cell(cell):
-            raise InvalidIntervention(
+            raise InvalidGeometry(
                 f"{field}[{i}]", f"expected an H3 cell id such as '89195da49b7ffff'; got {cell!r}"
             )
         polys.append(shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]))

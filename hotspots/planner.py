@@ -77,6 +77,12 @@ class InvalidPlan(HotspotsError, ValueError):
     type = "invalid-plan"
 
 
+class PlanBudgetTooSmall(InvalidPlan):
+    """An officer-hours budget smaller than one visit (one field against another)."""
+
+    type = "plan-budget"
+
+
 @dataclass(frozen=True)
 class PlanParams:
     """What to plan for. Give exactly one of ``sites`` (K) and ``hours`` (an officer-hours budget).
@@ -120,7 +126,7 @@ class PlanParams:
                 f"hours_per_site: expected hours > 0 and ≤ 24, got {self.hours_per_site}"
             )
         if self.hours is not None and self.hours < self.hours_per_site:
-            raise InvalidPlan(
+            raise PlanBudgetTooSmall(
                 f"hours: a budget of {self.hours:g} h cannot pay for one visit of "
                 f"{self.hours_per_site:g} h (hours_per_site)"
             )

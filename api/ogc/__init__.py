@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from .routes import default_limit, router
+from ..filters import declare_page_size
+from .routes import router
 
 ITEMS_PATH = "/ogc/collections/{collection_id}/items"
 
@@ -38,15 +39,8 @@ def install(app: FastAPI, settings) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = build()
-            for param in schema["paths"][ITEMS_PATH]["get"]["parameters"]:
-                if param["name"] == "limit":
-                    param["schema"] = {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": settings.max_page_size,
-                        "default": default_limit(settings),
-                        "title": "Limit",
-                    }
+            declare_page_size(schema, ITEMS_PATH, settings, minimum=1)
+            declare_page_size(schema, "/incidents", settings)
             app.openapi_schema = schema
         return app.openapi_schema
 

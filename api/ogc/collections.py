@@ -211,6 +211,9 @@ _RUN_BOUNDS_KEPT = 512
 def _run_bbox(store, coll: Collection, policy: Disclosure, run_features) -> list | None:
     run = coll.run
     key = (run.run_id, run.created_at, policy)
+    kept = (run.params or {}).get("disclosed", {}).get(policy.counts_key())
+    if kept is not None:  # kept with the run when it was made (api.service)
+        return kept["bbox"]
     if key not in _RUN_BOUNDS:
         if not run.result:  # a listing's record: load the stored result once
             run = store.get_run(run.run_id) or run

@@ -8,7 +8,7 @@ CRS is British National Grid, so GIS clients get exactly the store's metres.
 
 from __future__ import annotations
 
-import math
+import re
 
 import numpy as np
 import shapely
@@ -17,6 +17,7 @@ from shapely.geometry import mapping, shape
 from geodata.crs import BNG, WGS84, transformer
 
 from ..filters import invalid
+from ..params import BBOX46
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 BNG_URI = "http://www.opengis.net/def/crs/EPSG/0/27700"
@@ -34,6 +35,12 @@ _ALIASES = {
     "epsg:27700": BNG_URI,
     "[epsg:27700]": BNG_URI,
 }
+#: every spelling accepted (the URIs over http or https; short forms in upper or lower
+#: case), published as the parameters' enum
+CRS_NAMES = sorted(
+    {*SUPPORTED, *(u.replace("http://", "https://", 1) for u in SUPPORTED)}
+    | {*_ALIASES, *(a.upper() for a in _ALIASES)}
+)
 
 
 def parse_crs(value: str | None, param: str) -> str:
@@ -44,32 +51,28 @@ def parse_crs(value: str | None, param: str) -> str:
     """
     if value is None:
         return CRS84
-    text = value.strip()
-    uri = text.replace("https://", "http://", 1)
-    if uri in SUPPORTED:
-        return uri
-    found = _ALIASES.get(text.lower())
-    if found is None:
+    if value not in CRS_NAMES:
         raise invalid(param, CRS_HELP, value)
-    return found
+    uri = value.replace("https://", "http://", 1)
+    return uri if uri in SUPPORTED else _ALIASES[value.lower()]
 
 
 def parse_bbox(text: str | None, crs: str) -> tuple[float, float, float, float] | None:
     """The ``bbox`` parameter as (minX, minY, maxX, maxY) in ``crs`` (heights dropped)."""
     if text is None:
         return None
-    try:
-        v = [float(p) for p in text.split(",")]
-    except ValueError:
-        raise invalid("bbox", BBOX_HELP, text) from None
+    if not re.fullmatch(BBOX46, text):
+        raise invalid("bbox", BBOX_HELP + " (decimal numbers)", text)
+    v = [float(p) for p in text.split(",")]
     if len(v) == 6:
         v = [v[0], v[1], v[3], v[4]]
-    if len(v) != 4 or not all(map(math.isfinite, v)) or v[0] > v[2] or v[1] > v[3]:
-        raise invalid("bbox", BBOX_HELP + " with min <= max", text)
+    rule = "invalid-bbox"  # a rule the schema cannot state (api.params.CROSS_FIELD_RULES)
+    if v[0] > v[2] or v[1] > v[3]:
+        raise invalid("bbox", BBOX_HELP + " with min <= max", text, type=rule)
     if crs == CRS84 and not (v[0] >= -180 and v[2] <= 180 and v[1] >= -90 and v[3] <= 90):
-        raise invalid("bbox", BBOX_HELP + " within lon -180..180 and lat -90..90", text)
+        raise invalid("bbox", BBOX_HELP + " within lon -180..180 and lat -90..90", text, type=rule)
     if crs != CRS84 and not all(abs(x) <= 1e8 for x in v):
-        raise invalid("bbox", BBOX_HELP + " within ±100,000 km", text)
+        raise invalid("bbox", BBOX_HELP + " within ±100,000 km", text, type=rule)
     return (v[0], v[1], v[2], v[3])
 
 

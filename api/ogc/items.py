@@ -66,7 +66,7 @@ def open_cursor(secret: str, cid: str, token: str):
     except (ValueError, TypeError):
         found_cid, key = None, None
     if found_cid != cid:
-        raise invalid("cursor", CURSOR_HELP, token)
+        raise invalid("cursor", CURSOR_HELP, token, type="invalid-cursor")
     return key
 
 
@@ -204,7 +204,7 @@ def _after(key, after) -> bool:
     try:
         return key > after
     except TypeError:  # a cursor of another kind of key
-        raise invalid("cursor", CURSOR_HELP, after) from None
+        raise invalid("cursor", CURSOR_HELP, after, type="invalid-cursor") from None
 
 
 def select(store, settings, caller, coll: Collection, sel: Selection) -> Page:

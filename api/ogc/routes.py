@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from ..deps import CallerDep, SettingsDep, StoreDep
 from ..filters import MAX_OFFSET, invalid, parse_window
+from ..params import BBOX46, DATETIME, query_schema
 from ..problems import Problem
 from . import collections as cat
 from .common import (
@@ -32,7 +33,7 @@ from .common import (
     table,
     wants_html,
 )
-from .crs import BBOX_HELP, CRS84, CRS_HELP, content_crs, parse_bbox, parse_crs
+from .crs import BBOX_HELP, CRS84, CRS_HELP, CRS_NAMES, content_crs, parse_bbox, parse_crs
 from .items import (
     Selection,
     one,
@@ -52,6 +53,11 @@ CONFORMS_TO = [
         for c in ("core", "geojson", "html", "oas30")
     ),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+CrsQuery = Annotated[
+    str | None,
+    Query(description=f"CRS of the answer: {CRS_HELP}", json_schema_extra={"enum": CRS_NAMES}),
 ]
 
 
@@ -264,14 +270,25 @@ def list_items(
     store: StoreDep,
     settings: SettingsDep,
     caller: CallerDep,
-    bbox: Annotated[str | None, Query(description=BBOX_HELP)] = None,
-    bbox_crs: Annotated[
-        str | None, Query(alias="bbox-crs", description=f"CRS of bbox: {CRS_HELP}")
+    bbox: Annotated[
+        str | None, Query(description=BBOX_HELP, json_schema_extra=query_schema(BBOX46))
     ] = None,
-    crs: Annotated[str | None, Query(description=f"CRS of the answer: {CRS_HELP}")] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(
+            alias="bbox-crs",
+            description=f"CRS of bbox: {CRS_HELP}",
+            json_schema_extra={"enum": CRS_NAMES},
+        ),
+    ] = None,
+    crs: CrsQuery = None,
     datetime_: Annotated[
         str | None,
-        Query(alias="datetime", description="RFC 3339 instant or interval a/b, '..' open"),
+        Query(
+            alias="datetime",
+            description="RFC 3339 instant or interval a/b, '..' open",
+            json_schema_extra=query_schema(DATETIME),
+        ),
     ] = None,
     limit: Annotated[int | None, Query(ge=1, description="page size")] = None,
     offset: Annotated[
@@ -337,7 +354,7 @@ def read_item(
     store: StoreDep,
     settings: SettingsDep,
     caller: CallerDep,
-    crs: Annotated[str | None, Query(description=f"CRS of the answer: {CRS_HELP}")] = None,
+    crs: CrsQuery = None,
     f: Format = None,
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from ..deps import AnalystDep, DisclosureDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
+from ..params import JSON_NUMBER, Bool, CategorySlug, Int, MonthOrDay, Num
 from ..problems import Problem
 from ..service import SHAPED_RUNS, params_from_request, run_counts, run_or_reuse
 
@@ -42,27 +43,29 @@ class AnalysisRequest(BaseModel):
     )
 
     method: Literal["dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde"] = "dbscan"
-    categories: list[str] | None = Field(None, description="category slugs; all when left out")
-    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
-    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
-    eps_m: float | None = Field(None, ge=1, le=5000, strict=True)
-    min_samples: int | None = Field(None, ge=1, le=100_000)
-    min_cluster_size: int = Field(15, ge=2, le=100_000)
-    resolution: int | None = Field(None, ge=7, le=10)
-    k: int = Field(1, ge=1, le=5)
+    categories: list[CategorySlug] | None = Field(
+        None, description="category slugs; all when left out"
+    )
+    date_from: MonthOrDay | None = Field(None, alias="from")
+    date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
+    eps_m: Num | None = Field(None, ge=1, le=5000, strict=True)
+    min_samples: Annotated[int, Field(ge=1, le=100_000), JSON_NUMBER] | None = Field(None)
+    min_cluster_size: Int = Field(15, ge=2, le=100_000)
+    resolution: Annotated[int, Field(ge=7, le=10), JSON_NUMBER] | None = Field(None)
+    k: Int = Field(1, ge=1, le=5)
     value: Literal["count", "harm"] = "count"
-    permute: bool = False
-    permutations: int = Field(999, ge=19, le=9999)
-    fdr: bool = False
-    bandwidth_m: float | None = Field(None, gt=0, le=10_000, strict=True)
-    cell_m: float = Field(50.0, ge=10, le=1000, strict=True)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    include_artefacts: bool = Field(
+    permute: Bool = False
+    permutations: Int = Field(999, ge=19, le=9999)
+    fdr: Bool = False
+    bandwidth_m: Num | None = Field(None, gt=0, le=10_000, strict=True)
+    cell_m: Num = Field(50.0, ge=10, le=1000, strict=True)
+    seed: Int = Field(0, ge=0, le=2**31 - 1)
+    include_artefacts: Bool = Field(
         False,
         description="keep incidents at recording places (e.g. 'On or near Police Station'), "
         "left out by default",
     )
-    weights: dict[Literal["volume", "harm", "trend", "concern"], float] | None = Field(
+    weights: dict[Literal["volume", "harm", "trend", "concern"], Num] | None = Field(
         None, description="ranking weights; components left out keep their default"
     )
 
@@ -75,7 +78,7 @@ class RunSummary(BaseModel):
         description="incidents analysed, as the caller may see them (the public: rounded, "
         "null below the threshold)"
     )
-    hotspots: int = Field(description="hotspots the caller may see")
+    hotspots: Int = Field(description="hotspots the caller may see")
     links: dict[str, str]
 
 

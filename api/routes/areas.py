@@ -19,6 +19,7 @@ from hotspots.rates import area_rates, lsoa_population_to_areas
 
 from ..deps import DisclosureDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
+from ..params import CategoriesQuery, FromQuery, ToQuery
 from ..problems import Problem
 
 router = APIRouter(tags=["areas"])
@@ -206,9 +207,9 @@ def list_areas(
     settings: SettingsDep,
     policy: DisclosureDep,
     kind: Annotated[Literal["ward", "lsoa"], Query()] = "ward",
-    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
+    categories: CategoriesQuery = None,
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
 ) -> Response:
     window = parse_window(date_from, date_to, None, settings)
     cats = parse_categories(categories)

@@ -8,7 +8,6 @@ Bad input is a 422 problem naming the field (``errors[].field``).
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -16,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geodata.interventions import InvalidIntervention
 from geodata.model import INTERVENTION_KINDS
-from geodata.stores import IncidentQuery
 
 from ..backtests import NoStudyArea, run_backtest
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
@@ -30,8 +28,17 @@ from ..interventions import (
     finite_json,
     interventions_geojson,
 )
+from ..params import (
+    CODE,
+    CONTROL,
+    H3_CELL,
+    CategorySlug,
+    Day,
+    Int,
+    MonthOrDay,
+    Num,
+)
 from ..problems import Problem
-from ..worker import run_stoppable
 
 router = APIRouter(tags=["evaluation"])
 
@@ -47,7 +54,7 @@ SQUARE = {
 def _invalid(exc: InvalidIntervention | InvalidEvaluation, where: str = "body") -> Problem:
     problem = exc.message.split(": ", 1)[-1]
     return Problem(
-        422,
+        getattr(exc, "status", 422),
         exc.message,
         type=exc.type,
         errors=[{"field": exc.field, "where": where, "expected": problem, "received": None}],
@@ -64,6 +71,11 @@ class InterventionCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # the area: exactly one of these four, given (not null)
+            "oneOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("geometry", "ward", "lsoa", "cells")
+            ],
             "examples": [
                 {
                     "title": "Day of action: town centre",
@@ -81,23 +93,25 @@ class InterventionCreate(BaseModel):
                     "end_date": "2022-11-30",
                     "ward": "E05004977",
                 },
-            ]
+            ],
         },
     )
 
     title: str = Field(..., min_length=1, max_length=200, description="what was done")
     kind: Literal[INTERVENTION_KINDS] = Field(..., description="what sort of intervention")  # type: ignore[valid-type]
-    start_date: date = Field(..., description=f"a date {DATE_RANGE}")
-    end_date: date | None = Field(
+    start_date: Day = Field(..., description=f"a date {DATE_RANGE}")
+    end_date: Day | None = Field(
         None, description=f"inclusive; default the start date; a date {DATE_RANGE}"
     )
     geometry: dict[str, Any] | None = Field(
         None, description="GeoJSON Polygon/MultiPolygon/Feature in WGS84 [lon, lat]"
     )
-    ward: str | None = Field(None, max_length=20, description="a stored ward code")
-    lsoa: str | None = Field(None, max_length=20, description="a stored LSOA code")
-    cells: list[str] | None = Field(None, max_length=5000, description="H3 cell ids")
-    officer_hours: float | None = Field(None, ge=0, le=1_000_000, strict=True)
+    ward: str | None = Field(None, pattern=CODE, description="a stored ward code")
+    lsoa: str | None = Field(None, pattern=CODE, description="a stored LSOA code")
+    cells: list[Annotated[str, Field(pattern=H3_CELL)]] | None = Field(
+        None, min_length=1, max_length=5000, description="H3 cell ids"
+    )
+    officer_hours: Num | None = Field(None, ge=0, le=1_000_000, strict=True)
     notes: str = Field("", max_length=10_000)
 
 
@@ -178,7 +192,11 @@ def list_interventions(store: StoreDep, caller: PartnerDep) -> list[dict]:
     responses={200: {"content": {GEOJSON: {}}}},
 )
 def read_interventions_geojson(
-    store: StoreDep, caller: PartnerDep, buffer_m: float = DEFAULT_BUFFER_M
+    store: StoreDep,
+    caller: PartnerDep,
+    buffer_m: Annotated[float, Query(ge=0, le=5000, description="displacement buffer, m")] = (
+        DEFAULT_BUFFER_M
+    ),
 ) -> Response:
     if not 0 <= buffer_m <= 5000:
         raise Problem(
@@ -235,19 +253,23 @@ class EvaluationRequest(BaseModel):
         },
     )
 
-    buffer_m: float = Field(
+    buffer_m: Num = Field(
         DEFAULT_BUFFER_M, ge=0, le=5000, description="displacement buffer", strict=True
     )
-    control: str | dict[str, Any] = Field(
+    control: Annotated[str, Field(pattern=CONTROL)] | dict[str, Any] = Field(
         "auto",
         description="auto, borough, ward, ward:CODE, lsoa:CODE or a GeoJSON polygon (WGS84)",
     )
-    months: int = Field(DEFAULT_WINDOW_MONTHS, ge=1, le=36)
-    before: tuple[str, str] | None = Field(
-        None, description="[start, end) as YYYY-MM or YYYY-MM-DD; end exclusive"
+    months: Int = Field(DEFAULT_WINDOW_MONTHS, ge=1, le=36)
+    before: tuple[MonthOrDay, MonthOrDay] | None = Field(
+        None, strict=False, description="[start, end) as YYYY-MM or YYYY-MM-DD; end exclusive"
     )
-    after: tuple[str, str] | None = Field(None, description="[start, end); end exclusive")
-    categories: list[str] | None = Field(None, description="category slugs; all when left out")
+    after: tuple[MonthOrDay, MonthOrDay] | None = Field(
+        None, strict=False, description="[start, end); end exclusive"
+    )
+    categories: list[CategorySlug] | None = Field(
+        None, description="category slugs; all when left out"
+    )
 
 
 @router.post(
@@ -303,17 +325,19 @@ class BacktestRequest(BaseModel):
         },
     )
 
-    categories: list[str] | None = Field(None, description="category slugs; all when left out")
-    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
-    date_to: str | None = Field(None, alias="to", description="inclusive")
+    categories: list[CategorySlug] | None = Field(
+        None, description="category slugs; all when left out"
+    )
+    date_from: MonthOrDay | None = Field(None, alias="from")
+    date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
     methods: list[Literal["naive", "gistar", "kde", "dbscan"]] = Field(
         default_factory=lambda: ["naive", "gistar", "kde", "dbscan"], min_length=1
     )
-    train_months: int = Field(3, ge=1, le=24)
-    test_months: int = Field(1, ge=1, le=12)
-    area_share: float = Field(0.05, gt=0, lt=1, strict=True)
-    resolution: int = Field(10, ge=7, le=10)
-    min_test_count: int = Field(
+    train_months: Int = Field(3, ge=1, le=24)
+    test_months: Int = Field(1, ge=1, le=12)
+    area_share: Num = Field(0.05, gt=0, lt=1, strict=True)
+    resolution: Int = Field(10, ge=7, le=10)
+    min_test_count: Int = Field(
         30, ge=0, le=100_000, description="test months with fewer incidents are not averaged"
     )
 
@@ -366,156 +390,3 @@ def create_backtest(
 
         return Response(backtest_html(doc), media_type="text/html; charset=utf-8")
     return doc
-
-
-# --------------------------------------------------------------------------- Knox
-
-
-DEFAULT_SPACE_BANDS_M = (0.0, 100.0, 200.0, 400.0, 800.0)
-MAX_KNOX_INCIDENTS = 20_000
-
-
-class KnoxRequest(BaseModel):
-    """A Knox test of near repeats for chosen categories; bands are half-open ``[a, b)``."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "categories": ["burglary"],
-                    "from": "2022-01",
-                    "to": "2022-12",
-                    "space_bands_m": [0, 100, 200, 400, 800],
-                    "permutations": 999,
-                    "risk_zones": True,
-                }
-            ]
-        },
-    )
-
-    categories: list[str] = Field(..., min_length=1, description="category slugs, e.g. burglary")
-    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
-    date_to: str | None = Field(None, alias="to", description="inclusive")
-    space_bands_m: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_SPACE_BANDS_M),
-        min_length=2,
-        max_length=20,
-        description="increasing edges in metres; band k is [e[k], e[k+1])",
-    )
-    time_bands_days: list[float] | None = Field(
-        None,
-        min_length=2,
-        max_length=20,
-        description="increasing edges in days; default month-wide bands for police.uk "
-        "(month-dated) data, else weekly",
-    )
-    permutations: int = Field(999, ge=19, le=9999)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    risk_zones: bool = Field(False, description="also return near-repeat risk zones (GeoJSON)")
-    as_of: date | None = Field(None, description="risk zones active on this day (default: end)")
-
-
-@router.post(
-    "/knox",
-    operation_id="create_knox_test",
-    summary="Knox test of near repeats, with Monte Carlo p-values and optional risk zones",
-)
-def create_knox_test(
-    body: KnoxRequest, store: StoreDep, settings: SettingsDep, caller: AnalystDep
-) -> dict:
-    from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
-
-    window = parse_window(body.date_from, body.date_to, None, settings, where="body")
-    cats = parse_categories(",".join(body.categories), "body")
-    table = store.query_incidents(
-        IncidentQuery(
-            start=window.start,
-            end=window.end,
-            categories=cats,
-            columns=["x", "y", "occurred_at", "occurred_precision"],
-        )
-    ).to_pandas()
-    if len(table) > MAX_KNOX_INCIDENTS:
-        raise Problem(
-            422,
-            f"{len(table):,} incidents match; a Knox test here takes at most "
-            f"{MAX_KNOX_INCIDENTS:,}: narrow the categories or the time window",
-            errors=[{"field": "categories", "where": "body", "expected": "fewer incidents"}],
-        )
-    if len(table) < 2:
-        raise Problem(
-            422,
-            f"{len(table)} incidents match; a Knox test needs at least two",
-            errors=[{"field": "categories", "where": "body", "expected": "two or more incidents"}],
-        )
-    bands = body.time_bands_days
-    if bands is None:
-        monthly = (table["occurred_precision"] == "month").all()
-        bands = list(MONTH_BANDS_DAYS if monthly else DAY_BANDS_DAYS)
-    try:
-        result = run_stoppable(  # stopped at the request's time limit
-            knox,
-            table["x"].to_numpy(),
-            table["y"].to_numpy(),
-            days_since(table["occurred_at"]),
-            body.space_bands_m,
-            bands,
-            permutations=body.permutations,
-            seed=body.seed,
-            what="the Knox test",
-        )
-    except ValueError as exc:
-        name, sep, problem = str(exc).partition(": ")
-        raise Problem(
-            422,
-            str(exc),
-            errors=[{"field": name if sep else None, "where": "body", "expected": problem}],
-        ) from None
-    doc = finite_json(json.loads(json.dumps(result.to_dict(), default=str)))
-    doc["categories"] = cats
-    doc["window"] = [
-        window.start.isoformat() if window.start else None,
-        window.end.isoformat() if window.end else None,
-    ]
-    if body.risk_zones:
-        doc["risk_zones"] = _risk_zones(store, table, result, body, window, risk_zones)
-    return doc
-
-
-def _risk_zones(store, table, result, body: KnoxRequest, window, risk_zones) -> dict:
-    from geodata.interventions import to_lonlat_geojson
-
-    extent = result.extent()
-    as_of = body.as_of or (window.end.date() if window.end else table["occurred_at"].max().date())
-    zones = {"type": "FeatureCollection", "features": [], "as_of": str(as_of), "extent": None}
-    if extent is None:
-        zones["note"] = "no significant near-repeat pattern at the nearest bands: no zones"
-        return zones
-    radius_m, days = extent
-    zones["extent"] = {"radius_m": radius_m, "days": days}
-    frame = risk_zones(
-        table["x"].to_numpy(),
-        table["y"].to_numpy(),
-        table["occurred_at"],
-        as_of=str(as_of),
-        radius_m=radius_m,
-        days=days,
-        crs=store.analysis_crs,
-    )
-    for i, row in enumerate(frame.itertuples()):
-        zones["features"].append(
-            {
-                "type": "Feature",
-                "id": i,
-                "geometry": to_lonlat_geojson(row.geometry, store.analysis_crs),
-                "properties": {
-                    "incidents": int(row.incidents),
-                    "first_occurred": str(row.first_occurred),
-                    "last_occurred": str(row.last_occurred),
-                    "expires": str(row.expires),
-                },
-            }
-        )
-    return zones

@@ -15,6 +15,7 @@ backtest route in :mod:`api.routes.evaluation`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -29,6 +30,7 @@ from ..interventions import (
     InvalidEvaluation,
     evaluate_intervention,
 )
+from ..params import CONTROL, WINDOW_PAIR, CategoriesQuery, query_schema
 from ..problems import Problem
 from .evaluation import _invalid
 
@@ -45,8 +47,8 @@ PARTNER_NOTE = (
 def _pair(text: str | None, name: str) -> tuple[str, str] | None:
     if text is None:
         return None
-    bits = [b.strip() for b in text.split(",")]
-    if len(bits) != 2 or not all(bits):
+    bits = text.split(",")
+    if not re.fullmatch(WINDOW_PAIR, text):
         raise Problem(
             422,
             f"query parameter {name!r}: expected START,END (YYYY-MM or YYYY-MM-DD, end "
@@ -74,16 +76,26 @@ def read_evaluation_map(
     ),
     control: Annotated[
         str,
-        Query(max_length=60, description="auto, borough, ward, ward:CODE or lsoa:CODE"),
+        Query(
+            description="auto, borough, ward, ward:CODE or lsoa:CODE",
+            json_schema_extra=query_schema(CONTROL),
+        ),
     ] = "auto",
     months: Annotated[int, Query(ge=1, le=36, description="whole months either side")] = (
         DEFAULT_WINDOW_MONTHS
     ),
     before: Annotated[
-        str | None, Query(max_length=40, description="START,END (end exclusive)")
+        str | None,
+        Query(
+            description="START,END as YYYY-MM or YYYY-MM-DD (end exclusive)",
+            json_schema_extra=query_schema(WINDOW_PAIR),
+        ),
     ] = None,
-    after: Annotated[str | None, Query(max_length=40, description="START,END")] = None,
-    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
+    after: Annotated[
+        str | None,
+        Query(description="START,END", json_schema_extra=query_schema(WINDOW_PAIR)),
+    ] = None,
+    categories: CategoriesQuery = None,
 ) -> HTMLResponse:
     from maps.evaluation import evaluation_map_html
     from maps.settings import MapSettings

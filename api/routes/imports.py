@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from geodata.coverage import coverage_of
 from geodata.errors import HotspotsError
 from geodata.model import REASONS, JobRecord
+from geodata.readers.council import list_profiles
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..filters import MAX_OFFSET
@@ -100,7 +101,9 @@ class ImportForm(BaseModel):
     """The form fields of an upload besides ``file``."""
 
     kind: Literal["police", "council"] = "police"
-    profile: str | None = Field(None, max_length=200, description="council profile name")
+    profile: Literal[tuple(list_profiles())] | None = Field(  # type: ignore[valid-type]
+        None, description="council profile name (a council file needs one)"
+    )
     source: str | None = Field(None, max_length=200)
     period: str | None = Field(None, max_length=100)
     dry_run: bool = False
@@ -108,10 +111,15 @@ class ImportForm(BaseModel):
 
 def _form_schema() -> dict:
     schema = ImportForm.model_json_schema()
+    for prop in schema["properties"].values():  # a form cannot send null: absent instead
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if options:
+            prop.update(options[0])
     schema["properties"] = {
         "file": {
             "type": "string",
             "format": "binary",
+            "minLength": 1,
             "description": "police.uk CSV or zip, or a council CSV/xlsx",
         },
         **schema["properties"],
@@ -171,7 +179,7 @@ async def _save_upload(upload: StarletteUpload, limit_mb: float, folder: Path) -
                 )
             out.write(chunk)
     if size == 0:
-        raise Problem(422, f"file {name}: the upload is empty")
+        raise Problem(422, f"file {name}: the upload is empty", type="invalid-input-file")
     return path
 
 
@@ -348,7 +356,7 @@ def list_quarantine(
     store: StoreDep,
     caller: AnalystDep,
     batch_id: Annotated[str | None, Query()] = None,
-    reason: Annotated[str | None, Query(description=", ".join(REASONS))] = None,
+    reason: Annotated[Literal[tuple(REASONS)] | None, Query()] = None,  # type: ignore[valid-type]
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict]:

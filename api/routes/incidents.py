@@ -15,6 +15,8 @@ from ..deps import DisclosureDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import (
     BBOX_HELP,
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
     check_page,
     incident_query,
     parse_area,
@@ -22,6 +24,7 @@ from ..filters import (
     parse_categories,
     parse_window,
 )
+from ..params import AREA, BBOX4, CategoriesQuery, FromQuery, ToQuery, query_schema
 
 router = APIRouter(tags=["incidents"])
 
@@ -73,13 +76,21 @@ def list_incidents(
     settings: SettingsDep,
     caller: PartnerDep,
     policy: DisclosureDep,
-    bbox: Annotated[str | None, Query(description=BBOX_HELP)] = None,
-    area: Annotated[str | None, Query(description="kind:code, e.g. ward:E05004964")] = None,
-    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
-    date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM[-DD]")] = None,
-    date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM[-DD], inclusive")] = None,
-    limit: Annotated[int | None, Query(description="page size")] = None,
-    offset: Annotated[int, Query(description="first item")] = 0,
+    bbox: Annotated[
+        str | None, Query(description=BBOX_HELP, json_schema_extra=query_schema(BBOX4))
+    ] = None,
+    area: Annotated[
+        str | None,
+        Query(description="kind:code, e.g. ward:E05004964", json_schema_extra=query_schema(AREA)),
+    ] = None,
+    categories: CategoriesQuery = None,
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_PAGE_SIZE, description="page size (at most HOTSPOTS_MAX_PAGE_SIZE)"),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="first item")] = 0,
 ) -> dict:
     window = parse_window(date_from, date_to, None, settings)
     limit = check_page(limit, offset, settings)

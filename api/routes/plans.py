@@ -25,6 +25,18 @@ from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
+from ..params import (
+    HOURS,
+    JSON_NUMBER,
+    Bool,
+    CategoriesQuery,
+    CategorySlug,
+    FromQuery,
+    Int,
+    MonthOrDay,
+    Num,
+    ToQuery,
+)
 from ..plan_service import parse_times, plan_from_store, plan_map_page, ward_briefing
 from ..problems import Problem
 
@@ -47,6 +59,11 @@ class PlanRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # sites and hours are alternatives: exactly one is given (as a number)
+            "oneOf": [
+                {"required": ["sites"], "properties": {"sites": {"type": "integer"}}},
+                {"required": ["hours"], "properties": {"hours": {"type": "number"}}},
+            ],
             "examples": [
                 {
                     "area": "borough",
@@ -63,30 +80,40 @@ class PlanRequest(BaseModel):
                     "days": ["Fri", "Sat"],
                     "times": "18-23",
                 },
-            ]
+            ],
         },
     )
 
     area: str = Field(
         "borough", description="borough, a ward or LSOA code, ward:CODE or a ward name"
     )
-    categories: list[str] | None = Field(None, description="category slugs; all when left out")
-    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
-    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
-    sites: int | None = Field(None, ge=1, le=MAX_SITES, description="number of sites K")
-    hours: float | None = Field(None, gt=0, le=168, description="officer-hours budget", strict=True)
-    hours_per_site: float = Field(1.0, gt=0, le=24, strict=True)
+    categories: list[CategorySlug] | None = Field(
+        None, description="category slugs; all when left out"
+    )
+    date_from: MonthOrDay | None = Field(None, alias="from")
+    date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
+    sites: Annotated[int, Field(ge=1, le=MAX_SITES), JSON_NUMBER] | None = Field(
+        None, description="number of sites K"
+    )
+    hours: Num | None = Field(None, gt=0, le=168, description="officer-hours budget", strict=True)
+    hours_per_site: Num = Field(1.0, gt=0, le=24, strict=True)
     travel_mode: Literal["walk", "drive"] = "walk"
-    speed_kmh: float | None = Field(None, gt=0, le=130, strict=True)
+    speed_kmh: Num | None = Field(None, gt=0, le=130, strict=True)
     days: list[Weekday] | None = Field(None, description="preferred days")
-    times: str | None = Field(None, description="preferred hours, e.g. 18-23 or 20:00-02:00")
-    ring: int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")
-    include_artefacts: bool = Field(
+    times: str | None = Field(
+        None, pattern=HOURS, description="preferred hours, e.g. 18-23 or 20:00-02:00"
+    )
+    ring: Int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")
+    include_artefacts: Bool = Field(
         False, description="offer recording places (e.g. police stations) as sites"
     )
-    start: tuple[float, float] | None = Field(
-        None, description="where officers set off, [lon, lat] (WGS84)"
-    )
+    start: (
+        tuple[
+            Annotated[float, Field(ge=-180, le=180, strict=True)],
+            Annotated[float, Field(ge=-90, le=90, strict=True)],
+        ]
+        | None
+    ) = Field(None, strict=False, description="where officers set off, [lon, lat] (WGS84)")
 
 
 def _format(request: Request, f: str | None) -> str:
@@ -194,9 +221,9 @@ def read_ward_briefing(
     store: StoreDep,
     settings: SettingsDep,
     caller: CallerDep,
-    categories: Annotated[str | None, Query(description="comma-separated slugs")] = None,
-    date_from: Annotated[str | None, Query(alias="from")] = None,
-    date_to: Annotated[str | None, Query(alias="to")] = None,
+    categories: CategoriesQuery = None,
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
     f: Annotated[Literal["html", "json", "pdf"] | None, Query()] = None,
 ) -> Response:
     window = parse_window(date_from, date_to, None, settings)

@@ -23,6 +23,7 @@ from geodata.errors import NotFound
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..map_service import keep_within, run_map_page
+from ..params import CategorySlug, Int, MonthOrDay
 from ..plan_service import resolve_area
 from ..problems import Problem
 from ..security import now_utc, verify_link
@@ -97,11 +98,11 @@ class ShareFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    categories: list[str] | None = Field(
+    categories: list[CategorySlug] | None = Field(
         None, min_length=1, max_length=50, description="category slugs (within the run's)"
     )
-    date_from: str | None = Field(None, alias="from", description="YYYY-MM or YYYY-MM-DD")
-    date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
+    date_from: MonthOrDay | None = Field(None, alias="from")
+    date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
     area: str | None = Field(
         None, max_length=100, description="ward:CODE, lsoa:CODE or a ward name"
     )
@@ -119,7 +120,7 @@ class ShareLinkRequest(BaseModel):
 
     run_id: str = Field(..., min_length=1, max_length=100)
     role: Literal["partner", "public"] = "partner"
-    expires_in_days: int = Field(14, ge=1, le=365)
+    expires_in_days: Int = Field(14, ge=1, le=365)
     filters: ShareFilters = Field(
         default_factory=ShareFilters, description="applied on the server to what the link shows"
     )
@@ -181,7 +182,10 @@ def create_share_link(
         raise Problem(404, exc.message) from None
     except InvalidShareLink as exc:
         raise Problem(
-            422, f"body field {exc.message}", errors=[{"field": exc.field, "where": "body"}]
+            exc.status,
+            f"body field {exc.message}",
+            type=exc.type,
+            errors=[{"field": exc.field, "where": "body"}],
         ) from None
     return _public(link, url)
 

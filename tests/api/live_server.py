@@ -14,11 +14,15 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def serve(app) -> Iterator[int]:
-    """Serve ``app`` (lifespan on) on a free loopback port; yields the port."""
+def serve(app, **config) -> Iterator[int]:
+    """Serve ``app`` (lifespan on) on a free loopback port; yields the port. The service's
+    own HTTP protocol unless ``config`` (uvicorn.Config options) says otherwise."""
+    from api.http_protocol import ProblemHttpToolsProtocol
+
+    config = {"http": ProblemHttpToolsProtocol, **config}
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

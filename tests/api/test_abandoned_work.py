@@ -58,3 +58,19 @@ def test_an_analysis_past_the_time_limit_is_stopped_and_stores_nothing(env, api_
         used = cpu_of_tree(os.getpid()) - before
     assert used < 0.4, f"{used:.2f} CPU s in the second after the analysis was abandoned"
     assert len(env.store.list_runs(limit=1000)) == runs_before
+
+
+def test_a_plan_past_the_time_limit_is_stopped_too(env, api_kit):
+    # the plan's routing and site choice run in the same stoppable worker as analyses
+    app = api_kit.make_app(env.store, env.kind, request_timeout_s=0.5)
+    body = {"sites": 40, "ring": 2, "categories": ["anti-social-behaviour", "violent-crime"]}
+    with api_kit.TestClient(app) as client:
+        r = client.post("/plans?f=json", json=body, headers=env.headers["analyst"])
+        assert r.status_code == 503, r.text[:300]
+        # stopped in its worker, or answered by the time limit before the worker started
+        assert r.json()["type"].endswith("/timeout"), r.text
+        time.sleep(1.0)
+        before = cpu_of_tree(os.getpid())
+        time.sleep(1.0)
+        used = cpu_of_tree(os.getpid()) - before
+    assert used < 0.4, f"{used:.2f} CPU s in the second after the plan was abandoned"

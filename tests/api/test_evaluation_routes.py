@@ -138,7 +138,6 @@ def test_log_read_list_and_geojson(api_env, logged) -> None:
         ({"start_date": "15/06/2022"}, "start_date"),
         ({"officer_hours": -1}, "officer_hours"),
         ({"ward": "E05000001"}, "area"),  # two areas given
-        ({"geometry": None, "ward": "E05999999"}, "ward"),
         ({"geometry": None, "cells": ["not-a-cell"]}, "cells[0]"),
         ({"geometry": {"type": "Point", "coordinates": [0.37, 51.44]}}, "geometry"),
         ({"geometry": None}, "area"),
@@ -153,6 +152,14 @@ def test_bad_interventions_name_the_field(api_env, change: dict, field: str) -> 
     assert r.headers["content-type"] == "application/problem+json"
     assert doc["errors"][0]["field"] == field, doc
     assert field.split("[")[0] in doc["detail"]
+    assert len(api_env.store.list_interventions()) == before
+
+
+def test_an_intervention_in_an_unknown_ward_is_404_naming_known_codes(api_env) -> None:
+    before = len(api_env.store.list_interventions())
+    r = api_env.post("/interventions", json=body(geometry=None, ward="E05999999"))
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"][0]["field"] == "ward" and "E0500" in r.json()["detail"]
     assert len(api_env.store.list_interventions()) == before
 
 
@@ -198,22 +205,31 @@ def test_evaluation_counts_match_the_store(api_env, logged) -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "status", "kind", "field"),
     [
-        ({"buffer_m": -5}, "buffer_m"),
-        ({"months": 12}, "before"),  # reaches back before the data (2021)
-        ({"after": ["2022-07", "2023-03"]}, "after"),  # past the data
-        ({"before": ["2022-05", "2022-03"]}, "before"),  # end before start
-        ({"control": "ward:E05999999"}, "control"),
-        ({"control": "somewhere"}, "control"),
-        ({"control": {"type": "Point", "coordinates": [0.37, 51.44]}}, "control"),
-        ({"categories": ["not-a-category"]}, "categories"),
+        ({"buffer_m": -5}, 422, "invalid-input", "buffer_m"),
+        # the stored data cannot answer: 409, naming the window
+        ({"months": 12}, 409, "data-not-loaded", "before"),  # reaches back before 2022
+        ({"after": ["2022-07", "2023-03"]}, 409, "data-not-loaded", "after"),  # past the data
+        ({"before": ["2022-05", "2022-03"]}, 422, "window-order", "before"),  # end before start
+        ({"control": "ward:E05999999"}, 404, "not-found", "control"),
+        ({"control": "somewhere"}, 422, "invalid-input", "control"),
+        (
+            {"control": {"type": "Point", "coordinates": [0.37, 51.44]}},
+            422,
+            "invalid-geometry",
+            "control",
+        ),
+        ({"categories": ["not-a-category"]}, 422, "invalid-input", "categories[0]"),
     ],
 )
-def test_bad_evaluations_name_the_field(api_env, logged, payload: dict, field: str) -> None:
+def test_bad_evaluations_name_the_field(
+    api_env, logged, payload: dict, status: int, kind: str, field: str
+) -> None:
     iv = logged["square"]["intervention_id"]
     r = api_env.post(f"/interventions/{iv}/evaluation", json=payload)
-    assert r.status_code == 422, r.text
+    assert r.status_code == status, r.text
+    assert r.json()["type"].endswith("/" + kind), r.json()
     assert r.json()["errors"][0]["field"] == field, r.json()
 
 
@@ -270,8 +286,11 @@ def test_knox_route(api_env) -> None:
     assert doc["risk_zones"]["type"] == "FeatureCollection"
     again = api_env.post("/knox", json=payload).json()
     assert again["cells"] == doc["cells"]  # seeded
-    bad = api_env.post("/knox", json={**payload, "space_bands_m": [400, 200]})
+    unsorted = api_env.post("/knox", json={**payload, "space_bands_m": [400, 0, 200]}).json()
+    assert unsorted["cells"] == doc["cells"]  # edges are sorted
+    bad = api_env.post("/knox", json={**payload, "space_bands_m": [0, 200, 200]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "space_bands_m"
+    assert "repeated" in bad.json()["detail"]
 
 
 # --------------------------------------------------------------------------- end to end

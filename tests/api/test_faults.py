@@ -5,6 +5,9 @@ the keep-alive connection usable. On both stores.
 
 from __future__ import annotations
 
+import json
+import socket
+
 import httpx
 import pytest
 from live_server import serve  # tests/api/live_server.py
@@ -137,3 +140,33 @@ def test_the_openapi_document_states_the_share_link_expiry_enforced(env, api_kit
             client.post("/share-links", json=body, headers=env.headers["analyst"]).status_code
             == 201
         )
+
+
+@pytest.mark.parametrize("length", [20_000, 70_000])
+def test_an_overlong_url_is_a_414_problem_saying_the_limit(env, api_kit, length):
+    # 20 kB reaches the app (its middleware answers); 70 kB is refused by the HTTP parser,
+    # which the service's protocol makes answer in the same form
+    app = api_kit.make_app(env.store, env.kind)
+    with serve(app) as port, socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(f"GET /areas?categories={'a' * length} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+            if b"\r\n\r\n" in raw and raw.endswith(b"}"):
+                break
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414"), head
+    assert b"content-type: application/problem+json" in head.lower()
+    detail = json.loads(body)["detail"]
+    assert "16,384" in detail and f"{length:,}"[:2] in detail
+
+
+def test_options_and_wrong_methods_name_every_method_of_the_path(env):
+    for url, allowed in [
+        ("/share-links", "GET, POST"),
+        ("/interventions", "GET, POST"),
+        ("/interventions/iv-x", "DELETE, GET"),
+    ]:
+        r = env.client.options(url, headers=env.headers["analyst"])
+        assert r.status_code == 405 and r.headers["allow"] == allowed, (url, r.headers)
+        assert r.headers["content-type"] == PROBLEM and allowed in r.json()["detail"]

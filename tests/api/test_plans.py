@@ -142,7 +142,7 @@ def test_plan_formats_by_f_and_accept(env):
         ({"sites": 3, "days": ["Caturday"]}, 422, "Caturday"),
         ({"sites": 99}, 422, "sites"),
         ({"sites": 3, "from": "2022-13"}, 422, "from"),
-        ({"sites": 3, "start": [51.44, 720.0]}, 422, "start_lonlat"),
+        ({"sites": 3, "start": [51.44, 720.0]}, 422, "start[1]"),
         ({"sites": 3, "hours_per_site": 0}, 422, "hours_per_site"),
     ],
 )

@@ -795,7 +795,7 @@ def test_an_analysis_is_created_once_and_reused_with_provenance_and_results(env)
         ({"method": "dbscan", "eps_m": -1}, "eps_m"),
         ({"method": "gistar", "resolution": 3}, "resolution"),
         ({"method": "dbscan", "colour": "red"}, "colour"),
-        ({"method": "dbscan", "categories": ["nope"]}, "categories"),
+        ({"method": "dbscan", "categories": ["nope"]}, "categories[0]"),
         ({"method": "dbscan", "from": "2022-13"}, "from"),
         ({"method": "dbscan", "from": "2022-06", "to": "2022-01"}, "to"),
         ({"method": "kde", "weights": {"beauty": 1}}, "weights"),
