@@ -376,7 +376,9 @@ def analyse(
     min_samples: Annotated[
         int | None, typer.Option(help="DBSCAN/HDBSCAN min samples (default: from data).")
     ] = None,
-    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN min cluster size.")] = 15,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="HDBSCAN min cluster size (default: from data).")
+    ] = None,
     resolution: Annotated[
         int | None, typer.Option(help="H3 resolution 7-10 (default: data).")
     ] = None,

@@ -57,7 +57,8 @@ class AnalysisParams:
     end: datetime | None = None  # exclusive
     eps_m: float | None = None
     min_samples: int | None = None
-    min_cluster_size: int = 15
+    min_cluster_size: int | None = None
+    cluster_selection: str = "leaf"  # HDBSCAN: "leaf" (smallest dense places) or "eom"
     resolution: int | None = None
     k: int = 1
     value: str = "count"  # what Gi* and hexes measure: "count" or "harm"
@@ -81,7 +82,11 @@ class AnalysisParams:
             raise ValueError(f"start {self.start} must be before end {self.end}")
         if (self.min_samples is not None and self.min_samples < 1) or self.k < 1:
             raise ValueError("min_samples >= 1 and k >= 1 are required")
-        if self.min_cluster_size < 2:
+        if self.cluster_selection not in ("eom", "leaf"):
+            raise ValueError(
+                f"cluster_selection must be 'eom' or 'leaf'; got {self.cluster_selection!r}"
+            )
+        if self.min_cluster_size is not None and self.min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be >= 2; got {self.min_cluster_size}")
         if self.permutations < 0:
             raise ValueError(f"permutations must be >= 0; got {self.permutations}")
@@ -89,7 +94,7 @@ class AnalysisParams:
     def method_parameters(self) -> dict:
         keys = {
             "dbscan": ("eps_m", "min_samples"),
-            "hdbscan": ("min_cluster_size", "min_samples"),
+            "hdbscan": ("min_cluster_size", "min_samples", "cluster_selection"),
             "hexes": ("resolution", "value"),
             "gistar": ("resolution", "k", "value", "permutations", "fdr", "min_gi_bin"),
             "emerging": ("resolution", "k", "value", "permutations"),
@@ -110,6 +115,12 @@ class AnalysisResult:
     #: hotspot id -> generalised outline (:mod:`hotspots.generalise`) as GeoJSON, with its
     #: area and centroid: what roles below analyst are shown instead of the exact shape
     outlines: dict = field(default_factory=dict)
+    #: grid cells hot only through their neighbours (:mod:`hotspots.surroundings`): not
+    #: hotspots, not ranked; shown apart on analysts' maps
+    surroundings: gpd.GeoDataFrame | None = None
+    #: recording places left out (e.g. police stations), as ``[{"lon", "lat", "location",
+    #: "count"}]``, set by the caller that left them out; analysts' maps mark them
+    artefact_places: list = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -134,13 +145,21 @@ class AnalysisResult:
             if rec["hotspot_id"] in self.outlines:
                 feature["generalised"] = self.outlines[rec["hotspot_id"]]
             features.append(feature)
-        return {
+        from .surroundings import to_feature_collection
+
+        doc = {
             "type": "FeatureCollection",
             "features": features,
             "run_id": self.run_id,
             "provenance": self.provenance.to_dict(),
             "notes": self.notes,
         }
+        surroundings = to_feature_collection(self.surroundings)
+        if surroundings:
+            doc["surroundings"] = surroundings
+        if self.artefact_places:
+            doc["artefact_places"] = self.artefact_places
+        return doc
 
     def to_json(self) -> str:
         return json.dumps(self.to_geojson(), default=_plain)
@@ -295,7 +314,10 @@ def run_analysis(
         stages={k: round(v, 4) for k, v in timer.seconds.items()},
     )
     ranked.insert(0, "run_id", prov.run_id)
-    return AnalysisResult(prov, ranked, crs, cells, surface, profiles, notes, outlines)
+    surroundings = cells.attrs.pop("surroundings", None) if cells is not None else None
+    return AnalysisResult(
+        prov, ranked, crs, cells, surface, profiles, notes, outlines, surroundings
+    )
 
 
 def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
@@ -340,34 +362,54 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
 
 
 def _clusters(data, params, crs, area_lonlat, months, automatic, notes):
-    from .clusters import DensityClusterer, suggest_eps_m, summarise_clusters
+    """DBSCAN / HDBSCAN clusters; scales not given are chosen at patrol scale
+    (:mod:`hotspots.cluster_scale`, whose rule the provenance quotes)."""
+    from .cluster_scale import (
+        dbscan_scale,
+        dense_enough,
+        hdbscan_scale,
+        no_cluster_advice,
+        study_density,
+    )
+    from .clusters import DensityClusterer, summarise_clusters
 
     x, y = data["x"].to_numpy(), data["y"].to_numpy()
     if len(data) == 0:
         return _empty(crs), None, None, params
+    area_m2 = (
+        float(gpd.GeoSeries([area_lonlat], crs="EPSG:4326").to_crs(crs).area.iloc[0])
+        if area_lonlat is not None
+        else None
+    )
+    density = study_density(x, y, area_m2, len(months))
     if params.method == "dbscan":
-        if params.eps_m is None:
-            if len(data) > BASE_MIN_SAMPLES:
-                eps, reason = suggest_eps_m(x, y, BASE_MIN_SAMPLES)
-            else:
-                eps, reason = 150.0, "too few incidents to judge: the usual 150 m"
-            automatic["eps_m"] = {"value": eps, "reason": reason}
-            params = replace(params, eps_m=eps)
-        if params.min_samples is None:
-            ms, reason = suggest_min_samples(x, y, params.eps_m, seed=params.seed)
-            automatic["min_samples"] = {"value": ms, "reason": reason}
-            params = replace(params, min_samples=ms)
+        auto, eps, ms = dbscan_scale(x, y, density, params.eps_m, params.min_samples)
+        params = replace(params, eps_m=eps, min_samples=ms)
+    else:
+        auto, mcs, ms = hdbscan_scale(density, params.min_cluster_size, params.min_samples)
+        params = replace(params, min_cluster_size=mcs, min_samples=ms)
+    automatic.update(auto)
     model = DensityClusterer(
         eps_m=params.eps_m or 150.0,
-        min_samples=params.min_samples or BASE_MIN_SAMPLES,
+        min_samples=params.min_samples,
         method=params.method,
         min_cluster_size=params.min_cluster_size,
         seed=params.seed,
+        cluster_selection=params.cluster_selection,
     ).fit(x, y)
     labels = model.labels_
     summary = summarise_clusters(data, labels, data["harm"].to_numpy(), crs=crs)
+    if params.method == "hdbscan" and not summary.empty:
+        dense = dense_enough(summary["count"], summary["area_m2"], density)
+        if not dense.all():
+            notes.append(
+                f"{int((~dense).sum())} of {len(summary)} HDBSCAN clusters are left out: less "
+                f"dense than a hotspot ({density.describe()})"
+            )
+            summary = summary.loc[dense]
+            labels = np.where(np.isin(labels, summary["cluster_id"].to_numpy()), labels, -1)
     if summary.empty:
-        notes.append("no cluster reaches the density threshold")
+        notes.append(no_cluster_advice(x, y, params.method, params.eps_m, params.min_samples))
         return _empty(crs), None, None, params
     summary = summary.copy()
     summary["hotspot_id"] = [f"c{int(c)}" for c in summary["cluster_id"]]
@@ -377,44 +419,6 @@ def _clusters(data, params, crs, area_lonlat, months, automatic, notes):
     summary["harm_density_per_km2"] = summary["harm"] / (summary["area_m2"] / 1e6)
     summary["top_locations"] = [_named(locs) for locs in summary["top_locations"]]
     return summary, None, None, params
-
-
-BASE_MIN_SAMPLES = 10
-CORE_QUANTILE = 0.90
-
-
-def suggest_min_samples(
-    x: np.ndarray,
-    y: np.ndarray,
-    eps_m: float,
-    *,
-    quantile: float = CORE_QUANTILE,
-    sample: int = 20_000,
-    seed: int = 0,
-) -> tuple[int, str]:
-    """DBSCAN ``min_samples`` so that core points are the densest neighbourhoods.
-
-    The ``quantile`` (default 90 %) of the number of incidents within ``eps_m``
-    of each incident (itself included), at least 10: core points are then the
-    10 % of incidents with the most company, which is what a hotspot means. A
-    fixed small ``min_samples`` over many months makes almost every incident
-    core and the whole town one cluster. Counted on a seeded sample of up to
-    ``sample`` incidents against all of them.
-    """
-    from scipy.spatial import cKDTree
-
-    n = len(x)
-    pts = np.column_stack([x, y])
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(n, size=sample, replace=False) if n > sample else np.arange(n)
-    counts = cKDTree(pts).query_ball_point(pts[idx], eps_m, return_length=True)
-    value = int(max(BASE_MIN_SAMPLES, np.ceil(np.quantile(counts, quantile))))
-    reason = (
-        f"min_samples {value}: {quantile:.0%} of incidents have at most that many incidents "
-        f"within {eps_m:.0f} m (itself included; {len(idx):,} sampled of {n:,}), so core "
-        f"points are the densest {1 - quantile:.0%}; never below {BASE_MIN_SAMPLES}"
-    )
-    return value, reason
 
 
 def _grid(data, params, crs, area_lonlat, months, automatic, notes):
@@ -466,6 +470,18 @@ def _grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
         keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
+    if params.method in ("gistar", "emerging") and len(keep):
+        from .surroundings import NEIGHBOUR_CLASS, note, split_hot_cells, surroundings_table
+
+        keep, nb, threshold = split_hot_cells(keep, values, grid.count)
+        cells["hot_class"] = ""
+        cells.loc[cells.index[keep], "hot_class"] = "hot"
+        cells.loc[cells.index[nb], "hot_class"] = NEIGHBOUR_CLASS
+        if len(nb):
+            what = "harm" if params.value == "harm" else "incidents"
+            notes.append(note(len(nb), len(keep) + len(nb), threshold, what))
+            stats = [c for c in cells.columns if c.startswith(("gi_", "emerging"))]
+            cells.attrs["surroundings"] = surroundings_table(cells, nb, stats)
     pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
     if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")

@@ -47,7 +47,7 @@ class AnalysisRequest(BaseModel):
     date_to: str | None = Field(None, alias="to", description="YYYY-MM or YYYY-MM-DD, inclusive")
     eps_m: float | None = Field(None, ge=1, le=5000, strict=True)
     min_samples: int | None = Field(None, ge=1, le=100_000)
-    min_cluster_size: int = Field(15, ge=2, le=100_000)
+    min_cluster_size: int | None = Field(None, ge=2, le=100_000)
     resolution: int | None = Field(None, ge=7, le=10)
     k: int = Field(1, ge=1, le=5)
     value: Literal["count", "harm"] = "count"
