@@ -151,6 +151,7 @@ def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights |
         eps_m=request.get("eps_m"),
         min_samples=request.get("min_samples"),
         min_cluster_size=request.get("min_cluster_size"),
+        cluster_selection=request.get("cluster_selection", "leaf"),
         resolution=request.get("resolution"),
         k=request.get("k", 1),
         value=request.get("value", "count"),

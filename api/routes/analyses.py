@@ -48,6 +48,11 @@ class AnalysisRequest(BaseModel):
     eps_m: float | None = Field(None, ge=1, le=5000, strict=True)
     min_samples: int | None = Field(None, ge=1, le=100_000)
     min_cluster_size: int | None = Field(None, ge=2, le=100_000)
+    cluster_selection: Literal["leaf", "eom"] = Field(
+        "leaf",
+        description="HDBSCAN: 'leaf' keeps the smallest dense places, 'eom' (excess of mass) "
+        "the most persistent clusters",
+    )
     resolution: int | None = Field(None, ge=7, le=10)
     k: int = Field(1, ge=1, le=5)
     value: Literal["count", "harm"] = "count"

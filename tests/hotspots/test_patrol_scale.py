@@ -61,6 +61,9 @@ def _check_patrol_sized(store, method: str, category: str) -> None:
     assert top["rank"] == 1
     limit = CELL_KM2 if method == "gistar" else PATROL_KM2
     assert top["area_m2"] / 1e6 <= limit, (method, category, top["area_m2"])
+    if method == "gistar":  # no cell ranked on its neighbours' incidents alone
+        occupied = result.cells.loc[result.cells["count"] > 0, "count"]
+        assert (hs["count"] > 0).all() and (hs["count"] >= occupied.mean()).all()
     # the recording place at the police station is no hotspot's site
     for locations in hs["top_locations"]:
         assert not any(str(name).lower() == "on or near police station" for name, _ in locations)
@@ -96,3 +99,17 @@ def test_sparse_points_get_advice_that_works(store_2024) -> None:
     hdb = analyse_store(store_2024, AnalysisParams(method="hdbscan", categories=("bicycle-theft",)))
     if not len(hdb.hotspots):
         assert any("min_samples" in n and "gistar" in n for n in hdb.notes), hdb.notes
+
+
+def test_hdbscan_cluster_selection_is_a_parameter(demo_store) -> None:
+    with pytest.raises(ValueError, match="cluster_selection"):
+        AnalysisParams(method="hdbscan", cluster_selection="largest")
+    leaf = analyse_store(demo_store, AnalysisParams(method="hdbscan", categories=CATEGORIES[:1]))
+    eom = analyse_store(
+        demo_store,
+        AnalysisParams(method="hdbscan", categories=CATEGORIES[:1], cluster_selection="eom"),
+    )
+    assert leaf.provenance.parameters["cluster_selection"] == "leaf"
+    assert eom.provenance.parameters["cluster_selection"] == "eom"
+    assert leaf.run_id != eom.run_id
+    assert sorted(eom.hotspots["count"]) != sorted(leaf.hotspots["count"])
