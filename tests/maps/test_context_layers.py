@@ -45,3 +45,16 @@ def test_context_layers_are_for_analysts_only(demo, role):
     page = run_map_page(demo["store"], run, role, 5, "Gravesham")
     assert "Hot surroundings" not in page and "Recording places left out" not in page
     assert STATION not in page
+
+
+def test_public_notes_round_the_count_left_out_at_recording_places():
+    """A run with no sensitive incidents has no restricted view: roles below analyst read
+    the analyst's notes, whose count of incidents left out goes through the policy."""
+    note = "3 incidents at 1 recording place (e.g. 'On or near Police Station') are left out"
+    big = "1,234 incidents at 2 recording places (e.g. 'On or near Police Station') are left out"
+    fc = {"type": "FeatureCollection", "features": [], "notes": [note, big, "other"]}
+    public = Disclosure(role="public").run_view(fc)["notes"]
+    assert public[0].startswith("fewer than 5 incidents at 1 recording place (")
+    assert public[1].startswith("about 1,235 incidents at 2 recording places (")
+    assert public[2] == "other"
+    assert Disclosure(role="partner").run_view(fc)["notes"] == [note, big, "other"]
