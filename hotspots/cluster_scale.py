@@ -71,7 +71,14 @@ class StudyDensity:
         return max(DENSITY_MULTIPLE * self.mean_per_km2, self.floor_per_km2)
 
     def disc_count(self, radius_m: float) -> float:
-        """Incidents a disc of ``radius_m`` holds at the hotspot density."""
+        """Incidents a disc of ``radius_m`` holds at the hotspot density.
+
+        Examples
+        --------
+        >>> d = StudyDensity(n=1000, area_km2=100.0, area_source="the study area", n_months=12)
+        >>> round(d.hotspot_per_km2), round(d.disc_count(150), 1)
+        (160, 11.3)
+        """
         return self.hotspot_per_km2 * math.pi * (radius_m / 1000.0) ** 2
 
     def describe(self) -> str:

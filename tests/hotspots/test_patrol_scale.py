@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from api.service import analyse_store
@@ -20,6 +21,7 @@ from geodata.readers.police import read_police
 from geodata.settings import IngestSettings
 from geodata.stores import DuckDBStore
 from hotspots.analysis import AnalysisParams
+from hotspots.cluster_scale import no_cluster_advice
 
 PATROL_KM2 = 0.5
 #: Gi* hotspots are single H3 cells at the resolution chosen among 8-10 (hotspots.grid):
@@ -113,3 +115,16 @@ def test_hdbscan_cluster_selection_is_a_parameter(demo_store) -> None:
     assert eom.provenance.parameters["cluster_selection"] == "eom"
     assert leaf.run_id != eom.run_id
     assert sorted(eom.hotspots["count"]) != sorted(leaf.hotspots["count"])
+
+
+def test_no_cluster_advice_names_the_setting_that_works() -> None:
+    # three groups of 4 incidents 10 m apart, km from each other: below the floor of 5
+    base = np.array([[0.0, 0.0], [3000.0, 0.0], [0.0, 3000.0]])
+    xy = np.concatenate([b + np.arange(4)[:, None] * [10.0, 0.0] for b in base])
+    advice = no_cluster_advice(xy[:, 0], xy[:, 1], "dbscan", 150.0, 5)
+    assert advice.startswith("no cluster reaches the density threshold (at least 5 incidents")
+    assert "with min_samples 4 there would be 3 clusters" in advice
+    # spread too thin for any setting: says so, and what else to use
+    lone = np.arange(6) * 1000.0
+    advice = no_cluster_advice(lone, lone, "dbscan", 150.0, 5)
+    assert "too sparse to cluster" in advice and "gistar or kde" in advice
