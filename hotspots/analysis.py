@@ -9,7 +9,8 @@ and carry their provenance.
 Methods and what a "hotspot" is for each:
 
 ``dbscan`` / ``hdbscan``
-    a density cluster of incidents (metres, projected CRS);
+    a density cluster of incidents (metres, projected CRS), at patrol scale
+    unless its scales are given (:mod:`hotspots.cluster_scale`);
 ``hexes``
     an H3 cell, by incident count;
 ``gistar``
@@ -17,6 +18,9 @@ Methods and what a "hotspot" is for each:
 ``emerging``
     an H3 cell in one of the hot emerging categories (new, consecutive,
     intensifying, persistent, diminishing, sporadic, oscillating, historical);
+    for both, a hot cell with fewer incidents of its own than the mean cell with
+    any is hot only through its neighbours: kept in ``surroundings``, not ranked
+    (:mod:`hotspots.surroundings`);
 ``kde``
     a connected part of the densest ``kde_top_share`` of the density surface.
 """
