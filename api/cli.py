@@ -376,7 +376,12 @@ def analyse(
     min_samples: Annotated[
         int | None, typer.Option(help="DBSCAN/HDBSCAN min samples (default: from data).")
     ] = None,
-    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN min cluster size.")] = 15,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="HDBSCAN min cluster size (default: from data).")
+    ] = None,
+    cluster_selection: Annotated[
+        str, typer.Option(help="HDBSCAN: leaf (smallest dense places) or eom (most persistent).")
+    ] = "leaf",
     resolution: Annotated[
         int | None, typer.Option(help="H3 resolution 7-10 (default: data).")
     ] = None,
@@ -421,6 +426,7 @@ def analyse(
             eps_m=eps_m,
             min_samples=min_samples,
             min_cluster_size=min_cluster_size,
+            cluster_selection=cluster_selection,
             resolution=resolution,
             k=k,
             value=value,
@@ -443,6 +449,7 @@ def analyse(
         "eps_m": eps_m,
         "min_samples": min_samples,
         "min_cluster_size": min_cluster_size,
+        "cluster_selection": cluster_selection,
         "resolution": resolution,
         "k": k,
         "value": value,

@@ -24,6 +24,7 @@ import copy
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass, field
 
 from geodata.taxonomy import DEFAULT_SENSITIVE
@@ -49,6 +50,8 @@ PUBLIC_DROPPED = frozenset(
         "distinct_points", "snap_points", "gi_p", "gi_p_sim", "gi_p_fdr", "emerging_trend_p",
     }
 )  # fmt: skip
+#: a note leading with a count of incidents left out at recording places (api.service)
+_LEADING_COUNT = re.compile(r"^(\d[\d,]*) incidents at \d+ recording places? ")
 #: an area's figures blanked for the public when its count is suppressed
 SUPPRESSED_RATE_FIELDS = (
     "count", "rate", "rate_low", "rate_high", "ratio_to_borough", "previous_year_count",
@@ -174,7 +177,7 @@ class Disclosure:
             "features": features,
             "run_id": fc.get("run_id"),
             "provenance": prov,
-            "notes": list(base.get("notes") or []),
+            "notes": [self.note(n) for n in base.get("notes") or []],
             "disclosure": self.describe(),
         }
         if any(withheld.values()):
@@ -186,6 +189,16 @@ class Disclosure:
                 "rounding": self.rounding,
             }
         return out
+
+    def note(self, text: str) -> str:
+        """A run's note for this role: the public gets the count of incidents left out at
+        recording places (the only count a note leads with) rounded or suppressed."""
+        m = _LEADING_COUNT.match(text) if self.public else None
+        if not m:
+            return text
+        n = self.count(int(m[1].replace(",", "")))
+        lead = f"fewer than {self.min_count}" if n is None else f"about {n:,}"
+        return lead + text[len(m[1]) :]
 
     def _withhold_reason(self, f: dict) -> str | None:
         p = f.get("properties") or {}

@@ -56,12 +56,13 @@ def analyse_store(
     ).to_pandas()
     # months a source of these categories lacks are left out, never counted as zero
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+    places = [] if include_artefacts else artefact_places(incidents)
     incidents, artefacts = without_artefacts(incidents, include_artefacts)
     months = list(covered.months)
     district = st.boundaries("district")
     area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
     batches = {b.batch_id: b.content_hash for b in st.list_batches()}
-    return run_stoppable(  # stopped at the request's time limit (api.worker)
+    result = run_stoppable(  # stopped at the request's time limit (api.worker)
         run_analysis,
         incidents,
         params,
@@ -73,8 +74,13 @@ def analyse_store(
         concern=concern or GRAVESHAM_2023,
         ranking=ranking or RankingWeights(),
         coverage=covered.to_dict(),
-        extra_notes=[ARTEFACT_NOTE] if artefacts else None,
+        extra_notes=[artefact_note(artefacts, len(places), include_sensitive)]
+        if artefacts
+        else None,
     )
+    if include_sensitive:  # the analyst's view: the places are marked on analysts' maps
+        result.artefact_places = places
+    return result
 
 
 #: said when incidents at recording places were left out
@@ -83,6 +89,35 @@ ARTEFACT_NOTE = (
     "recorded at a station on the station's snap point) are left out; include_artefacts "
     "brings them back"
 )
+
+
+def artefact_note(n: int, n_places: int, with_count: bool) -> str:
+    """:data:`ARTEFACT_NOTE`, with how many incidents at how many places for the analyst's
+    view (``with_count``); the restricted view shown below analyst gives no count, as its
+    notes are not passed through the public suppression of small counts."""
+    if not with_count:
+        return ARTEFACT_NOTE[0].upper() + ARTEFACT_NOTE[1:]
+    places = f"{n_places} recording place{'s' if n_places != 1 else ''}"
+    text = ARTEFACT_NOTE.replace("incidents at recording places", f"incidents at {places}", 1)
+    return f"{n:,} {text}"
+
+
+def artefact_places(incidents) -> list[dict]:
+    """The recording places flagged ``artefact-place`` in ``incidents``, with their
+    incident counts: ``[{"lon", "lat", "location", "count"}]``, most incidents first."""
+    if "flags" not in incidents or not len(incidents):
+        return []
+    at = incidents["flags"].fillna("").str.contains(ARTEFACT_FLAG, regex=False).to_numpy()
+    if not at.any():
+        return []
+    sub = incidents.loc[at, ["lon", "lat", "location"]].copy()
+    sub["location"] = sub["location"].fillna("")
+    groups = sub.groupby(["lon", "lat", "location"], sort=False).size().reset_index(name="n")
+    groups = groups.sort_values(["n", "location"], ascending=[False, True])
+    return [
+        {"lon": float(lo), "lat": float(la), "location": str(loc), "count": int(k)}
+        for lo, la, loc, k in zip(groups["lon"], groups["lat"], groups["location"], groups["n"])
+    ]
 
 
 def without_artefacts(incidents, include: bool = False):
@@ -116,7 +151,8 @@ def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights |
         end=when("to", end=True),
         eps_m=request.get("eps_m"),
         min_samples=request.get("min_samples"),
-        min_cluster_size=request.get("min_cluster_size", 15),
+        min_cluster_size=request.get("min_cluster_size"),
+        cluster_selection=request.get("cluster_selection", "leaf"),
         resolution=request.get("resolution"),
         k=request.get("k", 1),
         value=request.get("value", "count"),

@@ -3,8 +3,9 @@
 Data (``benchmarks.synthetic``, seed 0): police.uk-like snapped incidents
 (about N / 2.3 distinct snap points), the 30 × 30 km square round Gravesend
 at 100k, its side grown by √(N/100k) above (density kept). Parameters:
-``min_cluster_size=15, min_samples=10`` (the project's defaults), excess of
-mass, no single cluster.
+``min_cluster_size=15, min_samples=10`` (fixed, so every run compares the same
+work; the analysis now chooses them from the data, :mod:`hotspots.cluster_scale`),
+excess of mass, no single cluster.
 
 - 100k: ours and ``sklearn.cluster.HDBSCAN(min_cluster_size=15,
   min_samples=10, copy=True)`` (its default ``algorithm="auto"``: a k-d tree

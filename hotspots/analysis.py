@@ -9,7 +9,8 @@ and carry their provenance.
 Methods and what a "hotspot" is for each:
 
 ``dbscan`` / ``hdbscan``
-    a density cluster of incidents (metres, projected CRS);
+    a density cluster of incidents (metres, projected CRS), at patrol scale
+    unless its scales are given (:mod:`hotspots.cluster_scale`);
 ``hexes``
     an H3 cell, by incident count;
 ``gistar``
@@ -17,6 +18,9 @@ Methods and what a "hotspot" is for each:
 ``emerging``
     an H3 cell in one of the hot emerging categories (new, consecutive,
     intensifying, persistent, diminishing, sporadic, oscillating, historical);
+    for both, a hot cell with fewer incidents of its own than the mean cell with
+    any is hot only through its neighbours: kept in ``surroundings``, not ranked
+    (:mod:`hotspots.surroundings`);
 ``kde``
     a connected part of the densest ``kde_top_share`` of the density surface.
 """
@@ -24,7 +28,7 @@ Methods and what a "hotspot" is for each:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import geopandas as gpd
@@ -35,7 +39,8 @@ import shapely
 from geodata.crs import xy_to_lonlat
 from geodata.taxonomy import validate_slugs
 
-from .emerging import PATTERNS, _mk_rows
+from .emerging import _mk_rows
+from .finders import clusters, grid, kde
 from .harm import HarmWeights
 from .provenance import Provenance, StageTimer
 from .ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights, rank_hotspots
@@ -57,7 +62,8 @@ class AnalysisParams:
     end: datetime | None = None  # exclusive
     eps_m: float | None = None
     min_samples: int | None = None
-    min_cluster_size: int = 15
+    min_cluster_size: int | None = None
+    cluster_selection: str = "leaf"  # HDBSCAN: "leaf" (smallest dense places) or "eom"
     resolution: int | None = None
     k: int = 1
     value: str = "count"  # what Gi* and hexes measure: "count" or "harm"
@@ -81,7 +87,11 @@ class AnalysisParams:
             raise ValueError(f"start {self.start} must be before end {self.end}")
         if (self.min_samples is not None and self.min_samples < 1) or self.k < 1:
             raise ValueError("min_samples >= 1 and k >= 1 are required")
-        if self.min_cluster_size < 2:
+        if self.cluster_selection not in ("eom", "leaf"):
+            raise ValueError(
+                f"cluster_selection must be 'eom' or 'leaf'; got {self.cluster_selection!r}"
+            )
+        if self.min_cluster_size is not None and self.min_cluster_size < 2:
             raise ValueError(f"min_cluster_size must be >= 2; got {self.min_cluster_size}")
         if self.permutations < 0:
             raise ValueError(f"permutations must be >= 0; got {self.permutations}")
@@ -89,7 +99,7 @@ class AnalysisParams:
     def method_parameters(self) -> dict:
         keys = {
             "dbscan": ("eps_m", "min_samples"),
-            "hdbscan": ("min_cluster_size", "min_samples"),
+            "hdbscan": ("min_cluster_size", "min_samples", "cluster_selection"),
             "hexes": ("resolution", "value"),
             "gistar": ("resolution", "k", "value", "permutations", "fdr", "min_gi_bin"),
             "emerging": ("resolution", "k", "value", "permutations"),
@@ -110,6 +120,12 @@ class AnalysisResult:
     #: hotspot id -> generalised outline (:mod:`hotspots.generalise`) as GeoJSON, with its
     #: area and centroid: what roles below analyst are shown instead of the exact shape
     outlines: dict = field(default_factory=dict)
+    #: grid cells hot only through their neighbours (:mod:`hotspots.surroundings`): not
+    #: hotspots, not ranked; shown apart on analysts' maps
+    surroundings: gpd.GeoDataFrame | None = None
+    #: recording places left out (e.g. police stations), as ``[{"lon", "lat", "location",
+    #: "count"}]``, set by the caller that left them out; analysts' maps mark them
+    artefact_places: list = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -134,13 +150,21 @@ class AnalysisResult:
             if rec["hotspot_id"] in self.outlines:
                 feature["generalised"] = self.outlines[rec["hotspot_id"]]
             features.append(feature)
-        return {
+        from .surroundings import to_feature_collection
+
+        doc = {
             "type": "FeatureCollection",
             "features": features,
             "run_id": self.run_id,
             "provenance": self.provenance.to_dict(),
             "notes": self.notes,
         }
+        surroundings = to_feature_collection(self.surroundings)
+        if surroundings:
+            doc["surroundings"] = surroundings
+        if self.artefact_places:
+            doc["artefact_places"] = self.artefact_places
+        return doc
 
     def to_json(self) -> str:
         return json.dumps(self.to_geojson(), default=_plain)
@@ -232,7 +256,7 @@ def run_analysis(
     if data.empty:
         notes.append("no incidents match the categories and window")
 
-    finder = {"dbscan": _clusters, "hdbscan": _clusters, "kde": _kde}.get(params.method, _grid)
+    finder = {"dbscan": clusters, "hdbscan": clusters, "kde": kde}.get(params.method, grid)
     with timer(params.method):
         hotspots, cells, surface, params = finder(
             data, params, crs, area_lonlat, months, automatic, notes
@@ -295,7 +319,10 @@ def run_analysis(
         stages={k: round(v, 4) for k, v in timer.seconds.items()},
     )
     ranked.insert(0, "run_id", prov.run_id)
-    return AnalysisResult(prov, ranked, crs, cells, surface, profiles, notes, outlines)
+    surroundings = cells.attrs.pop("surroundings", None) if cells is not None else None
+    return AnalysisResult(
+        prov, ranked, crs, cells, surface, profiles, notes, outlines, surroundings
+    )
 
 
 def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
@@ -334,267 +361,6 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
             "centroid": [round(float(c_lon[i]), 6), round(float(c_lat[i]), 6)],
         }
     return out
-
-
-# --------------------------------------------------------------------------- finders
-
-
-def _clusters(data, params, crs, area_lonlat, months, automatic, notes):
-    from .clusters import DensityClusterer, suggest_eps_m, summarise_clusters
-
-    x, y = data["x"].to_numpy(), data["y"].to_numpy()
-    if len(data) == 0:
-        return _empty(crs), None, None, params
-    if params.method == "dbscan":
-        if params.eps_m is None:
-            if len(data) > BASE_MIN_SAMPLES:
-                eps, reason = suggest_eps_m(x, y, BASE_MIN_SAMPLES)
-            else:
-                eps, reason = 150.0, "too few incidents to judge: the usual 150 m"
-            automatic["eps_m"] = {"value": eps, "reason": reason}
-            params = replace(params, eps_m=eps)
-        if params.min_samples is None:
-            ms, reason = suggest_min_samples(x, y, params.eps_m, seed=params.seed)
-            automatic["min_samples"] = {"value": ms, "reason": reason}
-            params = replace(params, min_samples=ms)
-    model = DensityClusterer(
-        eps_m=params.eps_m or 150.0,
-        min_samples=params.min_samples or BASE_MIN_SAMPLES,
-        method=params.method,
-        min_cluster_size=params.min_cluster_size,
-        seed=params.seed,
-    ).fit(x, y)
-    labels = model.labels_
-    summary = summarise_clusters(data, labels, data["harm"].to_numpy(), crs=crs)
-    if summary.empty:
-        notes.append("no cluster reaches the density threshold")
-        return _empty(crs), None, None, params
-    summary = summary.copy()
-    summary["hotspot_id"] = [f"c{int(c)}" for c in summary["cluster_id"]]
-    lookup = np.full(int(labels.max()) + 2, -1)
-    lookup[summary["cluster_id"].to_numpy(int)] = np.arange(len(summary))
-    summary.attrs["hs_of"] = lookup[labels]  # labels -1 (noise) → lookup[-1] = -1
-    summary["harm_density_per_km2"] = summary["harm"] / (summary["area_m2"] / 1e6)
-    summary["top_locations"] = [_named(locs) for locs in summary["top_locations"]]
-    return summary, None, None, params
-
-
-BASE_MIN_SAMPLES = 10
-CORE_QUANTILE = 0.90
-
-
-def suggest_min_samples(
-    x: np.ndarray,
-    y: np.ndarray,
-    eps_m: float,
-    *,
-    quantile: float = CORE_QUANTILE,
-    sample: int = 20_000,
-    seed: int = 0,
-) -> tuple[int, str]:
-    """DBSCAN ``min_samples`` so that core points are the densest neighbourhoods.
-
-    The ``quantile`` (default 90 %) of the number of incidents within ``eps_m``
-    of each incident (itself included), at least 10: core points are then the
-    10 % of incidents with the most company, which is what a hotspot means. A
-    fixed small ``min_samples`` over many months makes almost every incident
-    core and the whole town one cluster. Counted on a seeded sample of up to
-    ``sample`` incidents against all of them.
-    """
-    from scipy.spatial import cKDTree
-
-    n = len(x)
-    pts = np.column_stack([x, y])
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(n, size=sample, replace=False) if n > sample else np.arange(n)
-    counts = cKDTree(pts).query_ball_point(pts[idx], eps_m, return_length=True)
-    value = int(max(BASE_MIN_SAMPLES, np.ceil(np.quantile(counts, quantile))))
-    reason = (
-        f"min_samples {value}: {quantile:.0%} of incidents have at most that many incidents "
-        f"within {eps_m:.0f} m (itself included; {len(idx):,} sampled of {n:,}), so core "
-        f"points are the densest {1 - quantile:.0%}; never below {BASE_MIN_SAMPLES}"
-    )
-    return value, reason
-
-
-def _grid(data, params, crs, area_lonlat, months, automatic, notes):
-    from .grid import build_grid, suggest_resolution
-
-    res = params.resolution
-    if res is None:
-        res, reason = suggest_resolution(data, area_lonlat=area_lonlat)
-        automatic["resolution"] = {"value": res, "reason": reason}
-        params = replace(params, resolution=res)
-    grid = build_grid(data, res=res, area_lonlat=area_lonlat, months=months)
-    cells = grid.to_geodataframe().to_crs(crs)
-    values = grid.harm if params.value == "harm" else grid.count
-    if params.method == "hexes":
-        keep = np.flatnonzero(values > 0)
-    elif params.method == "gistar":
-        from .gistar import gi_star
-
-        result = gi_star(
-            values,
-            grid.neighbours(params.k),
-            permutations=params.permutations,
-            seed=params.seed,
-            fdr=params.fdr,
-        )
-        for name in ("z", "p", "p_sim", "p_fdr", "gi_bin"):
-            cells[f"gi_{name}" if not name.startswith("gi") else name] = getattr(result, name)
-        keep = np.flatnonzero(result.gi_bin >= params.min_gi_bin)
-        if params.fdr and params.permutations and not len(keep):
-            floor = 2 / (params.permutations + 1)
-            notes.append(
-                f"with {params.permutations} permutations the smallest two-sided p is "
-                f"{floor:.4f}, too coarse for the FDR correction over {len(grid.cells):,} cells; "
-                "use more permutations or analytical p-values (no --permutations)"
-            )
-    else:
-        from .emerging import emerging_hotspots
-
-        monthly = grid.monthly_harm if params.value == "harm" else grid.monthly_count
-        # ArcGIS Pro's current wording: sporadic needs a hot final time step.
-        result = emerging_hotspots(
-            monthly,
-            grid.neighbours(params.k),
-            permutations=params.permutations,
-            seed=params.seed,
-            sporadic_needs_final=True,
-        )
-        cells["emerging"] = result.category
-        cells["emerging_trend_z"] = result.trend_z
-        cells["emerging_trend_p"] = result.trend_p
-        keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
-    pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
-    if not len(keep):
-        notes.append("no cell meets the hotspot rule for this method")
-        return _empty(crs), cells, None, params
-    hs_index = np.full(len(grid.cells) + 1, -1)
-    hs_index[keep] = np.arange(len(keep))
-    hs_of = hs_index[pos]  # pos -1 → hs_index[-1] = -1
-    stats = [c for c in cells.columns if c.startswith(("gi_", "emerging"))]
-    out = _hotspot_table(
-        data,
-        hs_of,
-        len(keep),
-        {
-            "hotspot_id": grid.cells[keep].astype(str),
-            "cell": grid.cells[keep].astype(str),
-            **{c: cells[c].to_numpy()[keep] for c in stats},
-        },
-        cells.geometry.to_numpy()[keep],
-        crs,
-    )
-    return out, cells, None, params
-
-
-def _kde(data, params, crs, area_lonlat, months, automatic, notes):
-    from .kde import density_contours, kernel_density
-
-    if len(data) < 2:
-        notes.append("too few incidents for a density surface")
-        return _empty(crs), None, None, params
-    surface = kernel_density(
-        data["x"].to_numpy(),
-        data["y"].to_numpy(),
-        data["harm"].to_numpy(),
-        bandwidth_m=params.bandwidth_m,
-        cell_m=params.cell_m,
-    )
-    if params.bandwidth_m is None:
-        automatic["bandwidth_m"] = {
-            "value": surface.bandwidth_m,
-            "reason": surface.bandwidth_reason,
-        }
-        params = replace(params, bandwidth_m=surface.bandwidth_m)
-    contours = density_contours(surface, (params.kde_top_share,), crs=crs)
-    parts = list(shapely.get_parts(contours.geometry.iloc[0])) if len(contours) else []
-    pts = shapely.points(data["x"].to_numpy(), data["y"].to_numpy())
-    hs_of = np.full(len(data), -1)
-    kept = []
-    for poly in parts:
-        inside = shapely.covers(poly, pts) & (hs_of < 0)
-        if inside.any():
-            hs_of[inside] = len(kept)
-            kept.append(poly)
-    if not kept:
-        return _empty(crs), None, surface, params
-    out = _hotspot_table(
-        data,
-        hs_of,
-        len(kept),
-        {"hotspot_id": [f"k{j}" for j in range(len(kept))]},
-        np.array(kept, dtype=object),
-        crs,
-    )
-    return out, None, surface, params
-
-
-def _named(locations) -> list:
-    """Drop police.uk's nameless snap points ("On or near " with no street) from a top list."""
-    return [loc for loc in locations if str(loc[0]).strip().lower() not in ("on or near", "")]
-
-
-def _hotspot_table(
-    data: pd.DataFrame,
-    hs_of: np.ndarray,
-    n: int,
-    columns: dict,
-    geometry: np.ndarray,
-    crs: str,
-    top_n: int = 5,
-) -> gpd.GeoDataFrame:
-    """Counts, harm, categories and top streets per hotspot, in one pass over the incidents.
-
-    ``hs_of`` gives each incident's hotspot (0..n-1) or -1.
-    """
-    inside = hs_of >= 0
-    h = hs_of[inside]
-    count = np.bincount(h, minlength=n)
-    harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
-    sub = pd.DataFrame({"h": h, "category": data["category"].to_numpy()[inside]})
-    cats: list[dict] = [{} for _ in range(n)]
-    for (hi, cat), k in sub.groupby(["h", "category"], sort=True).size().items():
-        cats[hi][str(cat)] = int(k)
-    tops: list[list] = [[] for _ in range(n)]
-    if "location" in data:
-        sub["location"] = data["location"].to_numpy()[inside]
-        named = sub.dropna(subset=["location"])
-        named = named[~named["location"].str.strip().str.lower().isin(["on or near", ""])]
-        sizes = named.groupby(["h", "location"], sort=False).size().reset_index(name="k")
-        sizes = sizes.sort_values(["h", "k", "location"], ascending=[True, False, True])
-        for hi, group in sizes.groupby("h", sort=False):
-            tops[hi] = [
-                [str(loc), int(k)]
-                for loc, k in zip(group["location"].head(top_n), group["k"].head(top_n))
-            ]
-    out = gpd.GeoDataFrame(
-        {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
-        geometry=geometry,
-        crs=crs,
-    )
-    out["area_m2"] = out.geometry.area
-    out["harm_density_per_km2"] = out["harm"] / (out["area_m2"] / 1e6)
-    centroid = out.geometry.centroid
-    out["centroid_lon"], out["centroid_lat"] = xy_to_lonlat(
-        centroid.x.to_numpy(), centroid.y.to_numpy(), crs
-    )
-    out.attrs["hs_of"] = hs_of
-    return out
-
-
-def _empty(crs: str) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(
-        {
-            "hotspot_id": pd.Series(dtype=str),
-            "count": pd.Series(dtype=int),
-            "harm": pd.Series(dtype=float),
-            "categories": pd.Series(dtype=object),
-        },
-        geometry=[],
-        crs=crs,
-    )
 
 
 __all__ = ["METHODS", "AnalysisParams", "AnalysisResult", "run_analysis", "select"]

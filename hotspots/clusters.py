@@ -50,6 +50,9 @@ class DensityClusterer:
         grows as n²) and 13 s at 1M (see ``benchmarks/bench_hdbscan.py``).
     min_cluster_size : int, optional
         HDBSCAN's smallest cluster (default 15); ignored by DBSCAN.
+    cluster_selection : {"eom", "leaf"}
+        HDBSCAN's ``cluster_selection_method`` (default ``"eom"``, scikit-learn's);
+        ignored by DBSCAN.
     seed : int
         Kept for the estimator interface: both methods are deterministic.
 
@@ -91,12 +94,14 @@ class DensityClusterer:
         method: str = "dbscan",
         min_cluster_size: int | None = None,
         seed: int = 0,
+        cluster_selection: str = "eom",
     ) -> None:
         self.eps_m = eps_m
         self.min_samples = min_samples
         self.method = method
         self.min_cluster_size = min_cluster_size
         self.seed = seed
+        self.cluster_selection = cluster_selection
 
     def fit(self, x, y, weight=None) -> DensityClusterer:
         """Cluster points ``x``, ``y`` (metres, projected), optionally weighted; returns self."""
@@ -107,7 +112,12 @@ class DensityClusterer:
             self.probabilities_ = None
         else:
             labels, self.probabilities_ = hdbscan_labels(
-                x, y, weight, self.min_cluster_size or 15, self.min_samples
+                x,
+                y,
+                weight,
+                self.min_cluster_size or 15,
+                self.min_samples,
+                self.cluster_selection,
             )
             core = labels >= 0
         self.labels_ = labels

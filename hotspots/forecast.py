@@ -404,7 +404,7 @@ def cell_scores(
         )
         return surface.value_at(grid.cx, grid.cy), {"bandwidth_m": surface.bandwidth_m}
     # dbscan
-    from .analysis import suggest_min_samples
+    from .cluster_scale import suggest_min_samples
     from .clusters import DensityClusterer
 
     eps = float(p.get("eps_m", 150.0))

@@ -22,7 +22,7 @@ module gets the same hierarchy, and so the same clusters, much faster:
    of all the incidents.
 5. That tree, sorted by distance, goes through scikit-learn's own single-linkage
    construction and cluster extraction (``make_single_linkage``,
-   ``tree_to_labels``: excess of mass, no single cluster), so every step after
+   ``tree_to_labels``: excess of mass or leaves, no single cluster), so every step after
    the spanning tree is scikit-learn's code.
 
 Where several spanning-tree edges have exactly equal weights, scikit-learn's
@@ -75,7 +75,12 @@ def core_distances(x, y, weight, min_samples: int) -> np.ndarray:
 
 
 def hdbscan_labels(
-    x, y, weight=None, min_cluster_size: int = 15, min_samples: int = 10
+    x,
+    y,
+    weight=None,
+    min_cluster_size: int = 15,
+    min_samples: int = 10,
+    cluster_selection: str = "eom",
 ) -> tuple[np.ndarray, np.ndarray]:
     """HDBSCAN of points in metres: ``(labels, probabilities)`` per input point.
 
@@ -94,6 +99,11 @@ def hdbscan_labels(
         Smallest cluster, in incidents (>= 2).
     min_samples : int
         Incidents within a point's core distance, itself included (>= 1).
+    cluster_selection : {"eom", "leaf"}
+        scikit-learn's ``cluster_selection_method``: ``"eom"`` (excess of mass,
+        its default) keeps the most persistent clusters, which on sparse data can
+        be whole districts; ``"leaf"`` keeps the leaves of the condensed tree, the
+        smallest dense places of at least ``min_cluster_size`` incidents.
 
     Returns
     -------
@@ -115,6 +125,8 @@ def hdbscan_labels(
         raise ValueError(f"min_cluster_size must be an integer >= 2; got {min_cluster_size!r}")
     if int(min_samples) != min_samples or min_samples < 1:
         raise ValueError(f"min_samples must be an integer >= 1; got {min_samples!r}")
+    if cluster_selection not in ("eom", "leaf"):
+        raise ValueError(f"cluster_selection must be 'eom' or 'leaf'; got {cluster_selection!r}")
     xa, ya = as_xy(x, y)
     n = len(xa)
     w = as_weight(weight, n)
@@ -150,7 +162,9 @@ def hdbscan_labels(
     mst["distance"] = np.r_[dist, np.repeat(core, count)[extra]]
     mst = mst[np.argsort(mst["distance"], kind="stable")]
     tree = make_single_linkage(mst)
-    run_labels, run_prob = tree_to_labels(tree, int(min_cluster_size), "eom", False, 0.0, None)
+    run_labels, run_prob = tree_to_labels(
+        tree, int(min_cluster_size), cluster_selection, False, 0.0, None
+    )
     point_label, point_prob = _modal_labels(run_labels, run_prob, count)
     labels[rows] = point_label[inverse]
     prob[rows] = point_prob[inverse]

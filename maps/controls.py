@@ -285,7 +285,8 @@ class CompactGeoJson(Layer):
 
     ``kind="hotspots"``: features register with the runtime (popups made on
     click from compact properties, labels, category filter, month slider) and
-    ``meta`` is what their popups share. ``kind="areas"``: popups are the
+    ``meta`` is what their popups share. Other kinds (``"areas"``,
+    ``"surroundings"``, ``"artefacts"``: points as circle markers): popups are the
     features' ``popup`` HTML.
     """
 
@@ -295,10 +296,11 @@ class CompactGeoJson(Layer):
         {% if this.meta %}HS.meta = {{ this.meta }};{% endif %}
         var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
           style: function (f) {
-            return {fillColor: f.properties.f, color: {{ this.stroke|tojson }}, weight: 1,
-              opacity: 0.9, fillOpacity: {{ this.fill_opacity }},
+            return {fillColor: f.properties.f, color: {{ this.stroke|tojson }},
+              weight: {{ this.weight }}, opacity: 0.9, fillOpacity: {{ this.fill_opacity }},
               dashArray: {{ this.dash|tojson }}};
           },
+          pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 7}); },
           onEachFeature: {% if this.kind == "hotspots" %}HS.register{% else %}function (f, l) {
             l.bindPopup(f.properties.popup, {maxWidth: 280});
           }{% endif %}
@@ -314,6 +316,11 @@ class CompactGeoJson(Layer):
         self.data = _compact(data)
         self.meta = _compact(meta) if meta else ""
         self.kind = kind
-        self.stroke = "#333" if kind == "hotspots" else "#555"
-        self.dash = None if kind == "hotspots" else "3"
-        self.fill_opacity = 0.7 if kind == "hotspots" else 0.35
+        # areas: thin dashed grey; surroundings: dashed red outline, no fill (not a
+        # hotspot); artefacts: filled circle markers
+        self.stroke = {"hotspots": "#333", "surroundings": "#b2182b", "artefacts": "#fff"}.get(
+            kind, "#555"
+        )
+        self.dash = {"hotspots": None, "surroundings": "5 4", "artefacts": None}.get(kind, "3")
+        self.fill_opacity = {"hotspots": 0.7, "surroundings": 0.0, "artefacts": 0.9}.get(kind, 0.35)
+        self.weight = 2 if kind in ("surroundings", "artefacts") else 1

@@ -16,7 +16,7 @@ Folium marker each.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import folium
 import numpy as np
@@ -28,6 +28,7 @@ from geodata.taxonomy import CATEGORIES
 
 from . import style
 from .assets import STATIC_PREFIX
+from .context_layers import add_context_layers
 from .controls import (
     Assets,
     CompactGeoJson,
@@ -363,6 +364,10 @@ def build_map(
         hot, style.METHOD_NAMES.get(method, "Hotspots"), "hotspots", meta=meta, show=True
     ).add_to(m)
 
+    # analysts' context: cells hot only through neighbours, recording places left out
+    context_legend = add_context_layers(m, fc, opts.role)
+    if context_legend:
+        opts = replace(opts, legend_extra=(*context_legend, *opts.legend_extra))
     has_points = points is not None
     if points is not None:
         rows = [

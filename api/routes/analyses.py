@@ -50,7 +50,12 @@ class AnalysisRequest(BaseModel):
     date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
     eps_m: Num | None = Field(None, ge=1, le=5000, strict=True)
     min_samples: Annotated[int, Field(ge=1, le=100_000), JSON_NUMBER] | None = Field(None)
-    min_cluster_size: Int = Field(15, ge=2, le=100_000)
+    min_cluster_size: Annotated[int, Field(ge=2, le=100_000), JSON_NUMBER] | None = Field(None)
+    cluster_selection: Literal["leaf", "eom"] = Field(
+        "leaf",
+        description="HDBSCAN: 'leaf' keeps the smallest dense places, 'eom' (excess of mass) "
+        "the most persistent clusters",
+    )
     resolution: Annotated[int, Field(ge=7, le=10), JSON_NUMBER] | None = Field(None)
     k: Int = Field(1, ge=1, le=5)
     value: Literal["count", "harm"] = "count"

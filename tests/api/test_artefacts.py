@@ -43,8 +43,13 @@ def test_hotspots_leave_recording_places_out_unless_asked(store):
     plain, _ = run_or_reuse(store, {"method": "hexes", "v": 1}, params)
     kept, _ = run_or_reuse(store, {"method": "hexes", "v": 1, "include_artefacts": True}, params)
     assert STATION not in _streets(plain) and STATION in _streets(kept)
-    assert any("recording places" in n for n in plain.result["notes"])
     assert plain.provenance["n_incidents"] < kept.provenance["n_incidents"]
+    # the note says how many incidents were left out, and where (analysts' maps mark them)
+    left_out = kept.provenance["n_incidents"] - plain.provenance["n_incidents"]
+    assert f"{left_out} incidents at 1 recording place (" in " ".join(plain.result["notes"])
+    assert [p["location"] for p in plain.result["artefact_places"]] == [STATION]
+    assert plain.result["artefact_places"][0]["count"] == left_out
+    assert "artefact_places" not in kept.result
 
 
 def test_plans_do_not_send_officers_to_the_police_station(store):

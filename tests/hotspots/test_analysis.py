@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,8 +60,17 @@ def test_automatic_choices_are_reported_with_reasons(gravesham) -> None:
     result = analyse(gravesham, method="dbscan", categories=("violent-crime",))
     auto = result.provenance.automatic
     assert set(auto) == {"eps_m", "min_samples"}
-    assert 50 <= auto["eps_m"]["value"] <= 500 and "k-distance" in auto["eps_m"]["reason"]
-    assert auto["min_samples"]["value"] >= 10 and "90%" in auto["min_samples"]["reason"]
+    eps = auto["eps_m"]["value"]
+    assert 50 <= eps <= 150 and "k-distance" in auto["eps_m"]["reason"]
+    # min_samples: the count of an eps disc at 16x the study area's mean density, rounded up
+    incidents, area, months, _ = gravesham
+    n = int((incidents["category"] == "violent-crime").sum())
+    area_km2 = gpd.GeoSeries([area], crs=WGS84).to_crs("EPSG:27700").area.iloc[0] / 1e6
+    disc = 16 * n / area_km2 * math.pi * (eps / 1000) ** 2
+    assert auto["min_samples"]["value"] == math.ceil(disc)
+    reason = auto["min_samples"]["reason"]
+    assert f"holds {disc:.1f} incidents" in reason and f"{n:,} incidents" in reason
+    assert f"in {area_km2:,.0f} km²" in reason and f"{len(months)} months" in reason
     grid = analyse(gravesham, method="gistar", categories=("violent-crime",))
     assert 7 <= grid.provenance.automatic["resolution"]["value"] <= 10
 

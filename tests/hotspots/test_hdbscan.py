@@ -17,10 +17,15 @@ from hotspots.hdbscan import core_distances, hdbscan_labels
 from hotspots.mrd_mst import mutual_reachability_mst
 
 
-def sklearn_hdbscan(x, y, min_cluster_size, min_samples, order=None):
+def sklearn_hdbscan(x, y, min_cluster_size, min_samples, order=None, selection="eom"):
     """scikit-learn's labels and strengths, optionally fed the rows in another order."""
     order = np.arange(len(x)) if order is None else order
-    model = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True)
+    model = HDBSCAN(
+        min_cluster_size=min_cluster_size,
+        min_samples=min_samples,
+        copy=True,
+        cluster_selection_method=selection,
+    )
     model.fit(np.c_[x[order], y[order]])
     labels, prob = np.empty(len(x), np.int64), np.empty(len(x))
     labels[order], prob[order] = model.labels_, model.probabilities_
@@ -98,15 +103,22 @@ def test_core_distances_equal_sklearn_kth_neighbour():
 # ------------------------------------------------------------------ clusters
 
 
+@pytest.mark.parametrize("selection", ["eom", "leaf"])
 @pytest.mark.parametrize("min_samples", [1, 2])
-def test_identical_to_sklearn_where_no_merges_tie(min_samples):
+def test_identical_to_sklearn_where_no_merges_tie(min_samples, selection):
     # Continuous coordinates and min_samples <= 2: no two merge heights are equal.
     rng = np.random.default_rng(min_samples)
     centres = rng.uniform(0, 5_000, (6, 2))
     xy = np.r_[centres[rng.integers(0, 6, 2_000)] + rng.normal(0, 120, (2_000, 2)),
                rng.uniform(0, 5_000, (1_000, 2))] + [560_000.0, 170_000.0]  # fmt: skip
-    labels, prob = hdbscan_labels(xy[:, 0], xy[:, 1], min_cluster_size=10, min_samples=min_samples)
-    ref, ref_prob, _ = sklearn_hdbscan(xy[:, 0], xy[:, 1], 10, min_samples)
+    labels, prob = hdbscan_labels(
+        xy[:, 0],
+        xy[:, 1],
+        min_cluster_size=10,
+        min_samples=min_samples,
+        cluster_selection=selection,
+    )
+    ref, ref_prob, _ = sklearn_hdbscan(xy[:, 0], xy[:, 1], 10, min_samples, selection=selection)
     assert ref.max() > 2
     assert_same_partition(labels, ref)
     np.testing.assert_allclose(prob, ref_prob, rtol=1e-12)

@@ -102,14 +102,28 @@ def test_map_opens_offline_with_layers_legend_and_no_errors(server, browser, dem
     assert log["load_s"] < 3, log["load_s"]
     # every hotspot is drawn, the rate layers are off until asked for (so a ward's rate
     # is never read as a Gi* class), and the layer control lists the layers
+    # with, for analysts, the cells hot only through their neighbours and the recording
+    # places left out (issue 13), each in its own layer
     drawn = page.locator("path.leaflet-interactive")
-    assert drawn.count() == len(run.result["features"])
+    surroundings = run.result["surroundings"]["features"]
+    places = run.result["artefact_places"]
+    assert surroundings and places
+    assert drawn.count() == len(run.result["features"]) + len(surroundings) + len(places)
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     text = " ".join(labels)
-    for name in ("Gi* hot spots", "Wards", "LSOAs", "Incidents (analysts only)"):
+    for name in (
+        "Gi* hot spots",
+        "Wards",
+        "LSOAs",
+        "Incidents (analysts only)",
+        "Hot surroundings (few incidents here)",
+        "Recording places left out",
+    ):
         assert name in text, text
     legend = page.locator(".hs-legend")
     assert legend.is_visible() and "Hot spot, 99 % confidence" in legend.inner_text()
+    assert "Hot surroundings, few incidents here (not ranked)" in legend.inner_text()
+    assert "Recording place left out" in legend.inner_text()
     assert page.locator(".hs-notice").is_visible()  # tiles failed: the map says so
     assert page.locator('a[title="Full screen"]').count() == 1
     assert page.locator(".leaflet-control-locate").count() == 1
