@@ -198,7 +198,17 @@ def no_cluster_advice(x, y, method: str, eps_m: float | None, min_samples: int) 
         f"no cluster reaches the density threshold (at least {min_samples} incidents within "
         f"{eps:.0f} m)"
     )
-    tries = [(eps, ms) for ms in range(min_samples - 1, 2, -1)]
+    # the largest min_samples that makes a core point at this eps is the most incidents
+    # any disc of radius eps around an incident holds (itself included): one count, not
+    # one DBSCAN per smaller value
+    tries = []
+    if len(x):
+        from scipy.spatial import cKDTree
+
+        xy = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+        most = int(cKDTree(xy).query_ball_point(xy, eps, return_length=True).max())
+        if 3 <= most < min_samples:
+            tries.append((eps, most))
     tries += [(e, min_samples) for e in (200.0, 250.0, 300.0, 400.0) if e > eps]
     for e, ms in tries:
         labels, _ = dbscan_labels(x, y, e, ms)

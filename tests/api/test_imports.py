@@ -205,7 +205,7 @@ def test_bad_form_fields_are_422_naming_the_field(env, form, field):
 
 
 def test_an_empty_upload_or_none_at_all_is_a_422(env):
-    doc = check_problem(upload(env, "empty.csv", b""), 422, "invalid-input")
+    doc = check_problem(upload(env, "empty.csv", b""), 422, "invalid-input-file")
     assert "empty.csv" in doc["detail"] and "empty" in doc["detail"]
     r = env.client.post("/imports", headers=env.headers["analyst"])
     assert check_problem(r, 422, "invalid-input")["errors"][0]["field"] == "file"
