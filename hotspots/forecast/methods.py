@@ -8,9 +8,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from .predictive import ALLOWED, FUNCTIONS, predictive_scores
 from .study import StudyGrid
 
+#: the methods of the hotspot backtest (the default ``methods`` of :func:`backtest`)
 METHODS = ("naive", "gistar", "kde", "dbscan")
+#: forecasting methods beyond last months' counts (:mod:`.predictive`)
+PREDICTIVE = tuple(FUNCTIONS)
+#: every method a backtest accepts
+ALL_METHODS = METHODS + PREDICTIVE
 NAIVE_MONTHS = 3
 
 
@@ -22,13 +28,14 @@ class MethodSpec:
     params: Mapping = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method: expected one of {METHODS}, got {self.method!r}")
+        if self.method not in ALL_METHODS:
+            raise ValueError(f"method: expected one of {ALL_METHODS}, got {self.method!r}")
         allowed = {
             "naive": {"months"},
             "gistar": {"k"},
             "kde": {"bandwidth_m", "cell_m"},
             "dbscan": {"eps_m", "min_samples"},
+            **ALLOWED,
         }[self.method]
         unknown = set(self.params) - allowed
         if unknown:
@@ -87,6 +94,9 @@ def cell_scores(
     x: np.ndarray,
     y: np.ndarray,
     train_rows: np.ndarray,
+    *,
+    seed: int = 0,
+    forecast_month: str | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Score every grid cell from the training months (column indices ``train``).
 
@@ -95,6 +105,12 @@ def cell_scores(
     Returns the scores (higher = more likely) and notes for the result.
     """
     p = dict(spec.params)
+    if spec.method in PREDICTIVE:
+        month = forecast_month or next_month(grid.months[train[-1]])
+        score = predictive_scores(
+            spec.method, p, grid, train, x, y, train_rows, seed=seed, forecast_month=month
+        )
+        return np.asarray(score, float), {}
     if spec.method == "naive":
         last = train[-int(p.get("months", NAIVE_MONTHS)) :]
         return grid.counts[:, last].sum(axis=1), {}
@@ -158,4 +174,19 @@ def select_cells(score: np.ndarray, tiebreak: np.ndarray, k: int) -> np.ndarray:
     return order[:k]
 
 
-__all__ = ["METHODS", "MethodSpec", "as_spec", "cell_scores", "select_cells"]
+def next_month(month: str) -> str:
+    """``"2022-12"`` → ``"2023-01"``."""
+    n = int(month[:4]) * 12 + int(month[5:7])
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+__all__ = [
+    "ALL_METHODS",
+    "METHODS",
+    "PREDICTIVE",
+    "MethodSpec",
+    "as_spec",
+    "cell_scores",
+    "next_month",
+    "select_cells",
+]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .methods import METHODS, MethodSpec, as_spec, cell_scores, select_cells
+from .methods import ALL_METHODS, METHODS, MethodSpec, as_spec, cell_scores, select_cells
 from .scoring import _num, score_forecast
 from .study import study_grid
 
@@ -147,6 +147,8 @@ def backtest(
     months: Sequence[str] | None = None,
     params: Mapping[str, Mapping] | None = None,
     min_test_count: int = 30,
+    expanding: bool = False,
+    seed: int = 0,
 ) -> BacktestResult:
     """Rolling-origin backtest of hotspot methods with the flagged area held equal.
 
@@ -159,7 +161,8 @@ def backtest(
     incidents : ``lat``, ``lon`` (WGS84), ``x``, ``y`` (``crs``), ``occurred_at``;
         ``harm`` optional. Select categories before calling.
     area : study area, shapely (Multi)Polygon in ``crs``.
-    methods : names from :data:`METHODS`, ``(name, params)`` pairs or
+    methods : names from :data:`~hotspots.forecast.methods.ALL_METHODS` (default
+        the hotspot methods :data:`METHODS`), ``(name, params)`` pairs or
         :class:`MethodSpec` (several parameter sets of one method may be
         compared side by side).
     train_months, test_months : window lengths in months (≥ 1). The naive
@@ -172,6 +175,10 @@ def backtest(
         data. A month listed with no incident counts as zero; a month not listed
         is unknown, so a training or test window running across it (its months
         not consecutive) is skipped, and the notes say so.
+    expanding : train on every consecutive month before the origin (at least
+        ``train_months``) instead of the last ``train_months`` only; methods
+        such as ``naive(months=6)``, ``history`` or ``gbm`` need the history.
+    seed : passed to every method with a random step (``gbm``).
     min_test_count : a test window with fewer incidents is reported
         (``included`` False) but left out of the averages and the verdict:
         its PAI swings with a handful of incidents.
@@ -180,9 +187,9 @@ def backtest(
     """
     specs = [as_spec(m) for m in methods]
     if params:
-        unknown = set(params) - set(METHODS)
+        unknown = set(params) - set(ALL_METHODS)
         if unknown:
-            raise ValueError(f"params: expected keys from {METHODS}, got {sorted(unknown)}")
+            raise ValueError(f"params: expected keys from {ALL_METHODS}, got {sorted(unknown)}")
         specs = [
             MethodSpec(s.method, dict(params.get(s.method, {})))
             if not s.params and s.method in params
@@ -226,7 +233,14 @@ def backtest(
         )
     skipped_gaps, small = [], []
     for i in range(train_months, n_months - test_months + 1):
-        train = np.arange(i - train_months, i)
+        first = i - train_months
+        if expanding:  # back to the first month of the consecutive run before i
+            while (
+                first > 0
+                and _month_number(grid.months[first - 1]) == _month_number(grid.months[first]) - 1
+            ):
+                first -= 1
+        train = np.arange(first, i)
         test = np.arange(i, i + test_months)
         span = grid.months[train[0] : test[-1] + 1]
         if _month_number(span[-1]) - _month_number(span[0]) != len(span) - 1:
@@ -239,7 +253,9 @@ def backtest(
         total = float(test_counts.sum())
         max_hits = float(np.sort(test_counts)[::-1][:k].sum())
         for spec in specs:
-            score, extra = cell_scores(spec, grid, train, x, y, train_rows)
+            score, extra = cell_scores(
+                spec, grid, train, x, y, train_rows, seed=seed, forecast_month=grid.months[i]
+            )
             chosen = select_cells(score, train_counts, k)
             hot = extra.get("_hot")
             s = score_forecast(
