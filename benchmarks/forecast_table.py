@@ -94,6 +94,8 @@ def pai_table(
     first = t.drop_duplicates("origin").set_index("origin")
     wide["oracle"] = first["max_hits"] / first["total"] / r.area_share
     wide.insert(0, "incidents", first["total"].astype(int))
+    wide.attrs["pei"] = t.groupby("method")["pei"].mean()[list(_labels(methods))]
+    wide.attrs["cells"] = (r.n_cells, r.k_cells)
     return wide
 
 
@@ -128,6 +130,8 @@ def main() -> None:
     for cat in args.categories.split(","):
         wide = pai_table(cat, methods, months, params=params)
         print(f"\n### {cat}\n\n{markdown(wide)}")
+        print(f"\ncells {wide.attrs['cells']}; mean PEI:")
+        print(wide.attrs["pei"].round(3).to_string())
         best_naive = max(wide[m].mean() for m in _labels(methods) if m in _labels(NAIVE)) if any(
             m in _labels(NAIVE) for m in _labels(methods)) else np.nan  # fmt: skip
         print(f"\nbest naive mean PAI {best_naive:.2f}")

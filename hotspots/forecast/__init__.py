@@ -58,20 +58,32 @@ id, so the selection is deterministic. How each method scores a cell:
     ``hull_share`` reports the selected share that lies in clusters.
 """
 
+from .choice import (
+    CANDIDATES,
+    ForecastChoice,
+    NextMonth,
+    choose_method,
+    forecast_next_month,
+)
 from .methods import METHODS, MethodSpec, as_spec, cell_scores, select_cells
 from .rolling import BacktestResult, backtest
 from .scoring import ForecastScore, score_forecast
 from .study import StudyGrid, study_grid
 
 __all__ = [
+    "CANDIDATES",
     "METHODS",
     "BacktestResult",
+    "ForecastChoice",
     "ForecastScore",
     "MethodSpec",
+    "NextMonth",
     "StudyGrid",
     "as_spec",
     "backtest",
     "cell_scores",
+    "choose_method",
+    "forecast_next_month",
     "score_forecast",
     "select_cells",
     "study_grid",

@@ -175,6 +175,7 @@ def gbm(
     **_,
 ) -> np.ndarray:
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     Y = grid.counts[:, train]
     T = Y.shape[1]
@@ -192,9 +193,11 @@ def gbm(
         early_stopping=False,
         random_state=seed,
     )
-    model.fit(X, target)
-    # the model saw months 1..T-1 as "t"; the forecast month is T
-    return model.predict(_features(grid, Y, T, _month_of_year(forecast_month)))
+    # a few thousand rows: one thread is faster than OpenMP's start-up and contention
+    with threadpool_limits(1, user_api="openmp"):
+        model.fit(X, target)
+        # the model saw months 1..T-1 as "t"; the forecast month is T
+        return model.predict(_features(grid, Y, T, _month_of_year(forecast_month)))
 
 
 def rank01(score: np.ndarray) -> np.ndarray:

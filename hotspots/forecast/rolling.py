@@ -209,16 +209,7 @@ def backtest(
         raise ValueError(f"incidents: expected columns x, y; missing {sorted(missing)}")
     grid = study_grid(incidents, area, crs=crs, res=res)
     if months is not None:
-        wanted = sorted(set(months))
-        idx = pd.Index(grid.months).get_indexer(wanted)
-        counts = np.zeros((grid.cells.size, len(wanted)))
-        harm = np.zeros_like(counts)
-        counts[:, idx >= 0] = grid.counts[:, idx[idx >= 0]]
-        harm[:, idx >= 0] = grid.harm[:, idx[idx >= 0]]
-        remap = np.full(len(grid.months) + 1, -1)
-        remap[idx[idx >= 0]] = np.flatnonzero(idx >= 0)
-        grid.month_of = remap[grid.month_of]
-        grid.months, grid.counts, grid.harm = wanted, counts, harm
+        grid.restrict(months)
     n_cells = grid.cells.size
     k = max(1, round(area_share * n_cells))
     x, y = incidents["x"].to_numpy(float), incidents["y"].to_numpy(float)
@@ -318,6 +309,14 @@ def backtest(
 
 def _month_number(month: str) -> int:
     return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def consecutive_start(months: Sequence[str], end: int) -> int:
+    """The first index of the run of consecutive months ending just before ``end``."""
+    first = end - 1
+    while first > 0 and _month_number(months[first - 1]) == _month_number(months[first]) - 1:
+        first -= 1
+    return max(first, 0)
 
 
 __all__ = ["BacktestResult", "backtest"]

@@ -39,6 +39,20 @@ class StudyGrid:
     def total_area_m2(self) -> float:
         return float(self.cell_area_m2.sum())
 
+    def restrict(self, months) -> None:
+        """Keep exactly ``months`` (``YYYY-MM``): a listed month with no incident counts
+        zero; incidents of months not listed fall out (``month_of`` -1)."""
+        wanted = sorted(set(months))
+        idx = pd.Index(self.months).get_indexer(wanted)
+        counts = np.zeros((self.cells.size, len(wanted)))
+        harm = np.zeros_like(counts)
+        counts[:, idx >= 0] = self.counts[:, idx[idx >= 0]]
+        harm[:, idx >= 0] = self.harm[:, idx[idx >= 0]]
+        remap = np.full(len(self.months) + 1, -1)
+        remap[idx[idx >= 0]] = np.flatnonzero(idx >= 0)
+        self.month_of = remap[self.month_of]
+        self.months, self.counts, self.harm = wanted, counts, harm
+
     def neighbours(self, k: int):
         if k not in self._W:
             zeros = np.zeros(self.cells.size)
