@@ -28,7 +28,17 @@ from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S
 from .import_jobs import recover_orphans
 from .page_headers import PageHeaders
-from .routes import analyses, areas, evaluation, evaluation_maps, imports, incidents, share, system
+from .routes import (
+    analyses,
+    areas,
+    backtests,
+    evaluation,
+    evaluation_maps,
+    imports,
+    incidents,
+    share,
+    system,
+)
 from .routes import plans as plan_routes
 from .settings import Settings
 from .timeouts import RequestTimeout
@@ -99,7 +109,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(PageHeaders, tile_url=settings.maps.tile_url)
     app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
-    for module in (system, incidents, imports, analyses, areas, share, evaluation):
+    for module in (system, incidents, imports, analyses, areas, share, evaluation, backtests):
         app.include_router(module.router)
     app.include_router(evaluation_maps.router)
     ogc.install(app, settings.api)  # OGC API – Features, its page size in the OpenAPI
