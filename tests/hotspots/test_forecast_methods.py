@@ -168,3 +168,19 @@ def test_bad_parameters_are_refused(area):
 def test_helpers():
     assert next_month("2022-12") == "2023-01" and next_month("2022-01") == "2022-02"
     np.testing.assert_allclose(rank01(np.array([3.0, 1.0, 1.0, 2.0])), [1, 1 / 6, 1 / 6, 2 / 3])
+
+
+def test_expanding_windows_never_train_across_a_gap(area):
+    loaded = MONTHS[:6] + MONTHS[8:]  # July and August not loaded: unknown, not zero
+    data = _stable(seed=9, months=loaded)
+    r = backtest(
+        data, area, methods=["history"], res=9, months=loaded, expanding=True,
+        train_months=3, min_test_count=0,
+    )  # fmt: skip
+    trains = dict(zip(r.table["origin"], r.table["train"], strict=True))
+    assert trains == {
+        "2022-04": "2022-01..2022-03",
+        "2022-05": "2022-01..2022-04",
+        "2022-06": "2022-01..2022-05",
+        "2022-12": "2022-09..2022-11",
+    }
