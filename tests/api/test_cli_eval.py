@@ -113,7 +113,9 @@ def test_acceptance_table_in_the_docs_is_what_the_code_computes(demo: Path) -> N
         assert computed[key] == pytest.approx(value, abs=0.006), key
 
 
-def test_backtest_chooses_the_default_forecast_and_maps_next_month(demo: Path) -> None:
+def test_backtest_chooses_the_default_forecast_and_maps_next_month(
+    demo: Path, tmp_path: Path
+) -> None:
     methods = "naive(months=3),history,ewm,pkde,sepp"
     code, doc = run(
         "backtest", "--store", str(demo), "--categories", "anti-social-behaviour",
@@ -135,6 +137,17 @@ def test_backtest_chooses_the_default_forecast_and_maps_next_month(demo: Path) -
     assert nm["trained_on"] == [f"2022-{m:02d}" for m in range(1, 12)]
     assert nm["backtest"]["mean_pai"] == choice["mean_pai"]
     assert len(nm["cells"]) == round(0.05 * doc["cells"])
+
+    page = tmp_path / "backtest.html"
+    code, _ = run(
+        "backtest", "--store", str(demo), "--categories", "anti-social-behaviour",
+        "--methods", methods, "--resolution", "9", "--expanding", "--next-month",
+        "--html", str(page),
+    )  # fmt: skip
+    text = page.read_text(encoding="utf-8")
+    assert code == 0 and "Where next month: 2022-12" in text and "<script" not in text
+    assert text.count("fill='#b35806'") == len(nm["cells"])  # one hexagon per cell
+    assert f"mean PAI of {choice['mean_pai']:.1f} (PEI {choice['mean_pei']:.2f})" in text
 
     # with history alone the map is the busiest cells of the eleven months: count them here
     code, doc = run(
