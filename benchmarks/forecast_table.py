@@ -73,14 +73,14 @@ def gravesham(shared: Path = SHARED) -> shapely.Geometry:
 
 def pai_table(
     category: str, methods: list[str], months: list[str] = MONTHS_2022, *, seed: int = 0,
-    shared: Path = SHARED, params: dict | None = None,
+    shared: Path = SHARED, params: dict | None = None, min_train: int = MIN_TRAIN,
 ) -> pd.DataFrame:  # fmt: skip
     """PAI per test month (rows) and method (columns), plus ``oracle`` and ``incidents``."""
     r = backtest(
         load(months, category, shared),
         gravesham(shared),
         methods=methods,
-        train_months=MIN_TRAIN,
+        train_months=min_train,
         area_share=SHARE,
         res=RES,
         months=months,
@@ -119,8 +119,18 @@ def markdown(wide: pd.DataFrame) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tuning", action="store_true", help="the 2018-10..2019-02 months")
-    ap.add_argument("--methods", default=",".join(NAIVE + METHODS), help="';'-separated")
+    ap.add_argument(
+        "--tuning",
+        action="store_true",
+        help="the 2018-10..2019-02 months, test months from the third (where the "
+        "hyper-parameters were chosen)",
+    )
+    ap.add_argument(
+        "--methods",
+        default=",".join(NAIVE + METHODS),
+        help="comma-separated; ';'-separated when a label has parameters, "
+        "e.g. 'pkde(bandwidth_m=200,halflife=4);sepp(omega=0.3)'",
+    )
     ap.add_argument("--categories", default=",".join(CATEGORIES))
     ap.add_argument("--params", default=None, help="JSON {method: {param: value}}")
     args = ap.parse_args()
@@ -128,7 +138,7 @@ def main() -> None:
     months = MONTHS_TUNING if args.tuning else MONTHS_2022
     params = json.loads(args.params) if args.params else None
     for cat in args.categories.split(","):
-        wide = pai_table(cat, methods, months, params=params)
+        wide = pai_table(cat, methods, months, params=params, min_train=2 if args.tuning else 3)
         print(f"\n### {cat}\n\n{markdown(wide)}")
         print(f"\ncells {wide.attrs['cells']}; mean PEI:")
         print(wide.attrs["pei"].round(3).to_string())
