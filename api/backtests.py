@@ -42,6 +42,7 @@ def run_backtest(
     expanding: bool = False,
     seed: int = 0,
     next_month: bool = False,
+    include_sensitive: bool = True,
 ):
     """(the :class:`hotspots.forecast.BacktestResult`, its JSON document with the months
     used and skipped, the number of incidents). :class:`ValueError` for bad parameters;
@@ -51,7 +52,8 @@ def run_backtest(
     forecast for these categories and area (:func:`hotspots.forecast.choose_method`:
     highest mean PAI, the simpler on a tie) with its PAI and PEI; with
     ``next_month`` its ``next_month`` holds that method's map for the month after
-    the last covered one (:func:`hotspots.forecast.forecast_next_month`)."""
+    the last covered one (:func:`hotspots.forecast.forecast_next_month`).
+    ``include_sensitive`` False leaves sensitive incidents out (for a partner's plan)."""
     from hotspots.forecast import METHODS, backtest, choose_method, forecast_next_month
 
     area = study_area(store)
@@ -60,12 +62,13 @@ def run_backtest(
             "no district or ward boundaries are loaded: a backtest needs the study area "
             "(`hotspots import boundaries`, or `hotspots demo`)"
         )
-    covered = coverage_of(store).covered(categories, start, end)
+    covered = coverage_of(store, include_sensitive).covered(categories, start, end)
     incidents = store.query_incidents(
         IncidentQuery(
             start=start,
             end=end,
             categories=categories,
+            include_sensitive=include_sensitive,
             columns=["lon", "lat", "x", "y", "occurred_at", "category"],
         )
     ).to_pandas()

@@ -141,9 +141,12 @@ def plan_from_store(
     harm_weights: HarmWeights | None = None,
     policy: Disclosure | None = None,
     include_artefacts: bool = False,
+    forecast: bool = False,
 ) -> Plan:
     """A plan for the store's incidents in an area, as the role's disclosure ``policy``
-    allows (default: ``role`` with ``min_count``).
+    allows (default: ``role`` with ``min_count``). With ``forecast`` the sites are
+    chosen inside the cells the backtest's default forecast flags for next month
+    (:func:`api.plan_forecast.forecast_filter`); a note gives its PAI and PEI.
 
     Below ``analyst`` the plan is made without sensitive incidents, and a place on fewer
     than ``policy.min_places`` distinct locations is not offered as a site."""
@@ -162,6 +165,13 @@ def plan_from_store(
     )
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
     incidents, artefacts = without_artefacts(incidents, include_artefacts)
+    forecast_note = None
+    if forecast:
+        from .plan_forecast import forecast_filter
+
+        incidents, forecast_note = forecast_filter(
+            store, incidents, params.categories, include_sensitive=policy.include_sensitive
+        )
     months = list(covered.months)
     plan = plan_days_of_action(
         incidents,
@@ -179,6 +189,8 @@ def plan_from_store(
         plan.notes.insert(1, covered.note)
     if artefacts:
         plan.notes.append(ARTEFACT_NOTE)
+    if forecast_note:
+        plan.notes.insert(1, forecast_note)
     return plan
 
 

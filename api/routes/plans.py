@@ -84,6 +84,11 @@ class PlanRequest(BaseModel):
     include_artefacts: bool = Field(
         False, description="offer recording places (e.g. police stations) as sites"
     )
+    forecast: bool = Field(
+        False,
+        description="choose sites inside next month's forecast (the method the backtest "
+        "chooses; the notes give its PAI and PEI)",
+    )
     start: tuple[float, float] | None = Field(
         None, description="where officers set off, [lon, lat] (WGS84)"
     )
@@ -164,6 +169,7 @@ def create_plan(
         body.area,
         policy=Disclosure.for_role(caller.role, settings),
         include_artefacts=body.include_artefacts,
+        forecast=body.forecast,
     )
     fmt = _format(request, f)
     if fmt == "map":

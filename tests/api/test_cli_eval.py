@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,41 @@ def test_backtest_chooses_the_default_forecast_and_maps_next_month(
     # listed busiest first, and no flagged cell is empty (there are more busy cells than 5 %)
     scores = [c["score"] for c in doc["next_month"]["cells"]]
     assert scores == sorted(scores, reverse=True) and scores[-1] >= 1
+
+
+def test_a_plan_on_the_forecast_puts_every_site_in_next_months_cells(demo: Path) -> None:
+    import h3
+
+    cats = "anti-social-behaviour"
+    code, back = run(
+        "backtest", "--store", str(demo), "--categories", cats, "--resolution", "9",
+        "--expanding", "--next-month",
+        "--methods", "naive(months=3),naive(months=6),history,ewm,pkde,sepp,gbm,ensemble",
+    )  # fmt: skip
+    assert code == 0, back
+    flagged = {c["cell"] for c in back["next_month"]["cells"]}
+    plan_args = ("plan", "--store", str(demo), "--categories", cats, "--sites", "20")
+    code, plan = run(*plan_args, "--forecast")
+    assert code == 0, plan
+    # the plan's months' incidents, with their res-10 (site) and res-9 (forecast) cells
+    with DuckDBStore(demo) as store:
+        from geodata.stores import IncidentQuery
+
+        asb = store.query_incidents(
+            IncidentQuery(categories=[cats], start=datetime(2022, 9, 1), end=datetime(2022, 12, 1))
+        ).to_pandas()
+    pts = list(zip(asb["lat"], asb["lon"], strict=True))
+    cell10 = np.array([h3.latlng_to_cell(lat, lng, 10) for lat, lng in pts])
+    inside = np.array([h3.latlng_to_cell(lat, lng, 9) in flagged for lat, lng in pts])
+    assert plan["sites"]
+    for site in plan["sites"]:  # a site counts only its incidents inside the forecast
+        assert 0 < site["count"] == int((np.isin(cell10, site["cells"]) & inside).sum())
+    note = next(n for n in plan["notes"] if "forecast" in n)
+    assert "2022-12" in note and back["choice"]["method"] in note
+    assert f"mean PAI of {back['choice']['mean_pai']:.1f}" in note
+    # without --forecast the plan is not restricted (and says nothing of a forecast): of
+    # the twenty busiest recent places, some lie outside next month's forecast cells
+    code, plain = run(*plan_args)
+    assert code == 0 and not any("forecast" in n for n in plain["notes"])
+    outside = [s for s in plain["sites"] if (np.isin(cell10, s["cells"]) & ~inside).any()]
+    assert outside
