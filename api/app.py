@@ -32,6 +32,7 @@ from .params import rules_description
 from .routes import (
     analyses,
     areas,
+    backtests,
     evaluation,
     evaluation_maps,
     imports,
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(PageHeaders, tile_url=settings.maps.tile_url)
     app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
-    for module in (system, incidents, imports, analyses, areas, share, evaluation, knox):
+    modules = (system, incidents, imports, analyses, areas, share, evaluation, backtests, knox)
+    for module in modules:
         app.include_router(module.router)
     app.include_router(evaluation_maps.router)
     ogc.install(app, settings.api)  # OGC API – Features, its page size in the OpenAPI

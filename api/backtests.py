@@ -39,11 +39,22 @@ def run_backtest(
     area_share: float = 0.05,
     res: int = 10,
     min_test_count: int = 30,
+    expanding: bool = False,
+    seed: int = 0,
+    next_month: bool = False,
+    include_sensitive: bool = True,
 ):
     """(the :class:`hotspots.forecast.BacktestResult`, its JSON document with the months
     used and skipped, the number of incidents). :class:`ValueError` for bad parameters;
-    :class:`NoStudyArea` when no district or ward boundaries are loaded."""
-    from hotspots.forecast import METHODS, backtest
+    :class:`NoStudyArea` when no district or ward boundaries are loaded.
+
+    The document's ``choice`` is the method this backtest chose as the default
+    forecast for these categories and area (:func:`hotspots.forecast.choose_method`:
+    highest mean PAI, the simpler on a tie) with its PAI and PEI; with
+    ``next_month`` its ``next_month`` holds that method's map for the month after
+    the last covered one (:func:`hotspots.forecast.forecast_next_month`).
+    ``include_sensitive`` False leaves sensitive incidents out (for a partner's plan)."""
+    from hotspots.forecast import METHODS, backtest, choose_method, forecast_next_month
 
     area = study_area(store)
     if area is None:
@@ -51,12 +62,13 @@ def run_backtest(
             "no district or ward boundaries are loaded: a backtest needs the study area "
             "(`hotspots import boundaries`, or `hotspots demo`)"
         )
-    covered = coverage_of(store).covered(categories, start, end)
+    covered = coverage_of(store, include_sensitive).covered(categories, start, end)
     incidents = store.query_incidents(
         IncidentQuery(
             start=start,
             end=end,
             categories=categories,
+            include_sensitive=include_sensitive,
             columns=["lon", "lat", "x", "y", "occurred_at", "category"],
         )
     ).to_pandas()
@@ -76,7 +88,10 @@ def run_backtest(
         crs=store.analysis_crs,
         months=list(covered.months),
         min_test_count=min_test_count,
+        expanding=expanding,
+        seed=seed,
     )
+    choice = choose_method(result, candidates=list(methods or METHODS))
     if covered.note:
         result.notes.insert(0, covered.note)
     if len(covered.sources) > 1:
@@ -90,6 +105,19 @@ def run_backtest(
     doc["incidents"] = len(incidents)
     doc["categories"] = categories
     doc["coverage"] = covered.to_dict()
+    doc["choice"] = choice.to_dict() if choice else None
+    if next_month and choice is not None:
+        doc["next_month"] = forecast_next_month(
+            incidents,
+            area,
+            choice.method,
+            months=list(covered.months),
+            res=res,
+            area_share=area_share,
+            crs=store.analysis_crs,
+            seed=seed,
+        ).to_dict()
+        doc["next_month"]["backtest"] = doc["choice"]
     return result, doc, len(incidents)
 
 

@@ -99,8 +99,9 @@ def backtest_cmd(
     methods: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: naive, gistar, kde, dbscan, each optionally with "
-            "parameters, e.g. 'naive,gistar(k=2),kde(bandwidth_m=150)'."
+            help="Comma-separated: naive, gistar, kde, dbscan, and the forecasts history, "
+            "ewm, pkde, sepp, gbm, ensemble, each optionally with parameters, e.g. "
+            "'naive,gistar(k=2),kde(bandwidth_m=150),naive(months=6)'."
         ),
     ] = "naive,gistar,kde,dbscan",
     train_months: Annotated[int, typer.Option(help="Training window, months.")] = 3,
@@ -111,6 +112,19 @@ def backtest_cmd(
         int,
         typer.Option(help="Test months with fewer incidents are left out of the averages."),
     ] = 30,
+    expanding: Annotated[
+        bool,
+        typer.Option(help="Train on every consecutive month before each test month."),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of methods with a random step (gbm).")] = 0,
+    next_month: Annotated[
+        bool,
+        typer.Option(
+            "--next-month",
+            help="Also map the month after the last loaded one with the method the "
+            "backtest chose (highest mean PAI), with its PAI and PEI.",
+        ),
+    ] = False,
     html_file: Annotated[
         Path | None,
         typer.Option(
@@ -143,6 +157,9 @@ def backtest_cmd(
                 area_share=area_share,
                 res=resolution,
                 min_test_count=min_test_count,
+                expanding=expanding,
+                seed=seed,
+                next_month=next_month,
             )
         except NoStudyArea as exc:
             fail(exc.message, EXIT_USAGE, as_json)
@@ -160,6 +177,14 @@ def backtest_cmd(
         print_json(json.loads(json.dumps(doc, default=str)))
         return
     print_backtest(result, title=f"Backtest, {n_incidents:,} incidents")
+    if doc.get("choice"):
+        out.print(f"Default forecast: {doc['choice']['sentence']}")
+    if doc.get("next_month"):
+        nm = doc["next_month"]
+        out.print(
+            f"Where next month ({nm['month']}): {len(nm['cells'])} H3 res-{nm['h3_resolution']} "
+            f"cells ({nm['area_share']:.1%} of the area) by {nm['method']}; --json lists them"
+        )
     if html_file is not None:
         out.print(f"Chart and tables: wrote {html_file}")
 

@@ -51,6 +51,13 @@ def plan(
         bool,
         typer.Option(help="Offer recording places (e.g. police stations) as sites."),
     ] = False,
+    forecast: Annotated[
+        bool,
+        typer.Option(
+            help="Choose sites inside next month's forecast: the method the backtest "
+            "chooses for these categories (notes give its PAI and PEI)."
+        ),
+    ] = False,
     output: Annotated[
         list[Path] | None,
         typer.Option(
@@ -96,13 +103,15 @@ def plan(
     from maps.briefing import PdfUnavailable
 
     with reporting_errors(as_json), _store(store) as st:
-        result = plan_from_store(st, params, area, include_artefacts=include_artefacts)
+        result = plan_from_store(
+            st, params, area, include_artefacts=include_artefacts, forecast=forecast
+        )
     try:
         written = [_write_plan(result, path) for path in output or []]
     except PdfUnavailable as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
     if map_file is not None:
-        from .plan_service import plan_map_page
+        from .map_service import plan_map_page
 
         map_file.write_text(plan_map_page(result, "analyst", 1, assets="inline"), encoding="utf-8")
         written.append(map_file)

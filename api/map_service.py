@@ -17,6 +17,7 @@ import shapely.geometry
 
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
+from hotspots.planner import Plan
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
@@ -144,4 +145,51 @@ def run_map_page(
     )
     m = build_map(fc, run.method, opts, areas=areas, incidents=incidents)
     add_overlays(m, outlines, risk_zones)
+    return render_html(m)
+
+
+def plan_map_page(
+    plan: Plan,
+    role: str,
+    min_count: int,
+    *,
+    assets: str = "link",
+    asset_base: str = "/static/vendor",
+) -> str:
+    """An interactive (Leaflet) map of a plan's sites, drawn by :mod:`maps.render` like a run's
+    hexagons: ``assets="inline"`` for a standalone file, ``"link"`` when served by the API."""
+    settings = MapSettings()
+    fc = plan.to_geojson()
+    for feature in fc["features"]:
+        props = feature["properties"]
+        props["hotspot_id"] = feature["id"]
+        props["rank"] = props["visit"]  # labelled in visiting order
+    s = plan.summary()
+    opts = MapOptions(
+        role=role,
+        title=f"Day of action — {plan.area_name or 'the area'}",
+        min_count=min_count,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+        assets=assets,
+        asset_base=asset_base,
+        notes=(
+            f"{s['sites']} sites numbered in visiting order: {s['harm_share']:.1%} of the harm "
+            f"on {s['area_share']:.2%} of the area"
+            + (f" (PAI {s['pai']:.0f})" if s["pai"] else "")
+            + f"; route {s['distance_m']:,.0f} m.",
+        ),
+    )
+    m = build_map(fc, "hexes", opts)
+    route = plan.route_lonlat()
+    if len(route) > 1:  # the walking order, site to site (straight lines)
+        import folium
+
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in route],
+            color="#333333",
+            weight=3,
+            dash_array="6 6",
+            tooltip="route in visiting order",
+        ).add_to(m)
     return render_html(m)

@@ -142,9 +142,12 @@ def plan_from_store(
     harm_weights: HarmWeights | None = None,
     policy: Disclosure | None = None,
     include_artefacts: bool = False,
+    forecast: bool = False,
 ) -> Plan:
     """A plan for the store's incidents in an area, as the role's disclosure ``policy``
-    allows (default: ``role`` with ``min_count``).
+    allows (default: ``role`` with ``min_count``). With ``forecast`` the sites are
+    chosen inside the cells the backtest's default forecast flags for next month
+    (:func:`api.plan_forecast.forecast_filter`); a note gives its PAI and PEI.
 
     Below ``analyst`` the plan is made without sensitive incidents, and a place on fewer
     than ``policy.min_places`` distinct locations is not offered as a site."""
@@ -163,6 +166,13 @@ def plan_from_store(
     )
     incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
     incidents, artefacts = without_artefacts(incidents, include_artefacts)
+    forecast_note = None
+    if forecast:
+        from .plan_forecast import forecast_filter
+
+        incidents, forecast_note = forecast_filter(
+            store, incidents, params.categories, include_sensitive=policy.include_sensitive
+        )
     months = list(covered.months)
     plan = run_stoppable(  # stopped at the request's time limit (api.worker)
         plan_days_of_action,
@@ -182,6 +192,8 @@ def plan_from_store(
         plan.notes.insert(1, covered.note)
     if artefacts:
         plan.notes.append(ARTEFACT_NOTE)
+    if forecast_note:
+        plan.notes.insert(1, forecast_note)
     return plan
 
 
@@ -436,53 +448,3 @@ def suppress_briefing(doc: dict, policy: Disclosure) -> dict:
         spots.append(h)
     out["hotspots"] = spots
     return out
-
-
-def plan_map_page(
-    plan: Plan,
-    role: str,
-    min_count: int,
-    *,
-    assets: str = "link",
-    asset_base: str = "/static/vendor",
-) -> str:
-    """An interactive (Leaflet) map of a plan's sites, drawn by :mod:`maps.render` like a run's
-    hexagons: ``assets="inline"`` for a standalone file, ``"link"`` when served by the API."""
-    from maps.render import MapOptions, build_map, render_html
-    from maps.settings import MapSettings
-
-    settings = MapSettings()
-    fc = plan.to_geojson()
-    for feature in fc["features"]:
-        props = feature["properties"]
-        props["hotspot_id"] = feature["id"]
-        props["rank"] = props["visit"]  # labelled in visiting order
-    s = plan.summary()
-    opts = MapOptions(
-        role=role,
-        title=f"Day of action — {plan.area_name or 'the area'}",
-        min_count=min_count,
-        tile_url=settings.tile_url,
-        tile_attribution=settings.tile_attribution,
-        assets=assets,
-        asset_base=asset_base,
-        notes=(
-            f"{s['sites']} sites numbered in visiting order: {s['harm_share']:.1%} of the harm "
-            f"on {s['area_share']:.2%} of the area"
-            + (f" (PAI {s['pai']:.0f})" if s["pai"] else "")
-            + f"; route {s['distance_m']:,.0f} m.",
-        ),
-    )
-    m = build_map(fc, "hexes", opts)
-    route = plan.route_lonlat()
-    if len(route) > 1:  # the walking order, site to site (straight lines)
-        import folium
-
-        folium.PolyLine(
-            [(lat, lon) for lon, lat in route],
-            color="#333333",
-            weight=3,
-            dash_array="6 6",
-            tooltip="route in visiting order",
-        ).add_to(m)
-    return render_html(m)

@@ -25,6 +25,7 @@ from folium import plugins
 
 from .assets import STATIC_PREFIX
 from .controls import Assets, legend_control, tile_notice
+from .forecast_page import forecast_section
 from .overlays import add_overlays, outline_bounds, overlay_legend
 from .render import render_html
 from .settings import OSM_ATTRIBUTION, OSM_TILES
@@ -359,7 +360,8 @@ td.best { font-weight: 700; }
 
 def backtest_html(doc: dict, title: str = "Backtest of hotspot methods") -> str:
     """A printable page of a backtest document (``BacktestResult.to_dict``, as the API
-    returns it): the PAI chart, PAI per window and method, the summary and the verdict."""
+    returns it): the verdict, the default forecast it chose and next month's cells
+    (when asked), the PAI chart, PAI per window and method and the summary."""
     windows = list(doc.get("windows") or [])
     summary = list(doc.get("summary") or [])
     best = doc.get("best") or {}
@@ -388,6 +390,7 @@ def backtest_html(doc: dict, title: str = "Backtest of hotspot methods") -> str:
     ]
     if best.get("sentence"):
         parts.append(f"<p class='verdict'>{_e(best['sentence'])}.</p>")
+    parts.append(forecast_section(doc))
     parts.append("<h2>Predictive Accuracy Index per test window</h2>")
     if windows:
         parts.append(pai_chart_svg(windows))

@@ -10,7 +10,7 @@ Leaflet and its plugins are linked from our ``/static/vendor`` route, relative
 to the page, so nothing is fetched from outside.
 
 The printable backtest page (``POST /backtests?f=html``) lives with the
-backtest route in :mod:`api.routes.evaluation`.
+backtest route in :mod:`api.routes.backtests`.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
+from ..map_service import plan_map_page
 from ..params import (
     HOURS,
     JSON_NUMBER,
@@ -37,7 +38,7 @@ from ..params import (
     Num,
     ToQuery,
 )
-from ..plan_service import parse_times, plan_from_store, plan_map_page, ward_briefing
+from ..plan_service import parse_times, plan_from_store, ward_briefing
 from ..problems import Problem
 
 router = APIRouter(tags=["plans"])
@@ -106,6 +107,11 @@ class PlanRequest(BaseModel):
     ring: Int = Field(0, ge=0, le=2, description="0: one ~100 m hexagon per site; 1: with ring")
     include_artefacts: Bool = Field(
         False, description="offer recording places (e.g. police stations) as sites"
+    )
+    forecast: Bool = Field(
+        False,
+        description="choose sites inside next month's forecast (the method the backtest "
+        "chooses; the notes give its PAI and PEI)",
     )
     start: (
         tuple[
@@ -191,6 +197,7 @@ def create_plan(
         body.area,
         policy=Disclosure.for_role(caller.role, settings),
         include_artefacts=body.include_artefacts,
+        forecast=body.forecast,
     )
     fmt = _format(request, f)
     if fmt == "map":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from cli_json import run, runner  # tests/api/cli_json.py
 
@@ -110,3 +112,101 @@ def test_acceptance_table_in_the_docs_is_what_the_code_computes(demo: Path) -> N
     assert set(computed) == set(documented)
     for key, value in documented.items():
         assert computed[key] == pytest.approx(value, abs=0.006), key
+
+
+def test_backtest_chooses_the_default_forecast_and_maps_next_month(
+    demo: Path, tmp_path: Path
+) -> None:
+    methods = "naive(months=3),history,ewm,pkde,sepp"
+    code, doc = run(
+        "backtest", "--store", str(demo), "--categories", "anti-social-behaviour",
+        "--methods", methods, "--resolution", "9", "--expanding", "--next-month",
+    )  # fmt: skip
+    assert code == 0, doc
+    # expanding: every window trains from January
+    assert {w["train"].split("..")[0] for w in doc["windows"]} == {"2022-01"}
+    best = max(doc["summary"], key=lambda s: s["mean_pai"])
+    choice = doc["choice"]
+    assert choice["mean_pai"] == pytest.approx(best["mean_pai"], rel=1e-3)
+    assert choice["mean_pei"] == pytest.approx(
+        next(s["mean_pei"] for s in doc["summary"] if s["method"] == choice["method"])
+    )
+    naive = [s for s in doc["summary"] if s["method"] in {"naive(months=3)", "history", "ewm"}]
+    assert choice["best_naive_mean_pai"] == pytest.approx(max(s["mean_pai"] for s in naive))
+    nm = doc["next_month"]
+    assert nm["month"] == "2022-12" and nm["method"] == choice["method"]
+    assert nm["trained_on"] == [f"2022-{m:02d}" for m in range(1, 12)]
+    assert nm["backtest"]["mean_pai"] == choice["mean_pai"]
+    assert len(nm["cells"]) == round(0.05 * doc["cells"])
+
+    page = tmp_path / "backtest.html"
+    code, _ = run(
+        "backtest", "--store", str(demo), "--categories", "anti-social-behaviour",
+        "--methods", methods, "--resolution", "9", "--expanding", "--next-month",
+        "--html", str(page),
+    )  # fmt: skip
+    text = page.read_text(encoding="utf-8")
+    assert code == 0 and "Where next month: 2022-12" in text and "<script" not in text
+    assert text.count("fill='#b35806'") == len(nm["cells"])  # one hexagon per cell
+    assert f"mean PAI of {choice['mean_pai']:.1f} (PEI {choice['mean_pei']:.2f})" in text
+
+    # with history alone the map is the busiest cells of the eleven months: count them here
+    code, doc = run(
+        "backtest", "--store", str(demo), "--categories", "anti-social-behaviour",
+        "--methods", "history", "--resolution", "9", "--expanding", "--next-month",
+    )  # fmt: skip
+    assert code == 0 and doc["choice"]["method"] == "history"
+    import h3
+
+    from geodata.stores import IncidentQuery
+
+    with DuckDBStore(demo) as store:
+        asb = store.query_incidents(IncidentQuery(categories=["anti-social-behaviour"]))
+        asb = asb.to_pandas()
+    counts = pd.Series(
+        [h3.latlng_to_cell(lat, lng, 9) for lat, lng in zip(asb["lat"], asb["lon"], strict=True)]
+    ).value_counts()
+    cells = [c["cell"] for c in doc["next_month"]["cells"]]
+    got = sorted(counts.reindex(cells).fillna(0).tolist(), reverse=True)
+    assert got == [float(c["score"]) for c in doc["next_month"]["cells"]]
+    # listed busiest first, and no flagged cell is empty (there are more busy cells than 5 %)
+    scores = [c["score"] for c in doc["next_month"]["cells"]]
+    assert scores == sorted(scores, reverse=True) and scores[-1] >= 1
+
+
+def test_a_plan_on_the_forecast_puts_every_site_in_next_months_cells(demo: Path) -> None:
+    import h3
+
+    cats = "anti-social-behaviour"
+    code, back = run(
+        "backtest", "--store", str(demo), "--categories", cats, "--resolution", "9",
+        "--expanding", "--next-month",
+        "--methods", "naive(months=3),naive(months=6),history,ewm,pkde,sepp,gbm,ensemble",
+    )  # fmt: skip
+    assert code == 0, back
+    flagged = {c["cell"] for c in back["next_month"]["cells"]}
+    plan_args = ("plan", "--store", str(demo), "--categories", cats, "--sites", "20")
+    code, plan = run(*plan_args, "--forecast")
+    assert code == 0, plan
+    # the plan's months' incidents, with their res-10 (site) and res-9 (forecast) cells
+    with DuckDBStore(demo) as store:
+        from geodata.stores import IncidentQuery
+
+        asb = store.query_incidents(
+            IncidentQuery(categories=[cats], start=datetime(2022, 9, 1), end=datetime(2022, 12, 1))
+        ).to_pandas()
+    pts = list(zip(asb["lat"], asb["lon"], strict=True))
+    cell10 = np.array([h3.latlng_to_cell(lat, lng, 10) for lat, lng in pts])
+    inside = np.array([h3.latlng_to_cell(lat, lng, 9) in flagged for lat, lng in pts])
+    assert plan["sites"]
+    for site in plan["sites"]:  # a site counts only its incidents inside the forecast
+        assert 0 < site["count"] == int((np.isin(cell10, site["cells"]) & inside).sum())
+    note = next(n for n in plan["notes"] if "forecast" in n)
+    assert "2022-12" in note and back["choice"]["method"] in note
+    assert f"mean PAI of {back['choice']['mean_pai']:.1f}" in note
+    # without --forecast the plan is not restricted (and says nothing of a forecast): of
+    # the twenty busiest recent places, some lie outside next month's forecast cells
+    code, plain = run(*plan_args)
+    assert code == 0 and not any("forecast" in n for n in plain["notes"])
+    outside = [s for s in plain["sites"] if (np.isin(cell10, s["cells"]) & ~inside).any()]
+    assert outside

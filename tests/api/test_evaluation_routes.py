@@ -268,6 +268,34 @@ def test_backtest_route(api_env) -> None:
     assert {s["method"] for s in doc["summary"]} == {"naive", "gistar"}
     bad = api_env.post("/backtests", json={"methods": ["crystal-ball"]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("methods")
+    bad = api_env.post("/backtests", json={"seed": -1})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "seed"
+
+
+def test_backtest_route_chooses_and_maps_next_month(api_env) -> None:
+    body = {
+        "categories": ["violent-crime"],
+        "from": "2022-01",
+        "to": "2022-08",
+        "methods": ["naive", "history", "sepp", "gbm"],
+        "resolution": 9,
+        "expanding": True,
+        "next_month": True,
+        "seed": 3,
+    }
+    r = api_env.post("/backtests", json=body)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    best = max(doc["summary"], key=lambda s: s["mean_pai"])
+    assert doc["choice"]["mean_pai"] == pytest.approx(best["mean_pai"], rel=1e-3)
+    assert doc["next_month"]["month"] == "2022-09"
+    assert doc["next_month"]["method"] == doc["choice"]["method"]
+    assert doc["next_month"]["backtest"]["mean_pei"] == doc["choice"]["mean_pei"]
+    # the same request gives the same answer (gbm is seeded)
+    again = api_env.post("/backtests", json=body).json()
+    assert again["next_month"]["cells"] == doc["next_month"]["cells"]
+    assert [w["pai"] for w in again["windows"]] == [w["pai"] for w in doc["windows"]]
+    assert api_env.post("/backtests", json=body, role="partner").status_code == 403
 
 
 def test_knox_route(api_env) -> None:

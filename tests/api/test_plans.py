@@ -165,6 +165,23 @@ def test_partners_never_see_sensitive_places_as_points_or_names(env):
     assert all(SENSITIVE not in s["categories"] for s in everything["sites"])
 
 
+def test_a_partners_forecast_plan_is_made_without_sensitive_incidents(env):
+    from api.backtests import run_backtest
+
+    # the forecast behind a plan stands on the incidents the role may use
+    for include, expect_any in ((True, True), (False, False)):
+        _, _, n = run_backtest(env["store"], categories=[SENSITIVE], include_sensitive=include)
+        assert (n > 0) is expect_any
+    body = {"categories": [SENSITIVE], "sites": 6, "forecast": True}
+    partner = post(env, body, "partner").json()
+    assert partner["sites"] == [] and partner["summary"]["n_incidents"] == 0
+    assert any(n.startswith("no forecast") for n in partner["notes"])
+    # a category with enough incidents: sites inside the forecast, and its figures
+    doc = post(env, {"categories": ["violent-crime"], "sites": 6, "forecast": True}).json()
+    assert doc["sites"]
+    assert any("forecast by" in n and "mean PAI" in n for n in doc["notes"]), doc["notes"]
+
+
 def test_timed_council_cases_give_peak_windows_to_analysts_only(env):
     """The conftest's synthetic safeguarding cases have times of day (and are sensitive)."""
     cats = ["domestic-abuse", "sexual-offences"]
