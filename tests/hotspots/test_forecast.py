@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
+from forecast_frames import month_frame  # tests/hotspots/forecast_frames.py
 
-from geodata.crs import xy_to_lonlat
 from hotspots.forecast import MethodSpec, as_spec, backtest, score_forecast, select_cells
 
 CRS = "EPSG:27700"
@@ -59,17 +58,7 @@ def test_select_cells_breaks_ties_by_training_count_then_order():
     assert select_cells(score, tiebreak, 3).tolist() == [2, 4, 1]
 
 
-def _frame(x, y, months):
-    lon, lat = xy_to_lonlat(np.asarray(x), np.asarray(y), CRS)
-    return pd.DataFrame(
-        {
-            "x": x,
-            "y": y,
-            "lon": lon,
-            "lat": lat,
-            "occurred_at": pd.to_datetime([f"{m}-01" for m in months]),
-        }
-    )
+_frame = month_frame
 
 
 def _moving_hotspot(seed=0):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from forecast_frames import month_frame  # tests/hotspots/forecast_frames.py
 
-from geodata.crs import xy_to_lonlat
 from hotspots.forecast import MethodSpec, as_spec, backtest, cell_scores, study_grid
 from hotspots.forecast.methods import PREDICTIVE, next_month
 from hotspots.forecast.predictive import DEFAULTS, rank01
@@ -19,17 +19,7 @@ MONTHS = [f"2022-{m:02d}" for m in range(1, 13)]
 EVERY = ["naive(months=6)", *PREDICTIVE]
 
 
-def _frame(x, y, months):
-    lon, lat = xy_to_lonlat(np.asarray(x, float), np.asarray(y, float), CRS)
-    return pd.DataFrame(
-        {
-            "x": x,
-            "y": y,
-            "lon": lon,
-            "lat": lat,
-            "occurred_at": pd.to_datetime([f"{m}-01" for m in months]),
-        }
-    )
+_frame = month_frame
 
 
 def _stable(seed=0, months=MONTHS):
