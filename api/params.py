@@ -117,6 +117,8 @@ CROSS_FIELD_RULES: dict[str, str] = {
     "invalid-cursor": "a paging cursor must be one this service issued",
     "plan-budget": "a plan's officer-hours budget (`hours`) must pay for one visit "
     "(`hours_per_site`)",
+    "empty-hours": "a range of hours (`times`) must not start and end in the same hour "
+    "(e.g. 22-22)",
 }
 
 

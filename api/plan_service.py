@@ -75,14 +75,18 @@ def resolve_area(store: Store, text: str | None, kinds=("ward", "lsoa")) -> Area
 
 
 def parse_times(text: str | None) -> tuple[int, int] | None:
-    """``18-23`` or ``20:00-02:00`` → (18, 23) / (20, 2); end exclusive, may wrap midnight."""
+    """``18-23`` or ``20:00-02:00`` → (18, 23) / (20, 2); end exclusive, may wrap midnight.
+    Plans work in whole hours: an end with minutes is taken to the next hour
+    (``22:08-22:30`` → (22, 23))."""
     if text is None:
         return None
     a, sep, b = text.replace("–", "-").partition("-")
     try:
         if not sep:
             raise ValueError
-        start, end = (int(v.strip().split(":")[0]) for v in (a, b))
+        start = int(a.strip().split(":")[0])
+        end_hour, _, end_minutes = b.strip().partition(":")
+        end = (int(end_hour) + (int(end_minutes or 0) > 0)) % 24
     except ValueError:
         raise ValueError(
             f"times: expected a range of hours such as 18-23 or 20:00-02:00, got {text!r}"

@@ -83,6 +83,12 @@ class PlanBudgetTooSmall(InvalidPlan):
     type = "plan-budget"
 
 
+class EmptyHours(InvalidPlan):
+    """A range of hours that starts and ends at the same hour."""
+
+    type = "empty-hours"
+
+
 @dataclass(frozen=True)
 class PlanParams:
     """What to plan for. Give exactly one of ``sites`` (K) and ``hours`` (an officer-hours budget).
@@ -149,7 +155,7 @@ class PlanParams:
                     f"hours_of_day: expected (first_hour, end_hour), whole hours 0–24, got {h!r}"
                 )
             if h[0] % 24 == h[1] % 24:
-                raise InvalidPlan(f"hours_of_day: the window {h[0]}–{h[1]} is empty")
+                raise EmptyHours(f"hours_of_day: the window {h[0]}–{h[1]} is empty")
         validate_resolution(self.resolution)
         if self.ring not in (0, 1, 2):
             raise InvalidPlan(f"ring: expected 0, 1 or 2 grid steps, got {self.ring!r}")
