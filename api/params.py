@@ -117,6 +117,7 @@ CROSS_FIELD_RULES: dict[str, str] = {
     "invalid-cursor": "a paging cursor must be one this service issued",
     "plan-budget": "a plan's officer-hours budget (`hours`) must pay for one visit "
     "(`hours_per_site`)",
+    "zero-weights": "ranking `weights` must not all be 0 (those not given keep their defaults)",
     "empty-hours": "a range of hours (`times`) must not start and end in the same hour "
     "(e.g. 22-22)",
 }
@@ -157,6 +158,12 @@ ToQuery = Annotated[
         json_schema_extra=query_schema(f"^{MONTH_OR_DAY}$"),
     ),
 ]
+
+#: one line of text as people type it (no control characters: no NUL, which no store
+#: keeps in text)
+LINE = r"^[^\x00-\x1f\x7f]*$"
+#: free text, several lines allowed (no NUL)
+TEXT = r"^[^\x00]*$"
 
 #: a stored area's code (ONS codes such as E05004964, or a partnership's own)
 CODE = r"^[A-Za-z0-9_.-]{1,20}$"
@@ -202,4 +209,6 @@ PATTERN_HELP = {
     H3_CELL: "an H3 cell id (15 hexadecimal digits, e.g. 89195da49b7ffff)",
     CONTROL: "auto, borough, ward, ward:CODE, lsoa:CODE or district:CODE",
     AREA: "kind:code, e.g. ward:E05004964",
+    LINE: "one line of text (no control characters)",
+    TEXT: "text without NUL characters",
 }

@@ -101,3 +101,11 @@ class NotFound(HotspotsError, LookupError):
 
     status = 404
     type = "not-found"
+
+
+class UnstorableValue(HotspotsError, ValueError):
+    """A value that cannot be kept as given (NaN in JSON, a NUL character in text):
+    refused before anything is written, naming what held it."""
+
+    status = 422
+    type = "invalid-input"

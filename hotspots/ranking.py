@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from geodata.errors import HotspotsError
+
 COMPONENTS = ("volume", "harm", "trend", "concern")
 
 
@@ -183,6 +185,13 @@ GRAVESHAM_2023 = ConcernProfile(
 )
 
 
+class InvalidWeights(HotspotsError, ValueError):
+    """Ranking weights that rank nothing (negative, or all zero)."""
+
+    status = 422
+    type = "zero-weights"
+
+
 @dataclass(frozen=True)
 class RankingWeights:
     """Weights of the four components; they need not sum to 1 (they are normalised)."""
@@ -195,7 +204,7 @@ class RankingWeights:
     def __post_init__(self) -> None:
         values = [getattr(self, c) for c in COMPONENTS]
         if any(v < 0 for v in values) or sum(values) <= 0:
-            raise ValueError(f"ranking weights must be >= 0 and not all 0; got {values}")
+            raise InvalidWeights(f"ranking weights must be >= 0 and not all 0; got {values}")
 
     @classmethod
     def parse(cls, text: str) -> RankingWeights:

@@ -70,9 +70,9 @@ class AnalysisRequest(BaseModel):
         description="keep incidents at recording places (e.g. 'On or near Police Station'), "
         "left out by default",
     )
-    weights: dict[Literal["volume", "harm", "trend", "concern"], Num] | None = Field(
-        None, description="ranking weights; components left out keep their default"
-    )
+    weights: (
+        dict[Literal["volume", "harm", "trend", "concern"], Annotated[Num, Field(ge=0)]] | None
+    ) = Field(None, description="ranking weights; components left out keep their default")
 
 
 class RunSummary(BaseModel):
@@ -125,7 +125,7 @@ def create_analysis(
     try:
         params, ranking = params_from_request(request)
     except ValueError as exc:
-        raise Problem(422, str(exc)) from exc
+        raise Problem(422, str(exc), type=getattr(exc, "type", None)) from exc
     run, created = run_or_reuse(store, request, params, ranking)
     if not created:
         response.status_code = 200

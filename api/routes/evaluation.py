@@ -30,6 +30,8 @@ from ..params import (
     CODE,
     CONTROL,
     H3_CELL,
+    LINE,
+    TEXT,
     CategorySlug,
     Day,
     Int,
@@ -95,7 +97,7 @@ class InterventionCreate(BaseModel):
         },
     )
 
-    title: str = Field(..., min_length=1, max_length=200, description="what was done")
+    title: str = Field(..., min_length=1, max_length=200, pattern=LINE, description="what was done")
     kind: Literal[INTERVENTION_KINDS] = Field(..., description="what sort of intervention")  # type: ignore[valid-type]
     start_date: Day = Field(..., description=f"a date {DATE_RANGE}")
     end_date: Day | None = Field(
@@ -110,7 +112,7 @@ class InterventionCreate(BaseModel):
         None, min_length=1, max_length=5000, description="H3 cell ids"
     )
     officer_hours: Num | None = Field(None, ge=0, le=1_000_000, strict=True)
-    notes: str = Field("", max_length=10_000)
+    notes: str = Field("", max_length=10_000, pattern=TEXT)
 
 
 class InterventionPublic(BaseModel):

@@ -29,6 +29,7 @@ from geodata.readers.council import list_profiles
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..filters import MAX_OFFSET
 from ..import_jobs import new_upload_folder, safe_filename
+from ..params import LINE
 from ..problems import Problem
 from ..security import now_utc
 
@@ -104,8 +105,8 @@ class ImportForm(BaseModel):
     profile: Literal[tuple(list_profiles())] | None = Field(  # type: ignore[valid-type]
         None, description="council profile name (a council file needs one)"
     )
-    source: str | None = Field(None, max_length=200)
-    period: str | None = Field(None, max_length=100)
+    source: str | None = Field(None, max_length=200, pattern=LINE)
+    period: str | None = Field(None, max_length=100, pattern=LINE)
     dry_run: bool = False
 
 

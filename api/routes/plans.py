@@ -29,6 +29,7 @@ from ..map_service import plan_map_page
 from ..params import (
     HOURS,
     JSON_NUMBER,
+    LINE,
     Bool,
     CategoriesQuery,
     CategorySlug,
@@ -86,7 +87,10 @@ class PlanRequest(BaseModel):
     )
 
     area: str = Field(
-        "borough", description="borough, a ward or LSOA code, ward:CODE or a ward name"
+        "borough",
+        max_length=100,
+        pattern=LINE,
+        description="borough, a ward or LSOA code, ward:CODE or a ward name",
     )
     categories: list[CategorySlug] | None = Field(
         None, description="category slugs; all when left out"

@@ -23,7 +23,7 @@ from geodata.errors import NotFound
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..map_service import keep_within, run_map_page
-from ..params import CategorySlug, Int, MonthOrDay
+from ..params import LINE, CategorySlug, Int, MonthOrDay
 from ..plan_service import resolve_area
 from ..problems import Problem
 from ..security import now_utc, verify_link
@@ -104,7 +104,7 @@ class ShareFilters(BaseModel):
     date_from: MonthOrDay | None = Field(None, alias="from")
     date_to: MonthOrDay | None = Field(None, alias="to", description="inclusive")
     area: str | None = Field(
-        None, max_length=100, description="ward:CODE, lsoa:CODE or a ward name"
+        None, max_length=100, pattern=LINE, description="ward:CODE, lsoa:CODE or a ward name"
     )
 
 
@@ -124,7 +124,7 @@ class ShareLinkRequest(BaseModel):
     filters: ShareFilters = Field(
         default_factory=ShareFilters, description="applied on the server to what the link shows"
     )
-    title: str = Field("Hotspots", max_length=120)
+    title: str = Field("Hotspots", max_length=120, pattern=LINE)
 
 
 class ShareLinkPublic(BaseModel):

@@ -38,6 +38,7 @@ import pyarrow as pa
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from ..errors import UnstorableValue
 from ..model import (
     INCIDENT_SCHEMA,
     ApiKeyRecord,
@@ -448,7 +449,8 @@ _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 def dump_json(value: Any, what: str) -> str:
     """Strict JSON text of ``value`` (what both stores keep).
 
-    ``ValueError`` naming ``what`` for NaN, Infinity, a value JSON cannot hold,
+    :class:`~geodata.errors.UnstorableValue` (a ``ValueError``, 422 at the HTTP edge)
+    naming ``what`` for NaN, Infinity, a value JSON cannot hold,
     or a NUL character in a string (PostgreSQL's ``jsonb`` refuses it).
     """
     try:
@@ -457,9 +459,11 @@ def dump_json(value: Any, what: str) -> str:
         problem = str(exc)
         if "float" in problem:  # allow_nan=False
             problem = "it holds NaN or Infinity (use null)"
-        raise ValueError(f"{what} cannot be stored as JSON: {problem}") from exc
+        raise UnstorableValue(f"{what} cannot be stored as JSON: {problem}") from exc
     if "\\u0000" in text and _JSON_NUL.search(text):
-        raise ValueError(f"{what} cannot be stored as JSON: a string holds a NUL character")
+        raise UnstorableValue(
+            f"{what} cannot be stored as JSON: a string holds a NUL character"
+        )
     return text
 
 
