@@ -126,6 +126,8 @@ def _form_schema() -> dict:
         **schema["properties"],
     }
     schema["required"] = ["file"]
+    # a council file names its column profile (a police.uk file needs none)
+    schema["anyOf"] = [{"properties": {"kind": {"const": "police"}}}, {"required": ["profile"]}]
     return {
         "requestBody": {
             "required": True,
