@@ -33,6 +33,9 @@ from .common import (
     wants_html,
 )
 from .crs import BBOX_HELP, CRS84, CRS_HELP, content_crs, parse_bbox, parse_crs
+from .filters import CONFORMANCE as FILTER_CONFORMANCE
+from .filters import FILTER_HELP
+from .filters import parse as parse_filter
 from .items import (
     Selection,
     one,
@@ -42,7 +45,7 @@ from .items import (
     shown_area_features,
     shown_run_features,
 )
-from .queryables import queryables
+from .queryables import property_types, queryables
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -52,6 +55,7 @@ CONFORMS_TO = [
         for c in ("core", "geojson", "html", "oas30")
     ),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *FILTER_CONFORMANCE,
 ]
 
 
@@ -219,6 +223,18 @@ def read_collection(
     return respond(doc, html, page(coll.title, body, nav))
 
 
+def _queryables(store, settings, caller, coll, url: str) -> dict:
+    """The queryables of ``coll`` as the caller's role is shown its features."""
+    if coll.kind == "run":
+        features = shown_run_features(settings, caller, coll.run)
+    elif coll.kind == "incidents":
+        features = []
+    else:
+        features = shown_area_features(store, settings, caller, coll.kind, parse_window(
+            None, None, None, settings))  # fmt: skip
+    return queryables(coll, url, features)
+
+
 @router.get(
     "/collections/{collection_id}/queryables",
     operation_id="ogc_read_queryables",
@@ -236,15 +252,8 @@ def read_queryables(
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
-    if coll.kind == "run":
-        features = shown_run_features(settings, caller, coll.run)
-    elif coll.kind == "incidents":
-        features = []
-    else:
-        features = shown_area_features(store, settings, caller, coll.kind, parse_window(
-            None, None, None, settings))  # fmt: skip
     path = f"/collections/{coll.id}/queryables"
-    doc = queryables(coll, base + path, features)
+    doc = _queryables(store, settings, caller, coll, base + path)
     rows = [[escape(k), cell(v)] for k, v in doc["properties"].items()]
     nav = [link(base, f"/collections/{coll.id}", "collection", HTML, coll.title)]
     body = table(rows, ["property", "schema"])
@@ -254,7 +263,7 @@ def read_queryables(
 @router.get(
     "/collections/{collection_id}/items",
     operation_id="ogc_list_items",
-    summary="Features of a collection, filtered by bbox and datetime, paged by cursor",
+    summary="Features of a collection, filtered by bbox, datetime and CQL2, paged by cursor",
     response_class=Response,
     responses=GEO_HTML,
 )
@@ -280,10 +289,23 @@ def list_items(
     cursor: Annotated[
         str | None, Query(max_length=2000, description="where a next link continues")
     ] = None,
+    filter_: Annotated[
+        str | None, Query(alias="filter", max_length=20_000, description=FILTER_HELP)
+    ] = None,
+    filter_lang: Annotated[
+        str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
+    ] = None,
+    filter_crs: Annotated[
+        str | None, Query(alias="filter-crs", description=f"CRS of filter geometries: {CRS_HELP}")
+    ] = None,
     f: Format = None,
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
+    where = None
+    if filter_ is not None or filter_lang is not None:
+        props = property_types(_queryables(store, settings, caller, coll, ""))
+        where = parse_filter(filter_, filter_lang, parse_crs(filter_crs, "filter-crs"), props)
     limit = default_limit(settings) if limit is None else limit
     if limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 1 to {settings.max_page_size}", limit)
@@ -297,6 +319,7 @@ def list_items(
         limit=limit,
         offset=0 if cursor is not None else offset,
         after=after,
+        filter=where,
     )
     found = select(store, settings, caller, coll, sel)
     path = f"/collections/{coll.id}"

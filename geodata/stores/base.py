@@ -79,6 +79,11 @@ class IncidentQuery:
     limit, offset : paging, in ``id`` order.
     after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
         order), so a page boundary stays put when other batches are imported.
+    condition : ``(template, values)``: one more SQL condition on incident columns,
+        with ``{}`` where each value is bound (never spliced in), e.g.
+        ``("category = {} OR location LIKE {}", ("burglary", "High%"))``; the
+        template is the caller's own text (an OGC filter compiled against a fixed
+        column list), never a user's.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -95,6 +100,7 @@ class IncidentQuery:
     limit: int | None = None
     offset: int = 0
     after_id: str | None = None
+    condition: tuple[str, tuple] | None = None
 
     def selected_columns(self) -> list[str]:
         cols = list(self.columns) if self.columns else list(INCIDENT_COLUMNS)
@@ -139,6 +145,9 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
         where.append("NOT sensitive")
     if q.after_id is not None:
         add("id > {}", q.after_id)
+    if q.condition is not None:
+        template, values = q.condition
+        add(f"({template})", *values)
     if q.bbox is not None:
         xmin, ymin, xmax, ymax = map(float, q.bbox)
         if xmin > xmax or ymin > ymax:
