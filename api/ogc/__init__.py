@@ -21,6 +21,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from .routes import default_limit, router
+from .tile_routes import router as tile_router
 
 ITEMS_PATH = "/ogc/collections/{collection_id}/items"
 
@@ -33,6 +34,7 @@ def install(app: FastAPI, settings) -> None:
     that clients such as GDAL's OAPIF driver read to choose their page size.
     """
     app.include_router(router)
+    app.include_router(tile_router)
     build = app.openapi
 
     def openapi() -> dict:

@@ -46,6 +46,7 @@ from .items import (
     shown_run_features,
 )
 from .queryables import property_types, queryables
+from .tiles import CONFORMANCE as TILES_CONFORMANCE
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -56,6 +57,7 @@ CONFORMS_TO = [
     ),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     *FILTER_CONFORMANCE,
+    *TILES_CONFORMANCE,
 ]
 
 
@@ -90,6 +92,10 @@ def _collection_doc(base, store, caller, coll, cache: dict, html: bool, settings
                 base, path + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 SCHEMA_JSON, "the properties of the features",
             ),
+            *([] if coll.kind == "incidents" and not caller.at_least("analyst") else [
+                link(base, path + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                     JSON, "vector tilesets (Mapbox Vector Tiles)"),
+            ]),
         ],
     }  # fmt: skip
 
@@ -223,7 +229,7 @@ def read_collection(
     return respond(doc, html, page(coll.title, body, nav))
 
 
-def _queryables(store, settings, caller, coll, url: str) -> dict:
+def collection_queryables(store, settings, caller, coll, url: str) -> dict:
     """The queryables of ``coll`` as the caller's role is shown its features."""
     if coll.kind == "run":
         features = shown_run_features(settings, caller, coll.run)
@@ -253,7 +259,7 @@ def read_queryables(
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
     path = f"/collections/{coll.id}/queryables"
-    doc = _queryables(store, settings, caller, coll, base + path)
+    doc = collection_queryables(store, settings, caller, coll, base + path)
     rows = [[escape(k), cell(v)] for k, v in doc["properties"].items()]
     nav = [link(base, f"/collections/{coll.id}", "collection", HTML, coll.title)]
     body = table(rows, ["property", "schema"])
@@ -304,7 +310,7 @@ def list_items(
     coll = cat.find(store, caller, collection_id, settings)
     where = None
     if filter_ is not None or filter_lang is not None:
-        props = property_types(_queryables(store, settings, caller, coll, ""))
+        props = property_types(collection_queryables(store, settings, caller, coll, ""))
         where = parse_filter(filter_, filter_lang, parse_crs(filter_crs, "filter-crs"), props)
     limit = default_limit(settings) if limit is None else limit
     if limit > settings.max_page_size:

@@ -79,11 +79,7 @@ class IncidentQuery:
     limit, offset : paging, in ``id`` order.
     after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
         order), so a page boundary stays put when other batches are imported.
-    condition : ``(template, values)``: one more SQL condition on incident columns,
-        with ``{}`` where each value is bound (never spliced in), e.g.
-        ``("category = {} OR location LIKE {}", ("burglary", "High%"))``; the
-        template is the caller's own text (an OGC filter compiled against a fixed
-        column list), never a user's.
+    condition : ``(template, values)``: an SQL condition (code's text), ``{}`` per bound value.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -146,8 +142,7 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
     if q.after_id is not None:
         add("id > {}", q.after_id)
     if q.condition is not None:
-        template, values = q.condition
-        add(f"({template})", *values)
+        add(f"({q.condition[0]})", *q.condition[1])
     if q.bbox is not None:
         xmin, ymin, xmax, ymax = map(float, q.bbox)
         if xmin > xmax or ymin > ymax:
@@ -195,6 +190,10 @@ class Store(ABC):
         """Remove a batch with its incidents and quarantine; False if it was not there."""
 
     # -- reads ---------------------------------------------------------------
+    def incident_tile(self, bounds_3857, layer: str, extent: int, buffer: int, sensitive: bool):
+        """An MVT of the incidents in a Web Mercator tile, from the database (None: not here)."""
+        return None
+
     @abstractmethod
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         """Incidents matching ``query`` as an Arrow table, in ``id`` order."""
