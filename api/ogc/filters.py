@@ -54,6 +54,7 @@ CONFORMANCE = [
 ]
 _CMP = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
+MAX_DEPTH = 64
 _TEMPORAL = ("t_before", "t_after", "t_intersects", "t_equals")
 
 
@@ -82,6 +83,8 @@ def parse(text: str | None, lang: str | None, crs: str, props: dict[str, str]) -
         raise bad(f"one of {', '.join(LANGS)}", lang, "filter-lang")
     if text is None:
         return None
+    if _depth(text) > MAX_DEPTH:  # the parser's stack is not to be bet on by a client
+        raise bad(f"brackets and NOTs nested at most {MAX_DEPTH} deep", text[:200])
     try:
         expr = cql2.parse_json(text) if lang == "cql2-json" else cql2.parse_text(text)
         tree = expr.to_json()
@@ -89,7 +92,35 @@ def parse(text: str | None, lang: str | None, crs: str, props: dict[str, str]) -
         first = str(exc).strip().splitlines()
         syntax = " ".join(line.strip() for line in first[-1:]).lstrip("= ")
         raise bad(f"valid {lang or 'cql2-text'} ({syntax})", text) from None
-    return Filter(_compile(tree, props, crs), text)
+    try:
+        return Filter(_compile(tree, props, crs), text)
+    except RecursionError:
+        raise bad("an expression nested less deeply", text[:200]) from None
+
+
+def _depth(text: str) -> int:
+    """How deep ``(``, ``[`` and ``{`` nest in ``text`` outside quoted strings, with
+    each ``NOT`` counted as one more level and a run of signs (``- - -1``) as 8 levels
+    each (the parser recurses on all three; a few thousand crash it)."""
+    depth = deepest = 0
+    quote = None
+    outside: list[str] = []
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+        outside.append(ch)
+    rest = "".join(outside)
+    nots = len(re.findall(r"\bnot\b", rest, re.IGNORECASE))
+    signs = max((len(re.sub(r"\s", "", m)) for m in re.findall(r"[-+][-+\s]*", rest)), default=0)
+    return max(deepest + nots, signs * 8)
 
 
 def _compile(node, props: dict[str, str], crs: str) -> tuple:
@@ -107,7 +138,7 @@ def _compile(node, props: dict[str, str], crs: str) -> tuple:
         kind = props[name]
         return ("cmp", _FLIP[op] if flipped else op, name, _literal(value, kind, name))
     if op == "in":
-        name, kind = _property(args[0], props), None
+        name = _property(args[0], props)
         kind = props[name]
         values = args[1] if len(args) > 1 and isinstance(args[1], list) else None
         if values is None:
@@ -213,7 +244,7 @@ def _geometry(value, crs: str):
     try:
         if isinstance(value, dict) and "bbox" in value:
             b = value["bbox"]
-            geom = box(b[0], b[1], b[-2 if len(b) == 6 else 2], b[-1])
+            geom = box(b[0], b[1], b[3], b[4]) if len(b) == 6 else box(*b)
         else:
             geom = shape(value)
     except (

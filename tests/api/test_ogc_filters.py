@@ -208,6 +208,11 @@ def test_next_links_keep_the_filter(env):
             "27700",
         ),
         ("wards", "filter=population_secret%20%3E%201", "filter", "count"),
+        # nesting that would overflow the parser's stack and crash the process
+        ("wards", "filter=" + quote("(" * 3000 + "count = 1" + ")" * 3000), "filter", "nested"),
+        ("wards", "filter=" + quote("NOT " * 4000 + "count = 1"), "filter", "nested"),
+        ("wards", "filter=" + quote("count = " + "- " * 5000 + "1"), "filter", "nested"),
+        ("wards", "filter=" + quote("[" * 3000) + "&filter-lang=cql2-json", "filter", "nested"),
     ],
 )
 def test_bad_filters_are_400_problems_naming_the_parameter(env, cid, query, param, says):
