@@ -224,6 +224,8 @@ def _temporal(op: str, args: list, props: dict[str, str], node) -> tuple:
         a, b = value["interval"]
         start = None if a == ".." else _when(a, name)
         end = None if b == ".." else _when(b, name)
+        if end is not None and _is_day(b):  # a day as the end: to its last instant
+            end += timedelta(days=1) - timedelta(microseconds=1)
     elif isinstance(value, dict) and "date" in value:  # a day: [midnight, next midnight)
         start = _when(value, name)
         end = start + timedelta(days=1) - timedelta(microseconds=1)
@@ -238,6 +240,11 @@ def _temporal(op: str, args: list, props: dict[str, str], node) -> tuple:
     if op == "t_equals" and start == end:
         return ("cmp", "=", name, start)
     return ("and", parts) if parts else ("not", ("isnull", name))
+
+
+def _is_day(value) -> bool:
+    text = value.get("date") if isinstance(value, dict) else value
+    return isinstance(text, str) and len(text.strip()) == 10
 
 
 def _geometry(value, crs: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from datetime import datetime as D
 from urllib.parse import quote
 
 import pytest
@@ -109,14 +110,26 @@ def test_in_like_between_not_or_and_is_null(env):
 @pytest.mark.parametrize(
     ("text", "keep"),
     [
-        ("T_BEFORE(occurred_at, TIMESTAMP('2022-03-01T00:00:00Z'))", lambda m: m < 3),
-        ("T_AFTER(occurred_at, DATE('2022-10-01'))", lambda m: m > 10),
-        ("T_INTERSECTS(occurred_at, INTERVAL('2022-04-01', '2022-05-31'))", lambda m: m in (4, 5)),
-        ("T_INTERSECTS(occurred_at, INTERVAL('..', '2022-01-31'))", lambda m: m == 1),
+        ("T_BEFORE(occurred_at, TIMESTAMP('2022-03-01T00:00:00Z'))", lambda w: w < D(2022, 3, 1)),
+        ("T_AFTER(occurred_at, DATE('2022-10-01'))", lambda w: w >= D(2022, 10, 2)),
+        (
+            "T_INTERSECTS(occurred_at, INTERVAL('2022-04-01', '2022-05-31'))",
+            lambda w: D(2022, 4, 1) <= w < D(2022, 6, 1),
+        ),
+        ("T_INTERSECTS(occurred_at, INTERVAL('..', '2022-01-31'))", lambda w: w < D(2022, 2, 1)),
+        (
+            "T_INTERSECTS(occurred_at, INTERVAL('2022-02-01', '2022-03-01'))",
+            lambda w: D(2022, 2, 1) <= w < D(2022, 3, 2),
+        ),
+        (
+            "T_INTERSECTS(occurred_at, DATE('2022-03-01'))",
+            lambda w: w.date() == D(2022, 3, 1).date(),
+        ),
     ],
 )
-def test_temporal_operators_on_police_months(env, text, keep):
-    expected = ids_where(env, lambda r: keep(r["occurred_at"].month))
+def test_temporal_operators_on_whole_days(env, text, keep):
+    """A DATE is a whole day: its end is the day's last instant."""
+    expected = ids_where(env, lambda r: keep(r["occurred_at"]))
     assert expected
     assert items(env, "incidents", text)[0] == expected
 
