@@ -94,6 +94,7 @@ class Selection:
     offset: int
     after: object = None  # the key from the cursor
     filter: Filter | None = None  # a compiled CQL2 filter
+    count: bool = True  # whether a first page of incidents counts what matches
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     table = table.slice(0, sel.limit)
     last = table["id"][-1].as_py() if more and table.num_rows else None
     table = _coords(table, sel.crs, native)
-    matched = store.count_incidents(q) if sel.after is None else None
+    matched = store.count_incidents(q) if sel.after is None and sel.count else None
     return Page(point_features(table, policy), matched, last)
 
 

@@ -92,6 +92,7 @@ def tile_bytes(store, settings, caller, coll: Collection, tile: morecantile.Tile
         window=Window(),
         limit=settings.max_tile_features,
         offset=0,
+        count=False,
     )
     features = select(store, settings, caller, coll, sel).features
     return encode(features, coll.id, (left, bottom, right, top))
