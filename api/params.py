@@ -115,6 +115,9 @@ CROSS_FIELD_RULES: dict[str, str] = {
     "invalid-input-file": "an uploaded file must be a police.uk CSV or zip, or a council "
     "CSV/xlsx matching its profile",
     "invalid-cursor": "a paging cursor must be one this service issued",
+    "invalid-filter": "an OGC `filter` must be CQL2 (text or JSON, as `filter-lang` says) "
+    "over the collection's published queryables, with the operators its conformance "
+    "classes list",
     "plan-budget": "a plan's officer-hours budget (`hours`) must pay for one visit "
     "(`hours_per_site`)",
     "zero-weights": "ranking `weights` must not all be 0 (those not given keep their defaults)",

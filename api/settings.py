@@ -32,6 +32,9 @@ class ApiSettings(BaseSettings):
     max_window_days: int = Field(3_700, ge=1)
     default_page_size: int = Field(1_000, ge=1)
     max_page_size: int = Field(10_000, ge=1)
+    #: most features in one vector tile built in Python (the embedded store; the
+    #: server store's incident tiles are built by PostGIS and have no such cap)
+    max_tile_features: int = Field(200_000, ge=1)
     request_timeout_s: float = Field(30.0, gt=0)
     share_link_max_days: int = Field(90, ge=1)
     #: public URL of the service, for links in responses (default: from the request)

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from ..filters import declare_page_size
 from .routes import router
+from .tile_routes import router as tile_router
 
 ITEMS_PATH = "/ogc/collections/{collection_id}/items"
 
@@ -34,6 +35,7 @@ def install(app: FastAPI, settings) -> None:
     that clients such as GDAL's OAPIF driver read to choose their page size.
     """
     app.include_router(router)
+    app.include_router(tile_router)
     build = app.openapi
 
     def openapi() -> dict:

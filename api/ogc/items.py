@@ -29,7 +29,18 @@ from ..filters import Window, invalid
 from ..routes.areas import areas_geojson
 from ..routes.incidents import POINT_COLUMNS, find_incident
 from .collections import Collection, policy_for
-from .crs import BNG_URI, CRS84, box_in_crs84, features_to_crs, lonlat_bbox, points_in_crs
+from .crs import (
+    BNG_URI,
+    CRS84,
+    SUPPORTED,
+    _transform,
+    box_in_crs84,
+    features_to_crs,
+    lonlat_bbox,
+    points_in_crs,
+)
+from .filters import Filter, incident_condition, matches, spatial_terms
+from .queryables import INCIDENT_QUERYABLES
 
 CURSOR_HELP = "the cursor of a next link of this collection, unchanged"
 
@@ -82,6 +93,8 @@ class Selection:
     limit: int
     offset: int
     after: object = None  # the key from the cursor
+    filter: Filter | None = None  # a compiled CQL2 filter
+    count: bool = True  # whether a first page of incidents counts what matches
 
 
 @dataclass
@@ -106,6 +119,10 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
         end=sel.window.end,
         include_sensitive=policy.include_sensitive,
     )
+    if sel.filter is not None:
+        q = _filtered(q, sel.filter, store.analysis_crs)
+        if q is None:
+            return Page([], 0 if sel.after is None else None)
     native = sel.crs == BNG_URI and store.analysis_crs == BNG
     columns = [*POINT_COLUMNS, "x", "y"] if native else POINT_COLUMNS
     paged = replace(q, columns=columns, limit=sel.limit + 1, after_id=sel.after, offset=sel.offset)
@@ -114,8 +131,24 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     table = table.slice(0, sel.limit)
     last = table["id"][-1].as_py() if more and table.num_rows else None
     table = _coords(table, sel.crs, native)
-    matched = store.count_incidents(q) if sel.after is None else None
+    matched = store.count_incidents(q) if sel.after is None and sel.count else None
     return Page(point_features(table, policy), matched, last)
+
+
+def _filtered(q: IncidentQuery, f: Filter, analysis_crs: str) -> IncidentQuery | None:
+    """``q`` narrowed by the filter (None: nothing can match): attribute terms as a
+    bound SQL condition, S_INTERSECTS terms as the ``within`` polygon."""
+    tree, geoms = spatial_terms(f)
+    if tree is not None:
+        q = replace(q, condition=incident_condition(tree, {c: c for c in INCIDENT_QUERYABLES}))
+    if geoms:
+        area = geoms[0]
+        for g in geoms[1:]:
+            area = area.intersection(g)
+        if area.is_empty:
+            return None
+        q = replace(q, within=_transform(area, SUPPORTED[CRS84], analysis_crs))
+    return q
 
 
 def point_features(table: pa.Table, policy) -> list[dict]:
@@ -185,6 +218,8 @@ def shown_area_features(store, settings, caller, kind: str, window: Window) -> l
 def _list_page(features: list[dict], sel: Selection, by_position: bool, native=False) -> Page:
     """Filter a list of CRS84 features by bbox and page it by keyset (``native``: leave
     the geometries for the caller to replace with stored ones in the analysis CRS)."""
+    if sel.filter is not None:
+        features = [f for f in features if matches(sel.filter, f)]
     if sel.bbox is not None:
         box = box_in_crs84(sel.bbox, sel.bbox_crs)
         features = [f for f in features if f["geometry"] and shape(f["geometry"]).intersects(box)]

@@ -21,6 +21,18 @@ _INCIDENTS = {
     "source": ("string", "Source dataset"),
     "batch_id": ("string", "Import batch"),
 }
+#: incident properties a filter may name (all in the features partners are shown)
+INCIDENT_QUERYABLES = tuple(_INCIDENTS)
+
+
+def property_types(doc: dict) -> dict[str, str]:
+    """Queryable name → string, integer, number, boolean or date-time, from a
+    queryables document (the geometry left out)."""
+    out = {}
+    for name, schema in doc["properties"].items():
+        if name != "geometry":
+            out[name] = "date-time" if schema.get("format") == "date-time" else schema["type"]
+    return out
 
 
 def _prop(kind: str, title: str) -> dict:

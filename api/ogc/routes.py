@@ -34,6 +34,10 @@ from .common import (
     wants_html,
 )
 from .crs import BBOX_HELP, CRS84, CRS_HELP, CRS_NAMES, content_crs, parse_bbox, parse_crs
+from .filters import CONFORMANCE as FILTER_CONFORMANCE
+from .filters import FILTER_HELP
+from .filters import LANGS as FILTER_LANGS
+from .filters import parse as parse_filter
 from .items import (
     Selection,
     one,
@@ -43,7 +47,8 @@ from .items import (
     shown_area_features,
     shown_run_features,
 )
-from .queryables import queryables
+from .queryables import property_types, queryables
+from .tiles import CONFORMANCE as TILES_CONFORMANCE
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -53,6 +58,8 @@ CONFORMS_TO = [
         for c in ("core", "geojson", "html", "oas30")
     ),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *FILTER_CONFORMANCE,
+    *TILES_CONFORMANCE,
 ]
 
 CrsQuery = Annotated[
@@ -92,6 +99,10 @@ def _collection_doc(base, store, caller, coll, cache: dict, html: bool, settings
                 base, path + "/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 SCHEMA_JSON, "the properties of the features",
             ),
+            *([] if coll.kind == "incidents" and not caller.at_least("analyst") else [
+                link(base, path + "/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                     JSON, "vector tilesets (Mapbox Vector Tiles)"),
+            ]),
         ],
     }  # fmt: skip
 
@@ -225,6 +236,18 @@ def read_collection(
     return respond(doc, html, page(coll.title, body, nav))
 
 
+def collection_queryables(store, settings, caller, coll, url: str) -> dict:
+    """The queryables of ``coll`` as the caller's role is shown its features."""
+    if coll.kind == "run":
+        features = shown_run_features(settings, caller, coll.run)
+    elif coll.kind == "incidents":
+        features = []
+    else:
+        features = shown_area_features(store, settings, caller, coll.kind, parse_window(
+            None, None, None, settings))  # fmt: skip
+    return queryables(coll, url, features)
+
+
 @router.get(
     "/collections/{collection_id}/queryables",
     operation_id="ogc_read_queryables",
@@ -242,15 +265,8 @@ def read_queryables(
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
-    if coll.kind == "run":
-        features = shown_run_features(settings, caller, coll.run)
-    elif coll.kind == "incidents":
-        features = []
-    else:
-        features = shown_area_features(store, settings, caller, coll.kind, parse_window(
-            None, None, None, settings))  # fmt: skip
     path = f"/collections/{coll.id}/queryables"
-    doc = queryables(coll, base + path, features)
+    doc = collection_queryables(store, settings, caller, coll, base + path)
     rows = [[escape(k), cell(v)] for k, v in doc["properties"].items()]
     nav = [link(base, f"/collections/{coll.id}", "collection", HTML, coll.title)]
     body = table(rows, ["property", "schema"])
@@ -260,7 +276,7 @@ def read_queryables(
 @router.get(
     "/collections/{collection_id}/items",
     operation_id="ogc_list_items",
-    summary="Features of a collection, filtered by bbox and datetime, paged by cursor",
+    summary="Features of a collection, filtered by bbox, datetime and CQL2, paged by cursor",
     response_class=Response,
     responses=GEO_HTML,
 )
@@ -297,10 +313,33 @@ def list_items(
     cursor: Annotated[
         str | None, Query(max_length=2000, description="where a next link continues")
     ] = None,
+    filter_: Annotated[
+        str | None, Query(alias="filter", max_length=20_000, description=FILTER_HELP)
+    ] = None,
+    filter_lang: Annotated[
+        str | None,
+        Query(
+            alias="filter-lang",
+            description="cql2-text (default) or cql2-json",
+            json_schema_extra={"enum": list(FILTER_LANGS)},
+        ),
+    ] = None,
+    filter_crs: Annotated[
+        str | None,
+        Query(
+            alias="filter-crs",
+            description=f"CRS of filter geometries: {CRS_HELP}",
+            json_schema_extra={"enum": CRS_NAMES},
+        ),
+    ] = None,
     f: Format = None,
 ) -> Response:
     base, html = base_url(request, settings), wants_html(request, f)
     coll = cat.find(store, caller, collection_id, settings)
+    where = None
+    if filter_ is not None or filter_lang is not None:
+        props = property_types(collection_queryables(store, settings, caller, coll, ""))
+        where = parse_filter(filter_, filter_lang, parse_crs(filter_crs, "filter-crs"), props)
     limit = default_limit(settings) if limit is None else limit
     if limit > settings.max_page_size:
         raise invalid("limit", f"an integer from 1 to {settings.max_page_size}", limit)
@@ -314,6 +353,7 @@ def list_items(
         limit=limit,
         offset=0 if cursor is not None else offset,
         after=after,
+        filter=where,
     )
     found = select(store, settings, caller, coll, sel)
     path = f"/collections/{coll.id}"

@@ -80,6 +80,7 @@ class IncidentQuery:
     limit, offset : paging, in ``id`` order.
     after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
         order), so a page boundary stays put when other batches are imported.
+    condition : ``(template, values)``: an SQL condition (code's text), ``{}`` per bound value.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -96,6 +97,7 @@ class IncidentQuery:
     limit: int | None = None
     offset: int = 0
     after_id: str | None = None
+    condition: tuple[str, tuple] | None = None
 
     def selected_columns(self) -> list[str]:
         cols = list(self.columns) if self.columns else list(INCIDENT_COLUMNS)
@@ -140,6 +142,8 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
         where.append("NOT sensitive")
     if q.after_id is not None:
         add("id > {}", q.after_id)
+    if q.condition is not None:
+        add(f"({q.condition[0]})", *q.condition[1])
     if q.bbox is not None:
         xmin, ymin, xmax, ymax = map(float, q.bbox)
         if xmin > xmax or ymin > ymax:
@@ -187,6 +191,10 @@ class Store(ABC):
         """Remove a batch with its incidents and quarantine; False if it was not there."""
 
     # -- reads ---------------------------------------------------------------
+    def incident_tile(self, bounds_3857, layer: str, extent: int, buffer: int, sensitive: bool):
+        """An MVT of the incidents in a Web Mercator tile, from the database (None: not here)."""
+        return None
+
     @abstractmethod
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         """Incidents matching ``query`` as an Arrow table, in ``id`` order."""

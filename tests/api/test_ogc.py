@@ -540,11 +540,18 @@ def test_routes_have_stable_operation_ids_and_summaries(env):
         "ogc_list_items",
         "ogc_read_item",
         "ogc_read_queryables",
+        "ogc_list_tile_matrix_sets",
+        "ogc_read_tile_matrix_set",
+        "ogc_list_tilesets",
+        "ogc_read_tileset",
+        "ogc_read_tilejson",
+        "ogc_read_tile",
     }
     assert all(op["summary"] for op in ops.values())
     items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
     names = {p["name"] for p in items["parameters"]}
     assert {"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "cursor", "f"} <= names
+    assert {"filter", "filter-lang", "filter-crs"} <= names
 
 
 # -- a real OAPIF client ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ import h3
 import numpy as np
 import pytest
 import shapely
+from ogc_probes import STREET, probes_for
 from pyproj import Geod
 from scipy.spatial import cKDTree
 
@@ -34,7 +35,6 @@ from geodata.ingest import context_for, import_records
 from geodata.readers.council import read_council
 
 GEOD = Geod(ellps="WGS84")
-STREET = "Zzyzx Close"
 NEAR_M = 50.0
 MIN_COUNT = 5
 BELOW = ("anonymous", "public", "partner")
@@ -173,7 +173,7 @@ def attack(make_api_env, tmp_path_factory):
 
 
 # -- collecting answers ----------------------------------------------------------------------
-def _answers(env, runs, role: str) -> dict[str, str]:
+def _answers(env, runs, role: str, places) -> dict[str, str]:
     """url → body of everything ``role`` can read about the runs and areas."""
     out: dict[str, str] = {}
 
@@ -214,6 +214,9 @@ def _answers(env, runs, role: str) -> dict[str, str]:
             if not nxt:
                 break
             url = nxt[0].replace("http://testserver", "")
+    for cid in (*runs.values(), "wards", "lsoas", "incidents"):
+        for text, crs in probes_for(places).values():
+            get(f"/ogc/collections/{cid}/items", params={"filter": text, "filter-crs": crs})
     for kind in ("ward", "lsoa"):
         for cats in (None, "domestic-abuse,sexual-offences", "violent-crime,sexual-offences"):
             get("/areas", params={"kind": kind, **({"categories": cats} if cats else {})})
@@ -304,7 +307,7 @@ def test_the_attacks_work_on_the_analysts_unprotected_answers(attack):
 @pytest.mark.parametrize("role", BELOW)
 def test_no_answer_below_analyst_locates_names_or_times_a_planted_incident(attack, role):
     env, places, runs = attack
-    answers = _answers(env, runs, role)
+    answers = _answers(env, runs, role, places)
     assert len(answers) > 40
     # the isolated places: any fit near them could only come from the planted incidents
     # (the edge place sits among real incidents, whose public outlines may pass near it
