@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http_protocol import MAX_URL_BYTES, refusal
-from .problems import problem_response
+from .problems import allowed_methods, problem_response
 
 #: room for multipart boundaries, headers and the small form fields, bytes
 FRAMING_BYTES = 64 * 1024
@@ -35,6 +35,15 @@ class BodyTooLarge(HTTPException):
             "(HOTSPOTS_MAX_UPLOAD_MB); split it, e.g. one police.uk month per file",
             {"Connection": "close"},
         )
+
+
+def _method_allowed(scope: Scope) -> bool:
+    """Whether the request's method is one its path answers (unknown paths: yes)."""
+    app = scope.get("app")
+    if app is None or not hasattr(app, "openapi"):
+        return True
+    allowed = allowed_methods(app, scope)
+    return not allowed or scope.get("method") in allowed or scope.get("method") == "HEAD"
 
 
 class BodyLimit:
@@ -61,7 +70,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         url_bytes = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
-        if url_bytes > MAX_URL_BYTES:  # as the server's parser answers longer ones
+        if url_bytes > MAX_URL_BYTES and _method_allowed(scope):  # else the router's 405
             status, problem = refusal(url_bytes)
             response = problem_response(
                 status, problem["detail"], "uri-too-long", scope.get("path")

@@ -115,6 +115,8 @@ CROSS_FIELD_RULES: dict[str, str] = {
     "invalid-input-file": "an uploaded file must be a police.uk CSV or zip, or a council "
     "CSV/xlsx matching its profile",
     "invalid-cursor": "a paging cursor must be one this service issued",
+    "uri-too-long": "a request's URL, all its parameters together, may be at most 16 kB "
+    "(414 URI Too Long)",
     "invalid-filter": "an OGC `filter` must be CQL2 (text or JSON, as `filter-lang` says) "
     "over the collection's published queryables, with the operators its conformance "
     "classes list",

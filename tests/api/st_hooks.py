@@ -4,7 +4,7 @@
 schema calls valid. The service states, in its OpenAPI description, the few rules no
 JSON Schema can express (one parameter against another, or an uploaded file's content),
 each with its own problem ``type``; :func:`accepted_unless_a_stated_rule` lets exactly
-those 400/422s through, and 410 Gone for a share link withdrawn earlier in a stateful run.
+those 400/414/422s through, and 410 Gone for a share link withdrawn earlier in a stateful run.
 Any other refusal of a schema-valid request is still a failure.
 """
 
@@ -20,8 +20,8 @@ from api.problems import PROBLEM_BASE
 
 
 def stated_rule(response) -> str | None:
-    """The rule a 400/422 problem names, if it is one of the stated ones."""
-    if response.status_code not in (400, 422):
+    """The rule a 400/414/422 problem names, if it is one of the stated ones."""
+    if response.status_code not in (400, 414, 422):
         return None
     try:
         slug = json.loads(response.content).get("type", "").removeprefix(PROBLEM_BASE)

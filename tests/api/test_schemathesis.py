@@ -54,6 +54,10 @@ def run_schemathesis(base: str, headers: dict[str, str], seed: int) -> subproces
         "1",
         "--request-timeout",
         "60",
+        # the service's own limit (HOTSPOTS_REQUEST_TIMEOUT_S): slower work is stopped (503)
+        # or goes on as a job (202), so no answer may take longer
+        "--max-response-time",
+        "30",
         "--continue-on-failure",
     ]
     for name, value in headers.items():
