@@ -469,9 +469,7 @@ def dump_json(value: Any, what: str) -> str:
             problem = "it holds NaN or Infinity (use null)"
         raise UnstorableValue(f"{what} cannot be stored as JSON: {problem}") from exc
     if "\\u0000" in text and _JSON_NUL.search(text):
-        raise UnstorableValue(
-            f"{what} cannot be stored as JSON: a string holds a NUL character"
-        )
+        raise UnstorableValue(f"{what} cannot be stored as JSON: a string holds a NUL character")
     return text
 
 
