@@ -457,9 +457,8 @@ _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 def dump_json(value: Any, what: str) -> str:
     """Strict JSON text of ``value`` (what both stores keep).
 
-    :class:`~geodata.errors.UnstorableValue` (a ``ValueError``, 422 at the HTTP edge)
-    naming ``what`` for NaN, Infinity, a value JSON cannot hold,
-    or a NUL character in a string (PostgreSQL's ``jsonb`` refuses it).
+    :class:`~geodata.errors.UnstorableValue` (a ``ValueError``) naming ``what`` for NaN,
+    Infinity, a value JSON cannot hold, or a NUL (which ``jsonb`` refuses).
     """
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
