@@ -455,11 +455,9 @@ _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def dump_json(value: Any, what: str) -> str:
-    """Strict JSON text of ``value`` (what both stores keep).
-
-    :class:`~geodata.errors.UnstorableValue` (a ``ValueError``) naming ``what`` for NaN,
-    Infinity, a value JSON cannot hold, or a NUL (which ``jsonb`` refuses).
-    """
+    """Strict JSON text of ``value`` (what both stores keep); :class:`UnstorableValue`
+    (a ``ValueError``) naming ``what`` for NaN, Infinity, a value JSON cannot hold, or a
+    NUL (which ``jsonb`` refuses)."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
