@@ -76,6 +76,14 @@ def list_tilesets(
     return _json({"tilesets": [entry], "links": [here]})
 
 
+def _tiled_in(store, caller, collection_id: str, settings, tms: str):
+    """The collection, if it has tiles in the tile matrix set ``tms`` (else 404)."""
+    coll = _tiled(store, caller, collection_id, settings)
+    if tms != TMS_ID:
+        raise Problem(404, f"tile matrix set {tms!r} is not offered; use {TMS_ID}")
+    return coll
+
+
 @router.get(
     "/collections/{collection_id}/tiles/{tms}",
     operation_id="ogc_read_tileset",
@@ -89,9 +97,7 @@ def read_tileset(
     settings: SettingsDep,
     caller: CallerDep,
 ) -> Response:
-    coll = _tiled(store, caller, collection_id, settings)
-    if tms != TMS_ID:
-        raise Problem(404, f"tile matrix set {tms!r} is not offered; use {TMS_ID}")
+    coll = _tiled_in(store, caller, collection_id, settings, tms)
     base = base_url(request, settings)
     return _json(tileset(base, coll, _fields(store, settings, caller, coll)))
 
@@ -109,9 +115,7 @@ def read_tilejson(
     settings: SettingsDep,
     caller: CallerDep,
 ) -> Response:
-    coll = _tiled(store, caller, collection_id, settings)
-    if tms != TMS_ID:
-        raise Problem(404, f"tile matrix set {tms!r} is not offered; use {TMS_ID}")
+    coll = _tiled_in(store, caller, collection_id, settings, tms)
     base = base_url(request, settings)
     return _json(tilejson(base, coll, _fields(store, settings, caller, coll), None))
 
