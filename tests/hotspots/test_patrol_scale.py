@@ -24,9 +24,6 @@ from hotspots.analysis import AnalysisParams
 from hotspots.cluster_scale import no_cluster_advice
 
 PATROL_KM2 = 0.5
-#: Gi* hotspots are single H3 cells at the resolution chosen among 8-10 (hotspots.grid):
-#: a res-8 cell is about 0.7 km² (the demo's ASB gets res 8), the coarsest allowed
-CELL_KM2 = 0.75
 CATEGORIES = ("violent-crime", "anti-social-behaviour")
 
 
@@ -61,8 +58,7 @@ def _check_patrol_sized(store, method: str, category: str) -> None:
     assert len(hs) >= 3, (method, category, result.notes)
     top = hs.iloc[0]
     assert top["rank"] == 1
-    limit = CELL_KM2 if method == "gistar" else PATROL_KM2
-    assert top["area_m2"] / 1e6 <= limit, (method, category, top["area_m2"])
+    assert top["area_m2"] / 1e6 <= PATROL_KM2, (method, category, top["area_m2"])
     if method == "gistar":  # no cell ranked on its neighbours' incidents alone
         occupied = result.cells.loc[result.cells["count"] > 0, "count"]
         assert (hs["count"] > 0).all() and (hs["count"] >= occupied.mean()).all()
