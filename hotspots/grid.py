@@ -339,9 +339,9 @@ def _moran_z(values: np.ndarray, W: sparse.csr_matrix) -> tuple[float, float]:
     return moran_i, (moran_i - expected) / np.sqrt(variance)
 
 
-#: resolutions a patrol can act on (edge ≈ 460 m, 175 m, 66 m), chosen from unless asked
+#: resolutions a patrol can act on (hexagons ≈ 1 km, 400 m, 150 m across), chosen from unless asked
 PATROL_RES = (8, 9, 10)
-#: the street-block grids searched first; res 8 (0.74 km², about 1 km across) only when both are too thin
+#: street-block grids, searched first; res 8 (0.74 km²) only when both are too thin
 STREET_RES = (9, 10)
 
 
@@ -421,6 +421,5 @@ def suggest_resolution(
         f"clustering, so the eligible coarser grid with the highest global Moran's I"
     )
     return res, (
-        f"res {res} (edge ≈ {EDGE_M[res]:,.0f} m; I = {moran_i:.3f}, z = {z:.1f}): {why} "
-        f"({table})"
+        f"res {res} (edge ≈ {EDGE_M[res]:,.0f} m; I = {moran_i:.3f}, z = {z:.1f}): {why} ({table})"
     )
