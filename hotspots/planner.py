@@ -486,6 +486,15 @@ def patrol_window(
     return out
 
 
+def _when_fitted(window: dict, slot: str) -> None:
+    """The site's own slot in the fitted shifts ("Fri 18:50–19:50") in place of the
+    preference the plan was asked for, in its one-line summary."""
+    preferred = window.get("preferred")
+    echo = f"; go {preferred}" if preferred else None
+    short = window.get("short", "")
+    window["short"] = (short.removesuffix(echo) if echo else short) + f"; go {slot}"
+
+
 def _trend(monthly: np.ndarray) -> dict:
     if len(monthly) < 3:
         return {"z": None, "p": None, "direction": "too few months to judge"}
@@ -763,7 +772,9 @@ def plan_days_of_action(
         )
         for shift in shifts.shifts:
             for t in shift.times:
-                sites[t["visit"] - 1].shift = {"day": shift.day, **t}
+                site = sites[t["visit"] - 1]
+                site.shift = {"day": shift.day, **t}
+                _when_fitted(site.window, f"{shift.day} {t['arrive']}–{t['leave']}")
         notes[:0] = shifts.notes
     return Plan(
         params=params,

@@ -67,6 +67,11 @@ def test_a_friday_and_saturday_evening_plan_on_the_demo_is_split_to_fit(demo_sto
     assert days == {"Fri", "Sat"}
     for shift in doc["shifts"]["shifts"]:
         assert shift["hours_used"] <= 5
+    # each site's line says its own slot, not the preference asked for
+    for site in doc["sites"]:
+        slot = f"go {site['shift']['day']} {site['shift']['arrive']}–{site['shift']['leave']}"
+        assert site["window"]["short"].endswith(slot), site["window"]["short"]
+        assert "Fri, Sat" not in site["window"]["short"]
     assert any(n.startswith("Fri 18:00–23:00: sites 1–") for n in doc["notes"])
     too_many = plan_from_store(
         demo_store, PlanParams(sites=12, days=("Fri",), hours_of_day=(18, 23)), "borough"
