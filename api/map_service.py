@@ -17,7 +17,7 @@ import shapely.geometry
 
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
-from hotspots.planner import Plan
+from hotspots.plan_model import Plan
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 

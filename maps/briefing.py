@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry import shape
 
 from geodata.taxonomy import BY_SLUG
-from hotspots.planner import Plan
+from hotspots.plan_model import Plan
 
 ATTRIBUTION = (
     "Contains public sector information licensed under the Open Government Licence v3.0. "

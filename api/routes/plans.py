@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from geodata.taxonomy import validate_slugs
-from hotspots.planner import MAX_SITES, InvalidPlan, PlanParams
+from hotspots.plan_model import MAX_SITES, InvalidPlan, PlanParams
 from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_briefing_html
 
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
