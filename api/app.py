@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from geodata.errors import StoreUnavailable
-from geodata.stores import Store, open_store
+from geodata.stores import Store
 from maps.assets import STATIC_PREFIX, VENDOR_DIR
 
 from . import ogc, problems
 from .body_limit import BodyLimit
-from .deps import STORE_RETRY_S
+from .deps import STORE_RETRY_S, close_served_store, open_served_store
 from .import_jobs import recover_orphans
 from .page_headers import PageHeaders
 from .params import rules_description
@@ -37,6 +37,7 @@ from .routes import (
     evaluation_maps,
     imports,
     incidents,
+    keys,
     knox,
     share,
     system,
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.store_retry_at = 0.0
         if store is None:
             try:
-                app.state.store = open_store(settings.store)
+                open_served_store(app)
             except StoreUnavailable as exc:  # serve 503s and retry (deps.get_store)
                 log.warning("starting without the store: %s", exc.message)
                 app.state.store_retry_at = time.monotonic() + STORE_RETRY_S
@@ -90,8 +91,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
-            if store is None and app.state.store is not None:
-                app.state.store.close()
+            if store is None:
+                close_served_store(app)
 
     try:
         version = metadata.version("hotspots")
@@ -111,7 +112,18 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(PageHeaders, tile_url=settings.maps.tile_url)
     app.add_middleware(problems.ServerErrors)  # outermost of ours: keeps connections alive
 
-    modules = (system, incidents, imports, analyses, areas, share, evaluation, backtests, knox)
+    modules = (
+        system,
+        incidents,
+        imports,
+        analyses,
+        areas,
+        share,
+        keys,
+        evaluation,
+        backtests,
+        knox,
+    )
     for module in modules:
         app.include_router(module.router)
     app.include_router(evaluation_maps.router)

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from geodata.errors import StoreUnavailable
-from geodata.stores import Store, open_store
+from geodata.stores import DuckDBStore, Store, open_store, sharing
 
 from .disclosure import Disclosure
 from .problems import Problem
@@ -41,10 +41,29 @@ def _reopen(app) -> Store:
         if time.monotonic() < app.state.store_retry_at:
             raise StoreUnavailable("the store could not be reached; retrying shortly")
         app.state.store_retry_at = time.monotonic() + STORE_RETRY_S
-        app.state.store = open_store(app.state.settings.store)
-        return app.state.store
+        return open_served_store(app)
     finally:
         _reopening.release()
+
+
+def open_served_store(app) -> Store:
+    """Open the service's store (never through another service) and, for a DuckDB file,
+    share it so that other hotspots commands work while the service runs
+    (:mod:`geodata.stores.sharing`; stopped by :func:`close_served_store`)."""
+    store = open_store(app.state.settings.store, via_service=False)
+    if isinstance(store, DuckDBStore) and store.path != ":memory:":
+        app.state.sharing = sharing.share(store, store.path)
+    app.state.store = store
+    return store
+
+
+def close_served_store(app) -> None:
+    shared = getattr(app.state, "sharing", None)
+    if shared is not None:
+        shared.close()
+        app.state.sharing = None
+    if app.state.store is not None:
+        app.state.store.close()
 
 
 async def get_settings(request: Request) -> ApiSettings:

@@ -174,6 +174,8 @@ TEXT = r"^[^\x00]*$"
 CODE = r"^[A-Za-z0-9_.-]{1,20}$"
 #: an H3 cell id (15 hexadecimal digits of a cell, resolution 0–15)
 H3_CELL = r"^8[0-9a-f]{14}$"
+#: API key ids, as ``api.security.new_api_key`` makes them
+KEY_ID = r"^key_[0-9a-f]{12}$"
 #: an evaluation's control area by name
 CONTROL = r"^(auto|borough|ward|(ward|lsoa|district):[A-Za-z0-9_.-]{1,40})$"
 
@@ -212,6 +214,7 @@ PATTERN_HELP = {
     HOURS: "a range of hours such as 18-23 or 20:00-02:00",
     CODE: "an area code such as E05004964 (letters, digits, '.', '_' or '-')",
     H3_CELL: "an H3 cell id (15 hexadecimal digits, e.g. 89195da49b7ffff)",
+    KEY_ID: "an API key id such as key_0123456789ab (GET /keys lists them)",
     CONTROL: "auto, borough, ward, ward:CODE, lsoa:CODE or district:CODE",
     AREA: "kind:code, e.g. ward:E05004964",
     LINE: "one line of text (no control characters)",

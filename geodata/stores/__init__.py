@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from ..errors import StoreUnavailable
 from ..settings import StoreSettings
+from . import sharing
 from .base import IncidentQuery, Store, to_geodataframe
 from .duckdb_store import DuckDBStore
 
 
-def open_store(settings: StoreSettings | None = None, *, upgrade: bool = True) -> Store:
-    """Open the store the settings name: PostGIS when a database URL is set, else DuckDB."""
+def open_store(
+    settings: StoreSettings | None = None, *, upgrade: bool = True, via_service: bool = True
+) -> Store:
+    """Open the store the settings name: PostGIS when a database URL is set, else DuckDB.
+
+    A DuckDB file held by a running service (``hotspots serve``) is reached through
+    that service (:mod:`geodata.stores.sharing`) unless ``via_service`` is false (the
+    service itself)."""
     settings = settings or StoreSettings()
     if settings.database_url:
         from .postgis import PostGISStore
@@ -20,7 +28,15 @@ def open_store(settings: StoreSettings | None = None, *, upgrade: bool = True) -
             max_size=settings.pool_max_size,
             timeout_s=settings.connect_timeout_s,
         )
-    return DuckDBStore(settings.duckdb_path, settings.analysis_crs)
+    try:
+        return DuckDBStore(settings.duckdb_path, settings.analysis_crs)
+    except StoreUnavailable:
+        if not via_service:
+            raise
+        remote = sharing.connect(settings.duckdb_path, settings.analysis_crs)
+        if remote is None:
+            raise
+        return remote
 
 
 __all__ = ["DuckDBStore", "IncidentQuery", "Store", "open_store", "to_geodataframe"]

@@ -7,67 +7,28 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
+import serve_proc  # tests/api/serve_proc.py
 from street_csv import police_csv  # tests/api/street_csv.py
-
-HOTSPOTS = Path(sys.executable).with_name("hotspots")
-SECRET = "crash-test-secret-" + "x" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(store: Path, tmp: Path, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "HOTSPOTS_SECRET_KEY": SECRET,
-        "HOTSPOTS_REQUEST_TIMEOUT_S": "2",  # the import goes on as a job after 1.6 s
-        "TMPDIR": str(tmp),
-    }
-    env.pop("HOTSPOTS_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [str(HOTSPOTS), "serve", "--store", str(store), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    pytest.fail("hotspots serve did not start")
+    # the import goes on as a job after 1.6 s; its upload folder lives under TMPDIR
+    return serve_proc.start(store, port, HOTSPOTS_REQUEST_TIMEOUT_S="2", TMPDIR=str(tmp))
 
 
 def new_key(store: Path) -> str:
-    out = subprocess.run(
-        [str(HOTSPOTS), "keys", "create", "crash test", "--role", "analyst", "--json"],
-        env={**os.environ, "HOTSPOTS_DUCKDB_PATH": str(store), "HOTSPOTS_SECRET_KEY": SECRET},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return next(w for w in out.stdout.replace('"', " ").split() if w.startswith("hsk_"))
+    return serve_proc.new_key(store)[1]
 
 
 def test_kill_9_mid_import_then_restart_fails_the_job_and_removes_its_files(tmp_path):
     store, tmp = tmp_path / "crash.duckdb", tmp_path / "tmp"
     tmp.mkdir()
     key = {"X-API-Key": new_key(store)}
-    port = free_port()
+    port = serve_proc.free_port()
     server = start(store, tmp, port)
     base = f"http://127.0.0.1:{port}"
     try:
