@@ -16,7 +16,7 @@ from geodata.errors import HotspotsError
 from geodata.stores import IncidentQuery, Store
 from hotspots.harm import HarmWeights
 
-from .interventions import study_area
+from .evaluation_design import study_area
 from .worker import run_stoppable
 
 

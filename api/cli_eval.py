@@ -168,7 +168,7 @@ def backtest_cmd(
     if html_file is not None:
         from maps.evaluation import backtest_html
 
-        from .interventions import finite_json
+        from .evaluation_design import finite_json
 
         page = backtest_html(finite_json(json.loads(json.dumps(doc, default=str))))
         write_text_file(html_file, page, "--html", as_json)

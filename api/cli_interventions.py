@@ -264,7 +264,7 @@ def evaluate(
                     as_json,
                 )
             control_arg = _read_geojson(path, "--control")
-        from .interventions import InvalidEvaluation, evaluate_intervention
+        from .evaluation_design import InvalidEvaluation, evaluate_intervention
 
         weights = None
         if harm_weights is not None:

@@ -111,9 +111,10 @@ def run_map_page(
     near-repeat ``risk_zones`` (GeoJSON as ``POST /knox`` returns them); the
     public gets neither, as the API gives the public none of the log.
     """
+    from geodata.vocab import DEFAULT_BUFFER_M
     from maps.overlays import add_overlays, overlay_legend
 
-    from .interventions import DEFAULT_BUFFER_M, interventions_geojson
+    from .interventions import interventions_geojson
 
     settings = settings or MapSettings()
     policy = policy or Disclosure(role=role, min_count=min_count)

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..backtests import NoStudyArea, run_backtest
 from ..deps import AnalystDep, SettingsDep, StoreDep
+from ..evaluation_design import finite_json
 from ..filters import parse_categories, parse_window
-from ..interventions import finite_json
 from ..params import Bool, CategorySlug, Int, MonthOrDay, Num
 from ..problems import Problem
 

@@ -15,17 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geodata.interventions import InvalidIntervention
 from geodata.model import INTERVENTION_KINDS
+from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
 
 from ..deps import AnalystDep, PartnerDep, StoreDep
+from ..evaluation_design import InvalidEvaluation, evaluate_intervention
 from ..filters import DATE_RANGE, check_date_range, parse_categories
-from ..interventions import (
-    DEFAULT_BUFFER_M,
-    DEFAULT_WINDOW_MONTHS,
-    InvalidEvaluation,
-    build_intervention,
-    evaluate_intervention,
-    interventions_geojson,
-)
+from ..interventions import build_intervention, interventions_geojson
 from ..params import (
     CODE,
     CONTROL,

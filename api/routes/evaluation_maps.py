@@ -21,15 +21,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
+
 from ..deps import PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
+from ..evaluation_design import InvalidEvaluation, evaluate_intervention
 from ..filters import parse_categories
-from ..interventions import (
-    DEFAULT_BUFFER_M,
-    DEFAULT_WINDOW_MONTHS,
-    InvalidEvaluation,
-    evaluate_intervention,
-)
 from ..params import CONTROL, WINDOW_PAIR, CategoriesQuery, query_schema
 from ..problems import Problem
 from .evaluation import _invalid

@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from geodata.stores import IncidentQuery
 
 from ..deps import AnalystDep, SettingsDep, StoreDep
+from ..evaluation_design import finite_json
 from ..filters import parse_categories, parse_window
-from ..interventions import finite_json
 from ..params import Bool, CategorySlug, Day, Int, MonthOrDay, Num, distinct_sorted
 from ..problems import Problem
 from ..worker import run_stoppable

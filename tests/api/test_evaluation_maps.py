@@ -17,7 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from api.interventions import evaluate_intervention, interventions_geojson
+from api.evaluation_design import evaluate_intervention
+from api.interventions import interventions_geojson
 from api.map_service import run_map_page
 from maps import overlays
 from maps.evaluation import backtest_html, evaluation_map_html, pai_chart_svg
