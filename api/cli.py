@@ -504,8 +504,8 @@ def rates(
     as_json: JsonOpt = False,
 ) -> None:
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
+    from .area_figures import area_table
     from .filters import Window
-    from .routes.areas import area_table
 
     if kind not in ("lsoa", "ward"):
         fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)

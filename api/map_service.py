@@ -15,16 +15,16 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
+from geodata.errors import NotFound
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
 from hotspots.plan_model import Plan
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
+from .area_figures import areas_geojson
 from .disclosure import Disclosure
 from .filters import Window
-from .problems import Problem
-from .routes.areas import areas_geojson
 
 #: boundaries are simplified to about this many degrees (≈ 5 m) for the page
 SIMPLIFY_DEG = 0.00005
@@ -52,7 +52,7 @@ def area_rates_geojson(store: Store, kind: str, run: RunRecord, policy: Disclosu
     window, categories = run_window(run)
     try:
         doc = areas_geojson(store, policy, kind, categories, window, SIMPLIFY_DEG)
-    except Problem:
+    except NotFound:  # no such boundaries loaded
         return None
     doc["features"] = [f for f in doc["features"] if f["geometry"] is not None]
     return doc

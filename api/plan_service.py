@@ -23,9 +23,9 @@ from hotspots.harm import HarmWeights
 from hotspots.planner import Plan, PlanParams, plan_days_of_action
 from hotspots.rates import area_rates, lsoa_population_to_areas
 
+from .area_figures import incidents_in_months, sensitive_categories_stored
 from .disclosure import Disclosure
 from .filters import Window
-from .routes.areas import incidents_in_months, sensitive_categories_stored
 from .service import ARTEFACT_NOTE, without_artefacts
 from .worker import run_stoppable
 

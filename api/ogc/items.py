@@ -25,8 +25,8 @@ from shapely.geometry import mapping, shape
 from geodata.crs import BNG
 from geodata.stores import IncidentQuery
 
+from ..area_figures import areas_geojson
 from ..filters import Window, invalid
-from ..routes.areas import areas_geojson
 from ..routes.incidents import POINT_COLUMNS, find_incident
 from .collections import Collection, policy_for
 from .crs import (
