@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from geodata.errors import HotspotsError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST = PACKAGE_DIR / "vendor.txt"
 VENDOR_DIR = PACKAGE_DIR / "static" / "vendor"
@@ -26,8 +28,10 @@ _CSS_URL = re.compile(r"url\((['\"]?)([^)'\"]+)\1\)")
 _SOURCE_MAP = re.compile(r"^\s*//# sourceMappingURL=.*$|/\*# sourceMappingURL=.*?\*/", re.M)
 
 
-class MissingAssets(RuntimeError):
+class MissingAssets(HotspotsError, RuntimeError):
     """The vendored browser assets are absent (the install step did not run)."""
+
+    type = "missing-assets"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from shapely.geometry import shape
 
+from geodata.errors import HotspotsError
 from geodata.taxonomy import BY_SLUG
 from hotspots.plan_model import Plan
 
@@ -354,8 +355,11 @@ def ward_briefing_html(briefing: dict) -> str:
 # --------------------------------------------------------------------------- PDF
 
 
-class PdfUnavailable(RuntimeError):
-    """WeasyPrint (or the Pango library it needs) is not installed."""
+class PdfUnavailable(HotspotsError, RuntimeError):
+    """WeasyPrint (or the Pango library it needs) is not installed (406: ask for HTML)."""
+
+    status = 406
+    type = "pdf-unavailable"
 
 
 def _when_to_go(site) -> str:

@@ -21,6 +21,8 @@ import folium
 from folium.map import Layer
 from jinja2 import Template
 
+from geodata.errors import HotspotsError
+
 from .controls import _compact
 
 #: part → (label, Leaflet path style); dashArray ``None`` is a solid line
@@ -56,8 +58,11 @@ RISK_LAYER = "Near-repeat risk zones"
 _DRAW_ORDER = {"control": 0, "buffer": 1, "target": 2}
 
 
-class InvalidOverlay(ValueError):
+class InvalidOverlay(HotspotsError, ValueError):
     """An overlay document is not what a map layer needs; says what and where."""
+
+    status = 422
+    type = "invalid-overlay"
 
 
 def _e(value) -> str:
