@@ -166,6 +166,22 @@ def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights |
     return params, (RankingWeights(**weights) if weights else None)
 
 
+def profiles_from_request(request: dict) -> tuple[HarmWeights | None, ConcernProfile | None]:
+    """The harm weights and concern profile a request gives inline (``harm_weights``,
+    ``concern``: the shapes of the TOML files ``hotspots analyse`` reads), or ``None``;
+    :class:`ValueError` naming the field."""
+    weights = request.get("harm_weights")
+    concern = request.get("concern")
+    return (  # (runs stored before kept only a profile's name: not a mapping)
+        HarmWeights.from_mapping(weights, where="harm_weights")
+        if isinstance(weights, dict)
+        else None,
+        ConcernProfile.from_mapping(concern, where="concern")
+        if isinstance(concern, dict)
+        else None,
+    )
+
+
 #: bumped when what a run stores for disclosure changes
 DISCLOSURE_VERSION = 4
 
@@ -204,12 +220,15 @@ def run_or_reuse(
     ``concern`` profiles are part of the request's identity (their version and name).
     """
     include_artefacts = bool(request.get("include_artefacts"))
-    if weights is not None or concern is not None:
-        request = {
-            **request,
-            "harm_weights": (weights or HarmWeights.default()).version,
-            "concern_profile": (concern or GRAVESHAM_2023).name,
-        }
+    # custom profiles are kept whole in the request, whichever door sent them: part of
+    # its identity, and what a share link's filtered re-run uses again
+    request = {
+        k: v for k, v in request.items() if k not in ("harm_weights", "concern", "concern_profile")
+    }
+    if weights is not None:
+        request["harm_weights"] = weights.to_mapping()
+    if concern is not None:
+        request["concern"] = concern.to_mapping()
     key = request_key(st, request)
     for run in st.list_runs(params.method, limit=1000):
         if run.params.get("request_key") == key:

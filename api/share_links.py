@@ -18,7 +18,7 @@ from hotspots.temporal import month_or_day
 
 from .plan_service import resolve_area
 from .security import new_link_id, now_utc, sign_link
-from .service import params_from_request, run_or_reuse
+from .service import params_from_request, profiles_from_request, run_or_reuse
 
 ROLES = ("partner", "public")
 
@@ -86,9 +86,10 @@ def filtered_run(store, run, filters: dict):
         request["to"] = end
     try:
         params, ranking = params_from_request(request)
+        weights, concern = profiles_from_request(request)
     except ValueError as exc:
         raise InvalidShareLink("filters", f"within the run shared: {exc}", 409) from None
-    shown, _ = run_or_reuse(store, request, params, ranking)
+    shown, _ = run_or_reuse(store, request, params, ranking, weights=weights, concern=concern)
     return shown, {**kept, "source_run": run.run_id}
 
 

@@ -18,6 +18,8 @@ offence-level CCHI or ONS CSS aggregation when you have one
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -84,6 +86,27 @@ class HarmWeights:
         missing = tuple(sorted(s for s in BY_SLUG if s not in given))
         entries += [HarmWeight(s, 1.0, True, "not in the user's table: weight 1") for s in missing]
         return cls(version, str(data.get("unit", "")), tuple(entries), missing)
+
+    def identity(self) -> str:
+        """What a run records of the table: the shipped table's version, or a user table's
+        version with a fingerprint of its content (two tables of one version name but other
+        weights make other runs)."""
+        if self == HarmWeights.default():
+            return self.version
+        text = json.dumps(self.to_mapping(), sort_keys=True)
+        return f"{self.version} (sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]})"
+
+    def to_mapping(self) -> dict:
+        """The table as :meth:`from_mapping` reads it (the categories the user gave)."""
+        return {
+            "version": self.version,
+            "unit": self.unit,
+            "weights": {
+                e.slug: {"weight": e.weight, "provisional": e.provisional, "reasoning": e.reasoning}
+                for e in self.entries
+                if e.slug not in self.missing
+            },
+        }
 
     def as_dict(self) -> dict[str, float]:
         return {e.slug: e.weight for e in self.entries}

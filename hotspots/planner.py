@@ -348,7 +348,7 @@ def plan_days_of_action(
         distance_m=distance_m,
         travel_hours=distance_m / speed_m_per_h,
         visit_hours=len(sites) * params.hours_per_site,
-        weights_version=harm_weights.version,
+        weights_version=harm_weights.identity(),
         months=months,
         times_known=bool(timed.any()),
         notes=notes,

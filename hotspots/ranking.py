@@ -22,6 +22,8 @@ volume 0.25, harm 0.35, trend 0.15, concern 0.25; configurable).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -103,6 +105,30 @@ class ConcernProfile:
         if max(t.first_choice_pct for t in out) <= 0:
             raise ValueError(f"{where}: at least one theme needs a share above 0")
         return cls(name, tuple(out), str(data.get("note", "")))
+
+    def identity(self) -> str:
+        """What a run records of the profile: the shipped profile's name, or a user
+        profile's name with a fingerprint of its content."""
+        if self == GRAVESHAM_2023:
+            return self.name
+        text = json.dumps(self.to_mapping(), sort_keys=True)
+        return f"{self.name} (sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]})"
+
+    def to_mapping(self) -> dict:
+        """The profile as :meth:`from_mapping` reads it."""
+        return {
+            "name": self.name,
+            "note": self.note,
+            "themes": [
+                {
+                    "name": t.name,
+                    "first_choice_pct": t.first_choice_pct,
+                    "second_choice_pct": t.second_choice_pct,
+                    "categories": list(t.categories),
+                }
+                for t in self.themes
+            ],
+        }
 
     def category_weights(self) -> dict[str, float]:
         support = {

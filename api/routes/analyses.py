@@ -13,7 +13,14 @@ from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
 from ..params import JSON_NUMBER, Bool, CategorySlug, Int, MonthOrDay, Num
 from ..problems import Problem
-from ..service import SHAPED_RUNS, params_from_request, run_counts, run_or_reuse
+from ..profile_models import ConcernBody, HarmWeightsBody
+from ..service import (
+    SHAPED_RUNS,
+    params_from_request,
+    profiles_from_request,
+    run_counts,
+    run_or_reuse,
+)
 
 router = APIRouter(tags=["analyses"])
 
@@ -73,6 +80,12 @@ class AnalysisRequest(BaseModel):
     weights: (
         dict[Literal["volume", "harm", "trend", "concern"], Annotated[Num, Field(ge=0)]] | None
     ) = Field(None, description="ranking weights; components left out keep their default")
+    harm_weights: HarmWeightsBody | None = Field(
+        None, description="your own harm weights (default: the shipped table)"
+    )
+    concern: ConcernBody | None = Field(
+        None, description="your own community-concern profile (default: Gravesham 2023)"
+    )
 
 
 class RunSummary(BaseModel):
@@ -124,9 +137,10 @@ def create_analysis(
     request = body.model_dump(mode="json", by_alias=True)
     try:
         params, ranking = params_from_request(request)
+        weights, concern = profiles_from_request(request)
     except ValueError as exc:
         raise Problem(422, str(exc), type=getattr(exc, "type", None)) from exc
-    run, created = run_or_reuse(store, request, params, ranking)
+    run, created = run_or_reuse(store, request, params, ranking, weights=weights, concern=concern)
     if not created:
         response.status_code = 200
     return _summary(run, Disclosure.for_role(caller.role, settings))
