@@ -39,6 +39,8 @@ def serve(
     Share links are signed with HOTSPOTS_SECRET_KEY. Without it, the embedded store gets a
     key kept beside its file (made once, mode 0600); a PostGIS store needs the variable.
     """
+    from pydantic import ValidationError
+
     from ..settings import ApiSettings, Settings
 
     settings = _store_settings(store)
@@ -57,12 +59,25 @@ def serve(
     if secret.created:
         out.print(
             f"Made a key for signing share links in {secret.source} (mode 0600); "
-            f"set {ENV_VAR} to use your own."
+            f"set {ENV_VAR} to use your own.",
+            soft_wrap=True,
         )
     elif secret.source != ENV_VAR:
-        out.print(f"Share links are signed with the key in {secret.source} (or set {ENV_VAR}).")
+        out.print(
+            f"Share links are signed with the key in {secret.source} (or set {ENV_VAR}).",
+            soft_wrap=True,
+        )
     try:
         api = ApiSettings(secret_key=secret.value)
-    except ValueError:
-        fail(f"cannot start: {HOW_TO_SET}", EXIT_CONFIG)
+    except ValidationError as exc:
+        fail(f"cannot start: {_setting_problem(exc, secret.source)}", EXIT_CONFIG)
     run_server(Settings(api, settings), host, port)
+
+
+def _setting_problem(exc, secret_source: str) -> str:
+    """The first problem in the service's settings, naming its ``HOTSPOTS_*`` variable."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "secret_key":
+        return f"the key in {secret_source} is a placeholder or too short: {HOW_TO_SET}"
+    return f"HOTSPOTS_{field.upper()}: {first['msg']}"
