@@ -37,7 +37,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from . import crs as crsmod
@@ -302,6 +301,8 @@ def _far_outliers(
     rare = ok & ~common & district.notna().to_numpy()
     if not rare.any() or not common.any():
         return flags
+    from scipy.spatial import cKDTree  # here, not at import: `hotspots --help` stays quick
+
     pts = np.column_stack([x[common], y[common]])
     dist, _ = cKDTree(pts).query(np.column_stack([x[rare], y[rare]]))
     flags[np.flatnonzero(rare)[dist > dist_m]] = True

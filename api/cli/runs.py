@@ -36,7 +36,7 @@ def runs_list(
     if ctx.invoked_subcommand is not None:
         return
     from ..disclosure import Disclosure
-    from ..service import run_counts
+    from ..run_counts import run_counts
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         runs = st.list_runs(method, limit=limit)
@@ -127,7 +127,6 @@ def share_cmd(
     from geodata.errors import NotFound
 
     from ..security import now_utc
-    from ..share_links import InvalidShareLink, create_link
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         if what == "list":
@@ -143,6 +142,8 @@ def share_cmd(
                 )
             print_json({"revoked": link_id}) if as_json else out.print(f"Revoked {link_id}.")
             return
+        from ..share_links import InvalidShareLink, create_link  # plans and maps: only here
+
         try:
             secret = service_secret(getattr(st, "path", None)).value
             days = _days(expires)
