@@ -11,14 +11,17 @@ reading ``api/cli/*.py`` with :mod:`ast`; the FastAPI app, the analysis and
 planning stack, maps, uvicorn, …) is imported first, then the same ``main()``
 runs the same command. Both print the same output (checked on ``--json``).
 
-Floors, same run: the bare interpreter (``python -c pass``) and the store's own
-imports (``python -c "import geodata.stores"``; every command that opens a store
+Floors, same run: the bare interpreter (``python -c pass``), the command line's
+own modules (``import api.cli``) and the store's imports (``import geodata.stores``:
+pandas, geopandas, shapely, pyarrow, DuckDB; every command that opens a store
 pays these, whatever the command line does).
 
-Each command is run ``--repeat`` times per side in fresh processes, ours and the
-baseline alternated with the order reversed every round (``BENCHMARKS.md``);
-median (min–max) wall time, peak RSS of each process (GNU ``time``), ratio
-baseline / ours.
+``--repeat`` rounds; each round runs the floors, then every command both ways, ours
+and the baseline in fresh processes with the order reversed every round
+(``BENCHMARKS.md``). Printed: median (min–max) wall time, peak RSS of each process
+(GNU ``time``), the ratio baseline / ours, and the load average (the machine is
+shared: absolute times move with its load, the ratios much less).
+
 The store: the Gravesham demo's police.uk zip (2022, real data) imported into a
 temporary DuckDB file, one Gi* run stored and one API key made, so ``batches``,
 ``runs`` and ``keys list`` have rows to list.
@@ -126,40 +129,41 @@ def main(argv: list[str] | None = None) -> int:
         )
         floors = {
             "interpreter": [sys.executable, "-c", "pass"],
-            "store imports": [sys.executable, "-c", "import geodata.stores"],
+            "import api.cli": [sys.executable, "-c", "import api.cli"],
+            "import geodata.stores": [sys.executable, "-c", "import geodata.stores"],
         }
-        floor_runs = {
-            name: [timed(a, env) for _ in range(args.repeat)] for name, a in floors.items()
-        }
-        print(
-            "floors: " + "; ".join(f"{name} {summary(runs)}" for name, runs in floor_runs.items())
-        )
-        print(f"{'command':<18} {'ours (lazy)':<24} {'baseline (eager)':<24} ratio  peak RSS")
-        worst = 0.0
+        sides = {}
         for command in COMMANDS:
-            ours_argv = [str(HOTSPOTS), *command]
             code = (
                 f"import {', '.join(eager)}\n"
                 "import sys\nfrom api.cli import main\n"
                 f"sys.argv = ['hotspots', *{list(command)!r}]\nmain()\n"
             )
-            base_argv = [sys.executable, "-c", code]
-            runs: dict[str, list[dict]] = {"ours": [], "baseline": []}
-            for i in range(args.repeat):
+            sides[command] = {
+                "ours": [str(HOTSPOTS), *command],
+                "baseline": [sys.executable, "-c", code],
+            }
+        runs = {key: [] for key in [*floors, *((c, k) for c in COMMANDS for k in sides[c])]}
+        for i in range(args.repeat):  # every round: the floors, then each command both ways
+            for name, floor_argv in floors.items():
+                runs[name].append(timed(floor_argv, env))
+            for command in COMMANDS:
                 order = ("ours", "baseline") if i % 2 == 0 else ("baseline", "ours")
                 for kind in order:
-                    runs[kind].append(timed(ours_argv if kind == "ours" else base_argv, env))
-            same = {r["stdout"] for r in runs["ours"] + runs["baseline"]}
-            ratio = statistics.median(r["seconds"] for r in runs["baseline"]) / statistics.median(
-                r["seconds"] for r in runs["ours"]
-            )
-            worst = max(worst, statistics.median(r["seconds"] for r in runs["ours"]))
+                    runs[command, kind].append(timed(sides[command][kind], env))
+        print("floors: " + "; ".join(f"{name} {summary(runs[name])}" for name in floors))
+        print(f"{'command':<18} {'ours (lazy)':<24} {'baseline (eager)':<24} ratio  peak RSS")
+        worst = 0.0
+        for command in COMMANDS:
+            ours, base = runs[command, "ours"], runs[command, "baseline"]
+            same = {r["stdout"] for r in ours + base}
+            ours_s = statistics.median(r["seconds"] for r in ours)
+            ratio = statistics.median(r["seconds"] for r in base) / ours_s
+            worst = max(worst, ours_s)
             label = "hotspots " + " ".join(c for c in command if c != "--json")
             print(
-                f"{label:<18} "
-                f"{summary(runs['ours']):<24} {summary(runs['baseline']):<24} "
-                f"{ratio:4.1f}×  {summary(runs['ours'], 'rss_mb')} vs "
-                f"{summary(runs['baseline'], 'rss_mb')}"
+                f"{label:<18} {summary(ours):<24} {summary(base):<24} {ratio:4.1f}×  "
+                f"{summary(ours, 'rss_mb')} vs {summary(base, 'rss_mb')}"
                 + ("" if len(same) == 1 else "  OUTPUT DIFFERS")
             )
         print(f"slowest light command (median): {worst:.2f} s (target < 1 s)")
