@@ -19,12 +19,12 @@ from geodata.errors import NotFound
 
 from . import (
     analyse,
+    backtest,
     batches,
     catalog,
     coverage,
     db,
     demo,
-    eval,
     imports,
     interventions,
     keys,
@@ -56,8 +56,8 @@ app.add_typer(keys.keys_app, name="keys")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("map")(maps.write_map)
-app.command("backtest")(eval.backtest_cmd)
-app.command("knox")(eval.knox_cmd)
+app.command("backtest")(backtest.backtest_cmd)
+app.command("knox")(backtest.knox_cmd)
 app.add_typer(runs.runs_app, name="runs")
 app.command("share")(runs.share_cmd)
 app.command("coverage")(coverage.coverage_cmd)
