@@ -301,7 +301,7 @@ def _far_outliers(
     rare = ok & ~common & district.notna().to_numpy()
     if not rare.any() or not common.any():
         return flags
-    from scipy.spatial import cKDTree  # here, not at import: `hotspots --help` stays quick
+    from scipy.spatial import cKDTree  # on first use: opening a store needs no SciPy
 
     pts = np.column_stack([x[common], y[common]])
     dist, _ = cKDTree(pts).query(np.column_stack([x[rare], y[rare]]))
