@@ -24,6 +24,7 @@ from hotspots.provenance import library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 
 from .disclosure import Disclosure
+from .run_counts import run_counts  # noqa: F401  (its home was here; importers keep working)
 from .security import now_utc
 from .worker import run_stoppable
 
@@ -282,10 +283,6 @@ def sensitive_categories(st: Store, params: AnalysisParams) -> list[str]:
     return sorted(set(flagged))
 
 
-_RUN_COUNTS: dict = {}
-_RUN_COUNTS_LOCK = threading.Lock()
-
-
 def disclosed_summary(record: RunRecord) -> dict:
     """Each role's figures and bounds of a run under the default disclosure settings,
     kept with the run: listings (``GET /runs``, OGC collections) read no results, so a
@@ -297,29 +294,6 @@ def disclosed_summary(record: RunRecord) -> dict:
         bbox = [float(v) for v in shapely.total_bounds(geoms)] if geoms else None
         out[policy.counts_key()] = {"counts": list(policy.run_counts(record)), "bbox": bbox}
     return out
-
-
-def run_counts(st: Store | None, run: RunRecord, policy: Disclosure) -> tuple[int | None, int]:
-    """(incidents, hotspots) of a run as the policy's role may see them.
-
-    A listed run carries no result (listings stay light), so it is read once; a run
-    never changes (its id names its inputs), so the figures are kept per run and policy.
-    """
-    kept = (run.params or {}).get("disclosed", {}).get(policy.counts_key())
-    if kept is not None:
-        return kept["counts"][0], kept["counts"][1]
-    key = (run.run_id, policy)
-    with _RUN_COUNTS_LOCK:
-        hit = _RUN_COUNTS.get(key)
-    if hit is not None:
-        return hit
-    full = run if run.result or st is None else (st.get_run(run.run_id) or run)
-    counts = policy.run_counts(full)
-    with _RUN_COUNTS_LOCK:
-        if len(_RUN_COUNTS) > 4096:
-            _RUN_COUNTS.clear()
-        _RUN_COUNTS[key] = counts
-    return counts
 
 
 @dataclass(frozen=True)

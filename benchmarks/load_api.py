@@ -98,7 +98,7 @@ def _drop_database(admin_url: str, url: str) -> None:
 
 def fill_store(store) -> dict:
     """Load the demo into an open store, run the two demo analyses, add a partner key."""
-    from api.cli import DEMO_ANALYSES
+    from api.cli.demo import DEMO_ANALYSES
     from api.routes.analyses import AnalysisRequest
     from api.security import new_api_key, now_utc
     from api.service import run_or_reuse

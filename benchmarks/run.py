@@ -7,6 +7,7 @@ import sys
 from . import (
     bench_analysis,
     bench_api,
+    bench_cli_start,
     bench_dbscan,
     bench_gistar,
     bench_hdbscan,
@@ -25,6 +26,7 @@ def main() -> int:
         bench_analysis,
         bench_map,
         bench_api,
+        bench_cli_start,
     ):
         print(f"\n== {bench.__name__}", flush=True)
         codes.append(bench.main([]) or 0)

@@ -8,12 +8,14 @@ Grid, unless configured otherwise). Degrees appear only at the edges, in
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:  # pyproj is imported when a CRS is first needed (quick CLI start)
+    from pyproj import Transformer
 
 WGS84 = "EPSG:4326"
 BNG = "EPSG:27700"
@@ -26,6 +28,9 @@ BNG_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
 def check_crs(crs: str) -> str:
     """Return ``crs`` normalised to ``AUTHORITY:CODE``; refuse geographic CRSs for analysis."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
     try:
         parsed = CRS.from_user_input(crs)
     except CRSError as exc:
@@ -43,6 +48,8 @@ def check_crs(crs: str) -> str:
 
 def srid(crs: str) -> int:
     """The EPSG code of ``crs`` as an integer (for PostGIS)."""
+    from pyproj import CRS
+
     auth = CRS.from_user_input(crs).to_authority()
     if not auth or auth[0] != "EPSG":
         raise ConfigurationError(f"CRS {crs!r} has no EPSG code; PostGIS needs one")
@@ -52,6 +59,8 @@ def srid(crs: str) -> int:
 @lru_cache(maxsize=32)
 def transformer(src: str, dst: str) -> Transformer:
     """A cached ``always_xy`` transformer (x/lon first, y/lat second)."""
+    from pyproj import Transformer
+
     return Transformer.from_crs(src, dst, always_xy=True)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from . import crs as crsmod
 from .errors import InputFileError
@@ -223,6 +222,8 @@ def far_outliers(
     rare = ok & ~common & district.notna().to_numpy()
     if not rare.any() or not common.any():
         return flags
+    from scipy.spatial import cKDTree  # on first use: opening a store needs no SciPy
+
     pts = np.column_stack([x[common], y[common]])
     dist, _ = cKDTree(pts).query(np.column_stack([x[rare], y[rare]]))
     flags[np.flatnonzero(rare)[dist > dist_m]] = True

@@ -10,7 +10,7 @@ import shapely
 from cli_json import run, runner  # tests/api/cli_json.py
 
 from api.cli import app
-from api.cli_output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_STRICT
+from api.cli.output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_STRICT
 from geodata.readers.police import POLICE_COLUMNS
 from geodata.stores import DuckDBStore
 

@@ -11,7 +11,7 @@ import pytest
 from cli_json import run, runner  # tests/api/cli_json.py
 
 from api.cli import app
-from api.cli_output import EXIT_USAGE
+from api.cli.output import EXIT_USAGE
 from geodata.demo import load_demo
 from geodata.stores import DuckDBStore
 

@@ -14,7 +14,7 @@ from cli_json import run, runner  # tests/api/cli_json.py
 from shapely.geometry import shape
 
 from api.cli import app
-from api.cli_output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
+from api.cli.output import EXIT_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
 from geodata.stores import DuckDBStore
 
 

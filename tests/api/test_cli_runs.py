@@ -104,18 +104,3 @@ def test_serve_refuses_a_weak_secret_in_one_line_naming_the_variable(monkeypatch
     assert result.exit_code == 5
     assert "HOTSPOTS_SECRET_KEY" in result.output and "validation error" not in result.output
     assert os.environ["HOTSPOTS_SECRET_KEY"] == "short"
-
-
-def test_the_command_line_loads_no_data_stack_until_a_command_runs():
-    """`hotspots --help` starts in a fraction of a second (measured 0.3 s against 2.7 s
-    before) because the command modules import pandas, the stores, maps and the web
-    framework only inside the commands that use them."""
-    import subprocess
-    import sys
-
-    heavy = ("pandas", "geopandas", "duckdb", "pyarrow", "scipy", "shapely", "folium", "fastapi")
-    code = f"import sys, api.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "", f"imported at start: {out}"

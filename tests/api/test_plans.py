@@ -21,7 +21,7 @@ import shapely
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from api.cli_output import EXIT_NOT_FOUND, EXIT_USAGE
+from api.cli.output import EXIT_NOT_FOUND, EXIT_USAGE
 from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir
 from geodata.ingest import context_for, import_records
 from geodata.readers.council import read_council

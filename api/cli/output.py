@@ -158,11 +158,11 @@ def print_import_report(report: ImportReport, title: str = "Import") -> None:
 
 
 def fail(message: str, code: int, as_json: bool = False) -> None:
-    """Stop with a message and an exit code."""
+    """Stop with a message (one line, however narrow the terminal) and an exit code."""
     if as_json:
         print(json.dumps({"error": {"detail": message}}))
     else:
-        err.print(f"[bold red]error:[/] {message}")
+        err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 

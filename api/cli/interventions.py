@@ -1,7 +1,7 @@
 """``hotspots interventions …`` (the interventions log) and ``hotspots evaluate`` (before/after).
 
 Registered on the main app by :mod:`api.cli`. Same house rules: ``--json`` prints
-one JSON document; exit codes as in :mod:`api.cli_output` (2 a bad option value,
+one JSON document; exit codes as in :mod:`api.cli.output` (2 a bad option value,
 3 an unusable polygon file, 4 the store failed, 6 no such intervention).
 """
 
@@ -23,9 +23,9 @@ from geodata.vocab import (
     INTERVENTION_KINDS,
 )
 
-from .cli_common import JsonOpt, StoreOpt, load_harm_weights, parse_when, write_text_file
-from .cli_common import open_cli_store as _store
-from .cli_output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
+from .common import JsonOpt, StoreOpt, load_harm_weights, parse_when, write_text_file
+from .common import open_cli_store as _store
+from .output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
 
 interventions_app = typer.Typer(
     help="The interventions log: days of action, CCTV, lighting, patrols.", no_args_is_help=True
@@ -85,7 +85,7 @@ def add(
         )
     from geodata.interventions import InvalidIntervention
 
-    from .interventions import build_intervention
+    from ..interventions import build_intervention
 
     with reporting_errors(as_json):
         geometry = _read_geojson(polygon, "--polygon") if polygon is not None else None
@@ -264,7 +264,7 @@ def evaluate(
                     as_json,
                 )
             control_arg = _read_geojson(path, "--control")
-        from .evaluation_design import InvalidEvaluation, evaluate_intervention
+        from ..evaluation_design import InvalidEvaluation, evaluate_intervention
 
         weights = None
         if harm_weights is not None:
@@ -300,7 +300,7 @@ def _write_evaluation_map(doc: dict, path: Path, as_json: bool) -> dict:
     from maps.evaluation import evaluation_map_html
     from maps.settings import MapSettings
 
-    from .cli_output import EXIT_CONFIG
+    from .output import EXIT_CONFIG
 
     settings = MapSettings()
     try:

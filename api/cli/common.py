@@ -1,8 +1,7 @@
 """What the ``hotspots`` commands share: common options, opening the store, dates, profiles.
 
-Imported by :mod:`api.cli` and the command modules it registers
-(:mod:`api.cli_eval`, :mod:`api.cli_interventions`, :mod:`api.cli_plan`,
-:mod:`api.cli_maps`), so an option reads and behaves the same in every command.
+Imported by every command module of :mod:`api.cli`, so an option reads and
+behaves the same in every command.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # the command line imports the data stack only when a command
     from geodata.settings import StoreSettings
     from geodata.stores import Store
 
-from .cli_output import EXIT_USAGE, fail
+from .output import EXIT_USAGE, fail
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 StoreOpt = Annotated[

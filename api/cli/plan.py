@@ -2,7 +2,7 @@
 
 Registered on the main Typer app by :func:`register` (called from
 :mod:`api.cli`). Both follow the house style: a table for people, ``--json``
-for one JSON document, and the exit codes of :mod:`api.cli_output`.
+for one JSON document, and the exit codes of :mod:`api.cli.output`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, parse_when
-from .cli_common import open_cli_store as _store
-from .cli_output import EXIT_CONFIG, EXIT_USAGE, fail, out, print_json, reporting_errors
+from .common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, parse_when
+from .common import open_cli_store as _store
+from .output import EXIT_CONFIG, EXIT_USAGE, fail, out, print_json, reporting_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -74,8 +74,8 @@ def plan(
     """Plan a day of action: the places that cover the most harm, when to go, in what order."""
     from hotspots.planner import InvalidPlan, PlanParams
 
-    from . import plan_service as _plan
-    from .plan_service import plan_from_store
+    from .. import plan_service as _plan
+    from ..plan_service import plan_from_store
 
     try:
         params = PlanParams(
@@ -111,7 +111,7 @@ def plan(
     except PdfUnavailable as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
     if map_file is not None:
-        from .map_service import plan_map_page
+        from ..map_service import plan_map_page
 
         map_file.write_text(plan_map_page(result, "analyst", 1, assets="inline"), encoding="utf-8")
         written.append(map_file)
@@ -188,8 +188,8 @@ def briefing(
 
     from maps.briefing import PdfUnavailable, html_to_pdf, ward_briefing_html
 
-    from .filters import Window
-    from .plan_service import ward_briefing
+    from ..filters import Window
+    from ..plan_service import ward_briefing
 
     cats = [c.strip() for c in categories.split(",")] if categories else None
     try:

@@ -4,49 +4,24 @@ Registered on the main app by :mod:`api.cli`. Runs are what ``hotspots analyse``
 ``POST /analyses`` and the demo store; a share link made here is the same as one
 made with ``POST /share-links`` (:mod:`api.share_links`), signed with
 ``HOTSPOTS_SECRET_KEY`` or, for the embedded store, the key kept beside it
-(``hotspots.duckdb.secret``, which ``hotspots serve`` uses too).
+(:mod:`api.cli.secret`, which ``hotspots serve`` uses too).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 from contextlib import closing
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .cli_common import JsonOpt, StoreOpt, open_cli_store
-from .cli_output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
+from .common import JsonOpt, StoreOpt, open_cli_store
+from .output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
+from .secret import service_secret
 
 runs_app = typer.Typer(help="Stored runs (analyses): list, show, delete.", no_args_is_help=False)
-
-
-def service_secret(store) -> tuple[str, str]:
-    """(secret, where it came from): ``HOTSPOTS_SECRET_KEY``, else the key kept beside the
-    embedded store's file (made on first use, readable by its owner only). A PostGIS
-    store needs ``HOTSPOTS_SECRET_KEY``."""
-    given = os.environ.get("HOTSPOTS_SECRET_KEY")
-    if given:
-        return given, "HOTSPOTS_SECRET_KEY"
-    return secret_beside(getattr(store, "path", None))
-
-
-def secret_beside(path) -> tuple[str, str]:
-    """The key kept beside an embedded store's file (made on first use, mode 0600)."""
-    if not path or str(path) == ":memory:":
-        raise LookupError(
-            "set HOTSPOTS_SECRET_KEY (a random string of at least 32 characters) to sign "
-            "share links for this store"
-        )
-    keyfile = Path(f"{path}.secret")
-    if not keyfile.exists():
-        keyfile.touch(mode=0o600)
-        keyfile.write_text(secrets.token_urlsafe(48) + "\n")
-    return keyfile.read_text().strip(), str(keyfile)
 
 
 @runs_app.callback(invoke_without_command=True)
@@ -60,8 +35,8 @@ def runs_list(
     """List stored runs, newest first (``hotspots runs show RUN`` for one)."""
     if ctx.invoked_subcommand is not None:
         return
-    from .disclosure import Disclosure
-    from .service import run_counts
+    from ..disclosure import Disclosure
+    from ..run_counts import run_counts
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         runs = st.list_runs(method, limit=limit)
@@ -95,8 +70,8 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """A run's provenance and its ranked hotspots."""
-    from .cli_output import print_ranked
-    from .disclosure import Disclosure
+    from ..disclosure import Disclosure
+    from .output import print_ranked
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         run = st.get_run(run_id)
@@ -151,8 +126,7 @@ def share_cmd(
     login); `hotspots share list`; `hotspots share revoke LINK_ID`."""
     from geodata.errors import NotFound
 
-    from .security import now_utc
-    from .share_links import InvalidShareLink, create_link
+    from ..security import now_utc
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         if what == "list":
@@ -168,8 +142,10 @@ def share_cmd(
                 )
             print_json({"revoked": link_id}) if as_json else out.print(f"Revoked {link_id}.")
             return
+        from ..share_links import InvalidShareLink, create_link  # plans and maps: only here
+
         try:
-            secret, _ = service_secret(st)
+            secret = service_secret(getattr(st, "path", None)).value
             days = _days(expires)
         except (LookupError, typer.BadParameter) as exc:
             fail(str(exc), EXIT_USAGE, as_json)

@@ -1,7 +1,7 @@
 """``hotspots backtest`` (how well hotspot methods predict) and ``hotspots knox`` (near repeats).
 
 Registered on the main app by :mod:`api.cli`. House rules: ``--json`` prints one
-JSON document; exit codes as in :mod:`api.cli_output` (2 a bad option value or
+JSON document; exit codes as in :mod:`api.cli.output` (2 a bad option value or
 too little data, 4 the store failed).
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_common import (
+from .common import (
     CategoriesOpt,
     FromOpt,
     JsonOpt,
@@ -25,8 +25,8 @@ from .cli_common import (
     parse_when,
     write_text_file,
 )
-from .cli_common import open_cli_store as _store
-from .cli_output import EXIT_USAGE, fail, out, print_json, reporting_errors
+from .common import open_cli_store as _store
+from .output import EXIT_USAGE, fail, out, print_json, reporting_errors
 
 
 def _when(text: str | None, *, end: bool, option: str, as_json: bool) -> datetime | None:
@@ -140,7 +140,7 @@ def backtest_cmd(
     Uses only the months every source of the categories has loaded; a window across
     a gap is skipped and test months with fewer than --min-test-count incidents are
     shown but left out of the averages (the notes say which)."""
-    from .backtests import NoStudyArea, run_backtest
+    from ..backtests import NoStudyArea, run_backtest
 
     cats, start, end = _selection(categories, from_, to, as_json)
     names = _split_methods(methods)
@@ -168,7 +168,7 @@ def backtest_cmd(
     if html_file is not None:
         from maps.evaluation import backtest_html
 
-        from .evaluation_design import finite_json
+        from ..evaluation_design import finite_json
 
         page = backtest_html(finite_json(json.loads(json.dumps(doc, default=str))))
         write_text_file(html_file, page, "--html", as_json)

@@ -11,8 +11,8 @@ from contextlib import closing
 
 from rich.table import Table
 
-from .cli_common import JsonOpt, StoreOpt, open_cli_store
-from .cli_output import out, print_json, reporting_errors
+from .common import JsonOpt, StoreOpt, open_cli_store
+from .output import out, print_json, reporting_errors
 
 
 def coverage_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:

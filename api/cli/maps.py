@@ -3,7 +3,7 @@
 Registered on the main app by :mod:`api.cli`. Leaflet and its plugins are
 inlined, so the file opens offline (base-map tiles aside: the hotspot layers
 show on a plain background when tiles cannot load). Exit codes as in
-:mod:`api.cli_output` (2 a bad option, 4 the store failed, 5 the map assets
+:mod:`api.cli.output` (2 a bad option, 4 the store failed, 5 the map assets
 were never fetched, 6 no such run).
 """
 
@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from .cli_common import StoreOpt, open_cli_store, write_text_file
-from .cli_output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
-from .security import ROLES
+from ..security import ROLES
+from .common import StoreOpt, open_cli_store, write_text_file
+from .output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
 
 
 def write_map(
@@ -53,7 +53,7 @@ def write_map(
     from maps.assets import MissingAssets
     from maps.settings import MapSettings
 
-    from .map_service import run_map_page
+    from ..map_service import run_map_page
 
     if role not in ROLES:
         fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}", EXIT_USAGE, as_json)
@@ -92,7 +92,7 @@ def _read_zones(path: Path, as_json: bool) -> dict:
 
     from maps.overlays import InvalidOverlay, risk_zone_features
 
-    from .cli_output import EXIT_INPUT
+    from .output import EXIT_INPUT
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
