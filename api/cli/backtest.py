@@ -7,6 +7,7 @@ too little data, 4 the store failed).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import datetime
@@ -261,105 +262,78 @@ def knox_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Knox test of near repeats (space-time pairs vs chance), optionally risk zones."""
-    import pandas as pd
-
-    from geodata.stores import IncidentQuery
-    from hotspots.nearrepeat import DAY_BANDS_DAYS, MONTH_BANDS_DAYS, days_since, knox, risk_zones
+    from ..knox_service import KnoxQuery, run_knox
 
     cats, start, end = _selection(categories, from_, to, as_json)
-    space = _floats(space_bands, "--space-bands", as_json)
-    with reporting_errors(as_json), _store(store) as st:
-        data = st.query_incidents(
-            IncidentQuery(
-                start=start,
-                end=end,
-                categories=cats,
-                columns=["x", "y", "occurred_at", "occurred_precision"],
-            )
-        ).to_pandas()
-        crs = st.analysis_crs
-    if len(data) < 2:
-        fail(f"{len(data)} incidents match; a Knox test needs at least two", EXIT_USAGE, as_json)
-    monthly = bool((data["occurred_precision"] == "month").all())
-    bands = (
-        _floats(time_bands, "--time-bands", as_json)
-        if time_bands
-        else list(MONTH_BANDS_DAYS if monthly else DAY_BANDS_DAYS)
+    query = KnoxQuery(
+        categories=cats or [],
+        start=start,
+        end=end,
+        space_bands_m=_floats(space_bands, "--space-bands", as_json),
+        time_bands_days=_floats(time_bands, "--time-bands", as_json) if time_bands else None,
+        permutations=permutations,
+        seed=seed,
+        risk_zones=zones is not None,
+        as_of=_when(as_of, end=False, option="--as-of", as_json=as_json).date() if as_of else None,
     )
-    try:
-        result = knox(
-            data["x"].to_numpy(),
-            data["y"].to_numpy(),
-            days_since(data["occurred_at"]),
-            space,
-            bands,
-            permutations=permutations,
-            seed=seed,
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE, as_json)
-    doc = result.to_dict()
-    doc["categories"] = cats
-    doc["month_precision"] = monthly
-    extent = result.extent()
+    with reporting_errors(as_json), _store(store) as st:
+        doc = run_knox(st, query)  # the one Knox code path (POST /knox runs it too)
+    found = doc.pop("risk_zones", None)
     if zones is not None:
-        when = _when(as_of, end=False, option="--as-of", as_json=as_json) if as_of else None
-        if when is None:  # the latest incident's date
-            when = pd.Timestamp(data["occurred_at"].max()).to_pydatetime()
-        if extent is None:
-            gdf = None
+        if doc["extent"] is None:
             doc["zones"] = {"written": 0, "reason": "no significant near-repeat pattern"}
         else:
-            gdf = risk_zones(
-                data["x"].to_numpy(),
-                data["y"].to_numpy(),
-                data["occurred_at"],
-                as_of=when,
-                radius_m=extent[0],
-                days=extent[1],
-                crs=crs,
-            )
-            zones.write_text(gdf.to_crs("EPSG:4326").to_json(default=str), encoding="utf-8")
-            doc["zones"] = {"written": len(gdf), "file": str(zones), "as_of": str(when)}
+            zones.write_text(json.dumps(found), encoding="utf-8")
+            doc["zones"] = {
+                "written": len(found["features"]),
+                "file": str(zones),
+                "as_of": found["as_of"],
+            }
     if as_json:
-        print_json(json.loads(json.dumps(doc, default=str)))
+        print_json(doc)
         return
+    _print_knox(doc, zones)
+
+
+def _print_knox(doc: dict, zones: Path | None) -> None:
+    space = doc["space_bands_m"]
+    times = doc["time_bands_days"]
     table = Table(
-        title=f"Knox test, {', '.join(cats or [])}: {result.n_events:,} incidents, "
-        f"{permutations} permutations (observed / expected pairs, ratio, p)",
+        title=f"Knox test, {', '.join(doc['categories'])}: {doc['n_events']:,} incidents, "
+        f"{doc['permutations']} permutations (observed / expected pairs, ratio, p)",
         title_justify="left",
     )
     table.add_column("distance")
-    for label in result.time_labels():
-        table.add_column(label, justify="right")
-    ratio = result.ratio
-    for i, label in enumerate(result.space_labels()):
-        cells = []
-        for j in range(len(result.time_labels())):
-            text = (
-                f"{result.observed[i, j]:,} / {result.expected[i, j]:,.1f}  "
-                f"×{_fmt(ratio[i, j])}  p={result.p[i, j]:.3f}"
-            )
-            significant = result.p[i, j] < 0.05 and ratio[i, j] > 1
-            cells.append(f"[bold]{text}[/]" if significant else text)
-        table.add_row(label, *cells)
+    for a, b in itertools.pairwise(times):
+        table.add_column(f"[{a:g}, {b:g}) days", justify="right")
+    cells = {(c["space_from_m"], c["time_from_days"]): c for c in doc["cells"]}
+    for a, b in itertools.pairwise(space):
+        row = []
+        for t in times[:-1]:
+            c = cells[(a, t)]
+            ratio = c["ratio"]
+            text = f"{c['observed']:,} / {c['expected']:,.1f}  ×{_fmt(ratio)}  p={c['p']:.3f}"
+            significant = c["p"] < 0.05 and ratio is not None and ratio > 1
+            row.append(f"[bold]{text}[/]" if significant else text)
+        table.add_row(f"[{a:g}, {b:g}) m", *row)
     out.print(table)
     out.print(
         "[dim]Bands are half-open: [a, b) means a ≤ distance < b and a ≤ |Δt| < b "
         "(not the Near Repeat Calculator's [a−1, b)).[/]"
     )
+    extent = doc["extent"]
     if extent is None:
         out.print("No significant near-repeat pattern in the nearest band (p < 0.05).")
     else:
         out.print(
-            f"Near repeats reach about {extent[0]:g} m and {extent[1]:g} days "
+            f"Near repeats reach about {extent['radius_m']:g} m and {extent['days']:g} days "
             "(the bands significant at p < 0.05, ratio > 1, from the nearest outwards)."
         )
-    if monthly:
+    if doc["month_precision"]:
         out.print(
             "[yellow]police.uk dates are months: only month-wide time bands are meaningful.[/]"
         )
-    for note in result.notes:
+    for note in doc["notes"]:
         out.print(f"[yellow]{note}[/]")
     if zones is not None:
         out.print(f"Risk zones: {doc['zones']}")

@@ -55,6 +55,8 @@ def exit_code_for(exc: HotspotsError) -> int:
         return EXIT_CONFIG
     if isinstance(exc, NotFound):
         return EXIT_NOT_FOUND
+    if exc.status in (400, 409, 422):  # a request the data or the rules cannot answer
+        return EXIT_USAGE
     return EXIT_STORE
 
 

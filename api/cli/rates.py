@@ -30,8 +30,8 @@ def rates(
     as_json: JsonOpt = False,
 ) -> None:
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
-    from ..filters import Window
     from ..area_figures import area_table
+    from ..filters import Window
 
     if kind not in ("lsoa", "ward"):
         fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)
