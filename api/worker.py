@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .problems import Problem
+from geodata.errors import HotspotsError
 
 T = TypeVar("T")
 #: monotonic time by which the current request must be answered, if any
@@ -34,12 +34,13 @@ SHARE = 0.9
 PRELOAD = ["hotspots.analysis", "hotspots.planner"]
 
 
-class WorkAbandoned(Problem):
+class WorkAbandoned(HotspotsError):
     """The computation outlived the request's time limit and was stopped (a 503
-    problem of type ``timeout``)."""
+    problem of type ``timeout``, its message shown: a limit, not a failure)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(503, detail, type="timeout")
+    status = 503
+    type = "timeout"
+    shown = True
 
 
 def _context():
