@@ -153,18 +153,29 @@ def _compute_area_table(
             population = lsoa_population_to_areas(store.boundaries("lsoa"), areas, population)
         elif kind != "lsoa":
             population = population.iloc[0:0]
-    if population.empty:
+    no_population = population.empty
+    if no_population:  # counts and change only: rates need residents
         population = pd.DataFrame({"area_code": areas["code"], "population": float("nan")})
     column = "ward_code" if kind == "ward" else "lsoa_code"
     coverage = coverage_of(store, not public)
     covered = coverage.covered(categories, window.start, window.end)
     codes = _codes_in(store, column, categories, covered.months, include_sensitive)
     table, borough = area_rates(codes, population, names=dict(zip(areas["code"], areas["name"])))
+    if no_population:  # no residents known: no rate, rather than a count over zero
+        blank = ("population", "rate", "rate_low", "rate_high", "ratio_to_borough")
+        table[[c for c in blank if c in table]] = float("nan")
+        borough.update({k: float("nan") for k in blank if k in borough})
     period = {
         **covered.to_dict(),
         "label": months_label(covered.months),
         "previous_months": None,
         "previous_note": None,
+        "population_note": (
+            "no LSOA population is loaded: counts and change only, no rates per 1,000 "
+            "residents (load it with `hotspots import population`)"
+            if no_population
+            else None
+        ),
     }
     earlier = [f"{int(m[:4]) - 1}{m[4:]}" for m in covered.months]
     previous = coverage.covered(categories, *month_span(earlier)) if earlier else None
@@ -228,6 +239,15 @@ def areas_geojson(store, policy, kind: str, categories, window, simplify_deg: fl
         },
         "period": borough.get("period"),
         "sensitive_counted": with_sensitive,
-        "notes": [n for n in (note, period.get("note"), period.get("previous_note")) if n],
+        "notes": [
+            n
+            for n in (
+                note,
+                period.get("note"),
+                period.get("previous_note"),
+                period.get("population_note"),
+            )
+            if n
+        ],
         "disclosure": policy.describe(),
     }

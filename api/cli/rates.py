@@ -46,20 +46,18 @@ def rates(
     start, end = _parse_when(from_, end=False), _parse_when(to, end=True)
     with reporting_errors(as_json), _store(store) as st:
         population = st.population("lsoa")
-        if population.empty:
-            fail(
-                "no LSOA population is loaded; see `hotspots import population`",
-                EXIT_NOT_FOUND,
-                as_json,
-            )
-        method = f"ONS LSOA population, {population['year'].max()}"
+        method = (
+            f"ONS LSOA population, {population['year'].max()}"
+            if not population.empty
+            else "no population loaded: counts only"
+        )
         if st.boundaries(kind).empty:
             fail(
                 f"no {kind} boundaries are loaded; see `hotspots import boundaries`",
                 EXIT_NOT_FOUND,
                 as_json,
             )
-        if kind == "ward":
+        if kind == "ward" and not population.empty:
             method += ", summed to wards by each LSOA's representative point"
         table, borough, _ = area_table(st, kind, cats, Window(start, end))
     period = borough.pop("period", {})
@@ -70,8 +68,10 @@ def rates(
                 "categories": cats,
                 "population": method,
                 "period": period,
-                "borough": borough,
-                "areas": table.to_dict("records"),
+                "borough": {k: _plain(v) for k, v in borough.items()},
+                "areas": [
+                    {k: _plain(v) for k, v in rec.items()} for rec in table.to_dict("records")
+                ],
             }
         )
         return
@@ -83,17 +83,29 @@ def rates(
             r.area_code,
             r.name,
             f"{r.count:,}",
-            f"{r.population:,.0f}",
-            f"{r.rate:.1f}",
-            f"{r.rate_low:.1f}–{r.rate_high:.1f}",
-            f"{r.ratio_to_borough:.2f}",
+            _num(r.population, ",.0f"),
+            _num(r.rate, ".1f"),
+            f"{_num(r.rate_low, '.1f')}–{_num(r.rate_high, '.1f')}",
+            _num(r.ratio_to_borough, ".2f"),
         )
     out.print(t)
     out.print(
-        f"Borough: {borough['count']:,} incidents, {borough['population']:,.0f} residents, "
-        f"{borough['rate']:.1f} per 1,000; {borough['outside_areas']:,} incidents outside "
-        f"these {kind}s. Period: {period.get('label')}."
+        f"Borough: {borough['count']:,} incidents, {_num(borough['population'], ',.0f')} "
+        f"residents, {_num(borough['rate'], '.1f')} per 1,000; {borough['outside_areas']:,} "
+        f"incidents outside these {kind}s. Period: {period.get('label')}."
     )
-    for note in (period.get("note"), period.get("previous_note")):
+    for note in (period.get("note"), period.get("previous_note"), period.get("population_note")):
         if note:
             out.print(note)
+
+
+def _num(value, spec: str) -> str:
+    """A figure for the table, or "–" when there is none (no population: no rate)."""
+    if value is None or value != value:
+        return "–"
+    return format(value, spec)
+
+
+def _plain(value):
+    """JSON has no NaN: a figure that cannot be worked out is null, as the API gives it."""
+    return None if isinstance(value, float) and value != value else value
