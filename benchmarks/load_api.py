@@ -98,8 +98,8 @@ def _drop_database(admin_url: str, url: str) -> None:
 
 def fill_store(store) -> dict:
     """Load the demo into an open store, run the two demo analyses, add a partner key."""
+    from api.analysis_request import AnalysisRequest
     from api.cli.demo import DEMO_ANALYSES
-    from api.routes.analyses import AnalysisRequest
     from api.security import new_api_key, now_utc
     from api.service import run_or_reuse
     from geodata.demo import load_demo

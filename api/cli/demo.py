@@ -105,7 +105,7 @@ def demo(
     from geodata.demo import ATTRIBUTION, load_demo
     from hotspots.analysis import AnalysisParams
 
-    from ..routes.analyses import AnalysisRequest
+    from ..analysis_request import AnalysisRequest
     from ..service import run_or_reuse
     from ..settings import ApiSettings, Settings
 
