@@ -240,11 +240,12 @@ def _hotspot_table(
         named = named[~named["location"].str.strip().str.lower().isin(["on or near", ""])]
         sizes = named.groupby(["h", "location"], sort=False).size().reset_index(name="k")
         sizes = sizes.sort_values(["h", "k", "location"], ascending=[True, False, True])
-        for hi, group in sizes.groupby("h", sort=False):
-            tops[hi] = [
-                [str(loc), int(k)]
-                for loc, k in zip(group["location"].head(top_n), group["k"].head(top_n))
-            ]
+        sizes = sizes[sizes.groupby("h", sort=False).cumcount().to_numpy() < top_n]
+        hs, locs, ks = (sizes[c].to_numpy() for c in ("h", "location", "k"))
+        if len(hs):  # each hotspot's rows are contiguous: split at the changes of h
+            cuts = np.flatnonzero(np.diff(hs)) + 1
+            for hi, loc, k in zip(hs[np.r_[0, cuts]], np.split(locs, cuts), np.split(ks, cuts)):
+                tops[hi] = [[str(a), int(b)] for a, b in zip(loc, k)]
     out = gpd.GeoDataFrame(
         {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
         geometry=geometry,
