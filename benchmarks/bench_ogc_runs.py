@@ -17,7 +17,8 @@ same process and on the same store:
 Both write the page's GeoJSON with orjson (what the route answers), for the CRS84
 default and for EPSG:27700. Printed per request kind: median and min of
 ``--repeat`` timings in ms, and whole/rows. PostGIS too when one answers
-(``HOTSPOTS_TEST_DATABASE_URL`` or the dev database).
+(``HOTSPOTS_TEST_DATABASE_URL`` or the dev database). On DuckDB the bbox page is
+also timed with ART indexes on the bounds columns, against the plain columns kept.
 
     .venv/bin/python -m benchmarks.bench_ogc_runs --n 20000
 """

@@ -179,14 +179,14 @@ def test_run_rows_below_analyst_are_the_disclosed_view_whatever_the_probe(attack
     that view only (features unchanged, numberMatched counting only them) and no answer
     comes within ``NEAR_M`` of an isolated planted incident."""
     env, places, runs = attack
-    answers = []
+    answers, hits = [], 0
     for cid in runs.values():
         base = f"/ogc/collections/{cid}/items?limit=10000"
         env.get(base, "analyst")  # the analyst's view is made first: it must not leak
         shown = _all_items(env, base, role)
         assert list(shown.values()) == _view(env, cid, role), (role, cid)
         probes = [
-            {"bbox": f"{lon - 0.002},{lat - 0.002},{lon + 0.002},{lat + 0.002}"}
+            {"bbox": f"{lon - 0.002:.6f},{lat - 0.002:.6f},{lon + 0.002:.6f},{lat + 0.002:.6f}"}
             for lon, lat in places.values()
         ]
         probes += [
@@ -203,6 +203,8 @@ def test_run_rows_below_analyst_are_the_disclosed_view_whatever_the_probe(attack
             for f in doc["features"]:
                 assert f == shown[f["id"]], (role, cid, params)
             answers.append(r.text)
+            hits += len(doc["features"]) if "bbox" in params else 0
+    assert hits  # the boxes round the planted places do find (disclosed) hotspots
     # "edge" sits near the H3 lattice by chance (see test_disclosure_attacks)
     isolated = {k: v for k, v in places.items() if k != "edge"}
     for text in answers:
