@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -55,6 +56,7 @@ DUCKDB_DDL = [
         PRIMARY KEY (run_id, view_key, seq))""",
 ]
 _CHUNK = 512  # candidate rows fetched at a time when DuckDB refines in Python
+_RACE_POLLS = 100  # 5 s: how long a writer that lost a race waits for the winner's commit
 _HEADER = "run_id, method, params, provenance, NULL AS result, created_at"
 
 
@@ -175,9 +177,12 @@ class RunRows:
                 self._save_postgis(run_id, view, features, geoms, texts, props, info)
             else:
                 self._save_duckdb(run_id, view, features, geoms, bounds, texts, props, info)
-        except StoreError:
-            if self.view(run_id, view) is None:  # not a race with another writer
-                raise
+        except StoreError:  # another request writing the same view (DuckDB: a conflict)
+            for _ in range(_RACE_POLLS):
+                if self.view(run_id, view) is not None:
+                    return info
+                time.sleep(0.05)
+            raise
         return info
 
     def _view_values(self, run_id: str, view: str, info: RunView) -> list:

@@ -237,3 +237,20 @@ def test_run_headers_leave_out_the_result(store: Store):
     assert store.run_rows.header(RUN) == RunRecord(RUN, "gistar", {"a": 1}, {"b": [1]}, {}, T0)
     assert store.run_rows.latest_header("gistar").run_id == RUN
     assert store.run_rows.header("nope") is None and store.run_rows.latest_header("kde") is None
+
+
+def test_concurrent_first_reads_write_one_view(store: Store):
+    """Requests racing to make the same view all get it; it is written once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.save_run(RunRecord(RUN, "dbscan", {}, {}, {"features": []}, T0))
+    with ThreadPoolExecutor(6) as pool:
+        made = list(
+            pool.map(
+                lambda _: store.run_rows.save_view(RUN, VIEW, features(), {"properties": {}}),
+                range(6),
+            )
+        )
+    assert all(v.n_features == 200 for v in made)
+    assert store.run_rows.count(RunFeatureQuery(RUN, VIEW)) == 200
+    assert [s for s, _ in store.run_rows.page(RunFeatureQuery(RUN, VIEW))] == list(range(200))
