@@ -181,6 +181,25 @@ def bench(store, label: str, n: int, repeat: int) -> None:
                 out += timed(fn, 1)
         w, r = statistics.median(whole), statistics.median(rows)
         print(f"{name:34} {w:7.1f} ({min(whole):4.1f}) {r:7.1f} ({min(rows):4.1f}) {w / r:9.1f}x")
+    if label == "DuckDB":
+        index_choice(store, settings, caller, kinds(types)["bbox"], repeat)
+
+
+def index_choice(store, settings, caller, sel, repeat: int) -> None:
+    """DuckDB: the bbox page on the plain bounds columns (what is kept) against the same
+    columns with ART indexes. (The spatial extension's R-tree is not measured: DuckDB
+    downloads extensions at run time, which this service must not need.)"""
+    plain, indexed = [], []
+    cols = ("min_x", "max_x", "min_y", "max_y")
+    for _ in range(repeat):  # alternate, as above
+        for out, ddl in [(plain, None), (indexed, "CREATE INDEX bench_{0} ON run_features ({0})")]:
+            for col in cols if ddl else ():
+                store.con.execute(ddl.format(col))
+            out += timed(partial(rows_page, store, settings, caller, sel), 1)
+            for col in cols if ddl else ():
+                store.con.execute(f"DROP INDEX bench_{col}")
+    p, x = statistics.median(plain), statistics.median(indexed)
+    print(f"bbox page on DuckDB's bounds columns: {p:.1f} ms plain, {x:.1f} ms with ART indexes")
 
 
 def main(argv: list[str] | None = None) -> int:
