@@ -96,7 +96,7 @@ class Selection:
     offset: int
     after: object = None  # the key from the cursor
     filter: Filter | None = None  # a compiled CQL2 filter
-    count: bool = True  # whether a first page of incidents counts what matches
+    count: bool = True  # whether to count what matches (incidents: first pages only)
 
 
 @dataclass

@@ -66,7 +66,7 @@ def run_properties(store, settings, caller, run) -> dict:
     return run_view(store, policy_for(caller, settings), run)[1].meta["properties"]
 
 
-def run_page(store, settings, caller, run, sel) -> tuple[list[dict], int, int | None]:
+def run_page(store, settings, caller, run, sel) -> tuple[list[dict], int | None, int | None]:
     """One page of the run's features for the caller (``sel``: :class:`.items.Selection`):
     the features in ``sel.crs``, how many match, and the key of the last when more follow."""
     if sel.after is not None and (not isinstance(sel.after, int) or isinstance(sel.after, bool)):
@@ -87,8 +87,10 @@ def run_page(store, settings, caller, run, sel) -> tuple[list[dict], int, int | 
     rows = rows[: sel.limit]
     if q.within is None and q.condition is None:
         matched = view.n_features
-    else:
+    elif sel.count:
         matched = store.run_rows.count(replace(q, after=None))
+    else:  # a tile: nobody reads the count
+        matched = None
     last = rows[-1][0] if more and rows else None
     return features_to_crs([f for _, f in rows], sel.crs), matched, last
 
