@@ -13,7 +13,8 @@ times, written with ``Z``. Pages are 1,000 features by default, at most 10,000
 
 Modules: :mod:`.common` (negotiation, links, HTML), :mod:`.crs`,
 :mod:`.collections` (catalogue, titles, extents), :mod:`.queryables`,
-:mod:`.items` (selection and keyset paging), :mod:`.routes`.
+:mod:`.items` (selection and keyset paging), :mod:`.run_items` (run collections read
+from the store's rows of each disclosure view), :mod:`.routes`.
 """
 
 from __future__ import annotations

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow.compute as pc
-import shapely
-from shapely.geometry import shape
 
 from geodata.crs import WGS84
 from geodata.model import RunRecord
@@ -167,11 +165,11 @@ def find(store, caller: Caller, cid: str, settings) -> Collection:
         return incidents_collection(caller)
     if cid in AREAS and len(store.boundaries(AREAS[cid][0])):
         return area_collection(cid)
-    run = None
+    run = None  # without its result: run items are read from the store's rows
     if cid.startswith("hotspots-") and cid[9:] in METHODS:
-        run = store.latest_run(cid[9:])
+        run = store.run_rows.latest_header(cid[9:])
     elif cid.startswith("run-"):
-        run = store.get_run(cid) or store.get_run(cid[4:])
+        run = store.run_rows.header(cid) or store.run_rows.header(cid[4:])
     if run is None:
         raise Problem(404, f"no collection {cid!r}; see /ogc/collections")
     return run_collection(run, cid.startswith("hotspots-"), policy_for(caller, settings), store)
@@ -202,39 +200,32 @@ def _area_bbox(store, *kinds: str) -> list | None:
     return None
 
 
-#: bounds of a run's features per (run, created_at, policy): runs are immutable, and the
-#: listing holds runs without their results, so each is loaded once, not per request
+#: bounds of a run's features per (run, created_at, policy): runs are immutable, so the
+#: listing asks the store for each once, not per request
 _RUN_BOUNDS: dict[tuple, list | None] = {}
 _RUN_BOUNDS_KEPT = 512
 
 
-def _run_bbox(store, coll: Collection, policy: Disclosure, run_features) -> list | None:
+def _run_bbox(coll: Collection, policy: Disclosure, run_bounds) -> list | None:
     run = coll.run
     key = (run.run_id, run.created_at, policy)
     kept = (run.params or {}).get("disclosed", {}).get(policy.counts_key())
     if kept is not None:  # kept with the run when it was made (api.service)
         return kept["bbox"]
     if key not in _RUN_BOUNDS:
-        if not run.result:  # a listing's record: load the stored result once
-            run = store.get_run(run.run_id) or run
-        geoms = [
-            shape(f["geometry"])
-            for f in run_features(Collection(coll.id, "", "", "run", run))
-            if f.get("geometry")
-        ]
         if len(_RUN_BOUNDS) >= _RUN_BOUNDS_KEPT:
             _RUN_BOUNDS.pop(next(iter(_RUN_BOUNDS)))
-        _RUN_BOUNDS[key] = [float(v) for v in shapely.total_bounds(geoms)] if geoms else None
+        _RUN_BOUNDS[key] = run_bounds(coll)
     return _RUN_BOUNDS[key]
 
 
-def extent(store, caller: Caller, coll: Collection, cache: dict, run_features, settings) -> dict:
+def extent(store, caller: Caller, coll: Collection, cache: dict, run_bounds, settings) -> dict:
     """The collection's extent: bounds of the features the caller may read (CRS84) and
-    their time span. ``run_features(coll)`` gives a run's features as the caller sees
-    them, so a bound never outlines a withheld hotspot; below analyst, a run with no
-    feature shown gets the study area."""
+    their time span. ``run_bounds(coll)`` gives the bounds of a run's features as the
+    caller sees them (None: none shown), so a bound never outlines a withheld hotspot;
+    below analyst, a run with no feature shown gets the study area."""
     if coll.kind == "run":
-        bbox = _run_bbox(store, coll, policy_for(caller, settings), run_features)
+        bbox = _run_bbox(coll, policy_for(caller, settings), run_bounds)
         if bbox is None:
             bbox = cache.setdefault("study", _area_bbox(store, "district", "ward", "lsoa"))
         interval = run_interval(coll.run)

@@ -15,9 +15,12 @@ three-valued logic: a comparison with a missing value is neither true nor false)
   :class:`geodata.stores.IncidentQuery` (both stores share the rendering), and
   ``S_INTERSECTS`` terms, which must be joined to the rest by ``AND``, become the
   query's ``within`` polygon in the analysis CRS;
-- runs and areas: :func:`matches` evaluates it on the features *after* the
-  disclosure policy shaped them, so a filter can only ask about what the role
-  already sees (generalised outlines, rounded or suppressed counts).
+- runs: :mod:`geodata.stores.run_condition` renders it as SQL on the rows of the
+  role's disclosure view (:mod:`.run_items`), the features *after* the policy
+  shaped them, with :func:`matches` as the exact test DuckDB makes of spatial terms;
+- areas: :func:`matches` evaluates it on the features after the policy shaped
+  them. Either way a filter can only ask about what the role already sees
+  (generalised outlines, rounded or suppressed counts).
 """
 
 from __future__ import annotations

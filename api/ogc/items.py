@@ -6,8 +6,9 @@ hotspot's place in its immutable run), so a page boundary stays put while
 batches are imported. The cursor is sealed with the service's secret: it
 carries real incident ids, which roles below analyst must not see.
 ``numberMatched`` is exact when given: on a first page of incidents (counted
-with the same filters) and on every page of areas and runs (computed from the
-list that is paged); pages reached by a cursor leave it out for incidents.
+with the same filters) and on every page of areas (computed from the list that
+is paged) and runs (counted in SQL); pages reached by a cursor leave it out for
+incidents. Runs are read from the store's rows (:mod:`.run_items`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .crs import (
 )
 from .filters import Filter, incident_condition, matches, spatial_terms
 from .queryables import INCIDENT_QUERYABLES
+from .run_items import run_feature, run_page
 
 CURSOR_HELP = "the cursor of a next link of this collection, unchanged"
 
@@ -94,7 +96,7 @@ class Selection:
     offset: int
     after: object = None  # the key from the cursor
     filter: Filter | None = None  # a compiled CQL2 filter
-    count: bool = True  # whether a first page of incidents counts what matches
+    count: bool = True  # whether to count what matches (incidents: first pages only)
 
 
 @dataclass
@@ -189,41 +191,22 @@ def _coords(table: pa.Table, crs: str, native: bool) -> pa.Table:
     return table.set_column(lat, "lat", pa.array(np.asarray(y, float)))
 
 
-#: a run's features as each policy shows them: runs are immutable, so each is shaped
-#: once per role rather than on every page (callers copy before they change anything)
-_SHOWN: dict[tuple, list[dict]] = {}
-_SHOWN_KEPT = 64
-
-
-def shown_run_features(settings, caller, run) -> list[dict]:
-    """A run's features as the caller's role may see them (CRS84), in stored order."""
-    policy = policy_for(caller, settings)
-    key = (run.run_id, run.created_at, policy)
-    if not run.result:  # a listing's record, without its result: nothing to keep
-        return []
-    if key not in _SHOWN:
-        fc = policy.run_view(run.result)
-        if len(_SHOWN) >= _SHOWN_KEPT:
-            _SHOWN.pop(next(iter(_SHOWN)))
-        _SHOWN[key] = [{**f, "id": str(f.get("id"))} for f in fc.get("features", [])]
-    return _SHOWN[key]
-
-
 def shown_area_features(store, settings, caller, kind: str, window: Window) -> list[dict]:
     """Areas of ``kind`` with their figures as the caller's role may see them, by code."""
     fc = areas_geojson(store, policy_for(caller, settings), kind, None, window)
     return sorted(fc["features"], key=lambda f: f["id"])
 
 
-def _list_page(features: list[dict], sel: Selection, by_position: bool, native=False) -> Page:
+def _list_page(features: list[dict], sel: Selection, native=False) -> Page:
     """Filter a list of CRS84 features by bbox and page it by keyset (``native``: leave
-    the geometries for the caller to replace with stored ones in the analysis CRS)."""
+    the geometries for the caller to replace with stored ones in the analysis CRS).
+    Runs are paged in SQL instead (:mod:`.run_items`)."""
     if sel.filter is not None:
         features = [f for f in features if matches(sel.filter, f)]
     if sel.bbox is not None:
         box = box_in_crs84(sel.bbox, sel.bbox_crs)
         features = [f for f in features if f["geometry"] and shape(f["geometry"]).intersects(box)]
-    keys = list(range(len(features))) if by_position else [f["id"] for f in features]
+    keys = [f["id"] for f in features]
     start = sel.offset
     if sel.after is not None:
         start = next((i for i, k in enumerate(keys) if _after(k, sel.after)), len(keys))
@@ -247,11 +230,9 @@ def select(store, settings, caller, coll: Collection, sel: Selection) -> Page:
     if coll.kind == "incidents":
         return _incident_page(store, settings, caller, sel)
     if coll.kind == "run":
-        return _list_page(shown_run_features(settings, caller, coll.run), sel, True)
+        return Page(*run_page(store, settings, caller, coll.run, sel))
     features = shown_area_features(store, settings, caller, coll.kind, sel.window)
-    found = _list_page(
-        features, sel, False, native=sel.crs == BNG_URI and store.analysis_crs == BNG
-    )
+    found = _list_page(features, sel, native=sel.crs == BNG_URI and store.analysis_crs == BNG)
     if found.native:
         found.features = _stored_outlines(store, coll.kind, found.features)
     return found
@@ -272,8 +253,7 @@ def one(store, settings, caller, coll: Collection, fid: str, crs: str) -> dict |
     if coll.kind == "incidents":
         feature = find_incident(store, policy_for(caller, settings), fid)
     elif coll.kind == "run":
-        features = shown_run_features(settings, caller, coll.run)
-        feature = next((f for f in features if f["id"] == fid), None)
+        feature = run_feature(store, settings, caller, coll.run, fid)
     else:
         features = shown_area_features(store, settings, caller, coll.kind, Window())
         feature = next((f for f in features if f["id"] == fid), None)

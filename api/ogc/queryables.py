@@ -41,19 +41,29 @@ def _prop(kind: str, title: str) -> dict:
     return {"type": kind, "title": title}
 
 
-def queryables(coll: Collection, url: str, features: list[dict]) -> dict:
-    """The queryables document of ``coll``; ``features``: a run's or the areas' features
-    as the caller is shown them (their properties, typed from their values)."""
+def property_schemas(features: list[dict]) -> dict[str, dict]:
+    """The schema of each property of ``features``, typed from its first value that is a
+    boolean, integer, number or string (properties with none are left out)."""
+    props: dict[str, dict] = {}
+    for f in features:
+        for key, value in (f.get("properties") or {}).items():
+            kind = _TYPES.get(type(value))
+            if kind and key not in props:
+                props[key] = {"type": kind, "title": key.replace("_", " ")}
+    return props
+
+
+def queryables(
+    coll: Collection, url: str, features: list[dict] | None = None, props: dict | None = None
+) -> dict:
+    """The queryables document of ``coll``; ``features``: the areas' features as the
+    caller is shown them (their properties, typed from their values), or ``props``:
+    those schemas already worked out (a run's, kept with its view)."""
     if coll.kind == "incidents":
         props = {k: _prop(*v) for k, v in _INCIDENTS.items()}
         geometry = "geometry-point"
     else:
-        props = {}
-        for f in features:
-            for key, value in (f.get("properties") or {}).items():
-                kind = _TYPES.get(type(value))
-                if kind and key not in props:
-                    props[key] = {"type": kind, "title": key.replace("_", " ")}
+        props = property_schemas(features or []) if props is None else props
         geometry = "geometry-polygon" if coll.kind == "run" else "geometry-any"
     return {
         "$schema": JSON_SCHEMA,

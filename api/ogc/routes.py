@@ -45,9 +45,9 @@ from .items import (
     seal_cursor,
     select,
     shown_area_features,
-    shown_run_features,
 )
 from .queryables import property_types, queryables
+from .run_items import run_bbox, run_properties
 from .tiles import CONFORMANCE as TILES_CONFORMANCE
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -87,7 +87,7 @@ def _collection_doc(base, store, caller, coll, cache: dict, html: bool, settings
         "crs": cat.supported_crs(),
         "storageCrs": CRS84,
         "extent": cat.extent(
-            store, caller, coll, cache, lambda c: shown_run_features(settings, caller, c.run),
+            store, caller, coll, cache, lambda c: run_bbox(store, settings, caller, c.run),
             settings,
         ),
         "limits": {"defaultItems": default_limit(settings), "maxItems": settings.max_page_size},
@@ -239,8 +239,8 @@ def read_collection(
 def collection_queryables(store, settings, caller, coll, url: str) -> dict:
     """The queryables of ``coll`` as the caller's role is shown its features."""
     if coll.kind == "run":
-        features = shown_run_features(settings, caller, coll.run)
-    elif coll.kind == "incidents":
+        return queryables(coll, url, props=run_properties(store, settings, caller, coll.run))
+    if coll.kind == "incidents":
         features = []
     else:
         features = shown_area_features(store, settings, caller, coll.kind, parse_window(

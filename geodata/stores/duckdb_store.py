@@ -63,8 +63,9 @@ from .base import (
     job_changes,
     utc_naive,
 )
+from .run_rows import DUCKDB_DDL, RunRows
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -136,7 +137,8 @@ _SCHEMA_V3 = [
 ]
 
 #: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
-SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+# v4: run features as rows, one per feature of each disclosure view (run_rows).
+SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: DUCKDB_DDL}
 
 _RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
 _RUN_LISTED = "run_id, method, params, provenance, '{}' AS result, created_at"
@@ -205,6 +207,7 @@ class DuckDBStore(Store):
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._closed = False
+        self.run_rows = RunRows(self, postgis=False)  #: run features as rows
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
@@ -615,6 +618,7 @@ class DuckDBStore(Store):
 
     def delete_run(self, run_id: str) -> bool:
         with self._service("deleting the run") as cur:
+            self.run_rows.delete(cur, run_id)
             return bool(self._count(cur, "DELETE FROM runs WHERE run_id = ?", [run_id]))
 
     def add_api_key(self, record: ApiKeyRecord) -> None:

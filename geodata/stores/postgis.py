@@ -64,6 +64,7 @@ from .base import (
     utc_naive,
 )
 from .pg_pool import GuardedPool
+from .run_rows import RunRows
 
 _HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
 _POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
@@ -160,6 +161,7 @@ class PostGISStore(Store):
         self.url = url
         self.analysis_crs = analysis_crs
         self.srid = crsmod.srid(analysis_crs)
+        self.run_rows = RunRows(self, postgis=True)  #: run features as rows
         try:  # fails fast while the server is down (pg_pool.GuardedPool)
             self.pool = GuardedPool(url, min_size=min_size, max_size=max_size, timeout_s=timeout_s)
         except PoolTimeout as exc:

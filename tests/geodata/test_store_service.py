@@ -367,10 +367,15 @@ def test_schema_status_lists_service_step(store: Store, store_kind: str) -> None
     status = store.schema_status()
     assert status["current"] is True and status["pending"] == []
     if store_kind == "postgis":
-        assert status["applied"] == ["0001_initial", "0002_service", "0003_interventions"]
+        assert status["applied"] == [
+            "0001_initial",
+            "0002_service",
+            "0003_interventions",
+            "0004_run_features",
+        ]
         assert status["changed"] == []
     else:
-        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3)]
+        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4)]
     assert store.upgrade() == []
 
 
@@ -433,7 +438,7 @@ def test_duckdb_v1_file_upgrades_in_place(tmp_path: Path) -> None:
         assert ro.schema_status() == {
             "current": False,
             "applied": ["duckdb schema v1"],
-            "pending": ["duckdb schema v2", "duckdb schema v3"],
+            "pending": ["duckdb schema v2", "duckdb schema v3", "duckdb schema v4"],
         }
         assert ro.count_incidents() == 1
         with pytest.raises(StoreError, match="db upgrade"):
@@ -444,7 +449,7 @@ def test_duckdb_v1_file_upgrades_in_place(tmp_path: Path) -> None:
     with DuckDBStore(path) as st:
         status = st.schema_status()
         assert status["current"] is True
-        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3)]
+        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4)]
         assert st.count_incidents() == 1
         assert st.query_incidents().to_pylist() == [INCIDENT]
         assert [b.batch_id for b in st.list_batches()] == [INCIDENT["batch_id"]]
