@@ -21,7 +21,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 import shapely
@@ -618,8 +618,8 @@ def serve(app):
 
 
 def test_gdal_oapif_driver_lists_and_reads_every_collection(env):
-    if gdal_command("OAPIF:x") is None:
-        pytest.skip("no GDAL OAPIF driver (pyogrio with OAPIF, or ogrinfo) is available")
+    # pyogrio (a dependency) bundles a GDAL with the OAPIF driver: never a skip
+    assert gdal_command("OAPIF:x") is not None, "no GDAL OAPIF driver (pyogrio, ogrinfo)"
     expected = {cid: len(expected_ids(env, cid)) for cid in collections(env, "analyst")}
     public = {cid: len(expected_ids(env, cid, "public")) for cid in collections(env, "public")}
     app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
@@ -649,16 +649,28 @@ print(json.dumps(out))
 """
 
 
+def recording_items(app, seen: list):
+    """``app``, noting (path, query) of each ``…/items`` request in ``seen``."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/items"):
+            seen.append((scope["path"], parse_qs(scope["query_string"].decode())))
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(env):
     """GDAL's OAPIF driver asks for EPSG:27700 (Part 2): incident points must be the store's
     x/y to 1 mm, areas the stored boundaries, hotspots their CRS84 outlines projected."""
     import pyogrio
 
-    if "OAPIF" not in pyogrio.list_drivers():
-        pytest.skip("pyogrio's GDAL has no OAPIF driver")
-    from geodata.crs import BNG, transformer
+    assert "OAPIF" in pyogrio.list_drivers(), "pyogrio's bundled GDAL lost its OAPIF driver"
+    from geodata.crs import transformer
 
     app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
+    items: list[tuple[str, dict]] = []  # every items request GDAL made
+    app = recording_items(app, items)
     base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     analyst = {
         **base,
@@ -671,7 +683,13 @@ def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(
     assert done.returncode == 0, done.stderr[-3000:]
     layers = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(layers) == set(collections(env, "analyst"))
-    to_bng = transformer("EPSG:4326", BNG)
+    # the server wrote the coordinates in EPSG:27700 (GDAL did not reproject CRS84 itself)
+    # the server wrote the coordinates in EPSG:27700 (GDAL did not reproject CRS84 itself):
+    # besides its schema probes (``limit=20``), every page GDAL read asked for them
+    pages = [(path, q) for path, q in items if q.get("limit") != ["20"]]
+    assert all(q.get("crs") == [BNG] for _, q in pages), pages
+    assert {path.split("/")[-2] for path, _ in pages} == set(layers)
+    to_bng = transformer("EPSG:4326", "EPSG:27700")
     for name, (epsg, ids, wkbs) in layers.items():
         assert epsg == 27700, name
         got = dict(zip(ids, (shapely.from_wkb(w) for w in wkbs), strict=True))
