@@ -326,22 +326,26 @@ def drive(plan: dict) -> dict:
     from locust import FastHttpUser, constant, task
     from locust.env import Environment
 
-    base, key = plan["base"], plan["partner_key"]
+    base, key = plan["base"], plan["partner_key"]  # the key of every role but public
     reqs = plan["requests"]
+    roles = plan.get("roles", ["public", "partner"])  # the clients' roles, in turn
     state = {"measuring": False, "count": 0, "errors": {}, "times": {}}
 
     def headers(role: str) -> dict:
-        return {"X-API-Key": key} if role == "partner" else {}
+        return {"X-API-Key": key} if role != "public" else {}
 
     expected: dict[tuple[str, str], int] = {}
-    for role in ("public", "partner"):
+    for role in roles:
         for name, path, _, need in reqs:
             if need not in ("any", role):
                 continue
             url = base + path.replace("{role}", role)
             req = urllib.request.Request(url, headers=headers(role))
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                expected[(name, role)] = len(resp.read())
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    expected[(name, role)] = len(resp.read())
+            except urllib.error.HTTPError as exc:
+                raise RuntimeError(f"{url} as {role}: {exc} {exc.read()[:300]!r}") from None
 
     class Client(FastHttpUser):
         host = base
@@ -352,7 +356,7 @@ def drive(plan: dict) -> dict:
 
         def on_start(self) -> None:
             Client.number += 1
-            self.role = "partner" if Client.number % 2 == 0 else "public"
+            self.role = roles[Client.number % len(roles)]
             self.mine = [
                 (n, p.replace("{role}", self.role), w)
                 for n, p, w, need in reqs

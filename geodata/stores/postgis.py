@@ -135,6 +135,16 @@ def _read_csv(data: bytes, schema: pa.Schema) -> pa.Table:
     ).cast(schema)
 
 
+#: a bbox in the analysis CRS as an index condition on ``geom``
+_BOX = sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
+#: a lon/lat bbox as one: its edges cut into ~1 km pieces before they are projected, and
+#: 100 m to spare, so that the projected box holds every point the lon/lat test keeps
+_BOX_LONLAT = sql.SQL(
+    "geom && ST_Expand(ST_Transform(ST_Segmentize(ST_MakeEnvelope(%s, %s, %s, %s, 4326), "
+    "0.01), %s), 100)"
+)
+
+
 class PostGISStore(Store):
     """Store in PostgreSQL/PostGIS.
 
@@ -308,6 +318,9 @@ class PostGISStore(Store):
     def _where(self, q: IncidentQuery) -> tuple[sql.Composable, list]:
         where, params = attribute_filters(q, lambda v: "%s")
         parts: list[sql.Composable] = [sql.SQL(w) for w in where]
+        if q.bbox is not None:  # the GIST index narrows; the exact test above decides
+            parts.append(_BOX_LONLAT if q.bbox_lonlat else _BOX)
+            params += [*map(float, q.bbox), self.srid]
         if q.within is not None:
             parts.append(sql.SQL("ST_Intersects(geom, ST_GeomFromWKB(%s, %s))"))
             params += [shapely.to_wkb(q.within), self.srid]
