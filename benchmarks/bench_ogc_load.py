@@ -206,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault(name, []).append(r)
                     if args.verbose:
                         print(describe(name, {"scenario": "ogc-mix", **r}), flush=True)
+                        for kind, st in r["per_request"].items():
+                            print(
+                                f"    {kind:14s} n={st['n']:6,}  p50 {st['p50_ms']:.1f}  "
+                                f"p99 {st['p99_ms']:.1f} ms"
+                            )
                         for msg, n in r["error_kinds"].items():
                             print(f"    error x{n}: {msg}")
     finally:

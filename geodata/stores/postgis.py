@@ -341,7 +341,8 @@ class PostGISStore(Store):
     def incident_tile(self, bounds_3857, layer: str, extent: int, buffer: int, sensitive: bool):
         """``ST_AsMVT`` of the incidents in the tile: placed by their lon/lat, as in OGC
         items (the GIST index on ``geom`` finds them, with 100 m to spare for the datum
-        shift); the properties those of the items, ``occurred_at`` as ISO text."""
+        shift); the properties those of the items, ``occurred_at`` as ISO text; features in
+        ``id`` order, so that the same data always gives the same bytes."""
         left, bottom, right, top = (float(v) for v in bounds_3857)
         query = sql.SQL(
             "WITH t AS (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 3857) AS env), "
@@ -350,7 +351,7 @@ class PostGISStore(Store):
             "i.id, i.category, to_char(i.occurred_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
             "AS occurred_at, i.occurred_precision, i.location, i.lsoa_code, i.ward_code, "
             "i.source, i.batch_id, i.sensitive FROM incidents i, t "
-            "WHERE i.geom && ST_Transform(ST_Expand(t.env, %s), %s){}) "
+            "WHERE i.geom && ST_Transform(ST_Expand(t.env, %s), %s){} ORDER BY i.id) "
             "SELECT ST_AsMVT(f, %s, %s, 'g') FROM f WHERE g IS NOT NULL"
         ).format(sql.SQL("") if sensitive else sql.SQL(" AND NOT i.sensitive"))
         pad = (right - left) * buffer / extent + 100.0
