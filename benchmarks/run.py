@@ -12,6 +12,8 @@ from . import (
     bench_hdbscan,
     bench_import,
     bench_map,
+    bench_ogc,
+    bench_ogc_load,
 )
 
 
@@ -25,6 +27,8 @@ def main() -> int:
         bench_analysis,
         bench_map,
         bench_api,
+        bench_ogc,
+        bench_ogc_load,
     ):
         print(f"\n== {bench.__name__}", flush=True)
         codes.append(bench.main([]) or 0)
