@@ -111,9 +111,9 @@ FROM incidents
 
 
 @contextmanager
-def serving_tipg(python: str, database_url: str, view: str = TIPG_VIEW):
-    """``(base URL, pid)`` of tipg (run by the interpreter ``python``) serving the
-    ``view`` of ``database_url``."""
+def serving_tipg(python: str, database_url: str, view: str = TIPG_VIEW, workers: int = 1):
+    """``(base URL, pid)`` of tipg (run by the interpreter ``python``, in ``workers``
+    uvicorn processes) serving the ``view`` of ``database_url``."""
     import socket
     import urllib.request
 
@@ -127,7 +127,7 @@ def serving_tipg(python: str, database_url: str, view: str = TIPG_VIEW):
         "TIPG_DB_TABLES": f'["public.{view}"]',
     }
     cmd = [python, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning"]
+    cmd += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
