@@ -132,7 +132,10 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     table = table.slice(0, sel.limit)
     last = table["id"][-1].as_py() if more and table.num_rows else None
     table = _coords(table, sel.crs, native)
-    matched = store.count_incidents(q) if sel.after is None and sel.count else None
+    matched = None
+    if sel.after is None and sel.count:  # a first page: all that match, exactly
+        known = not more and (table.num_rows or not sel.offset)  # the page holds the rest
+        matched = sel.offset + table.num_rows if known else store.count_incidents(q)
     return Page(point_features(table, policy), matched, last)
 
 

@@ -31,7 +31,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from api.disclosure import Disclosure
 from api.security import new_api_key, now_utc
 from geodata.model import ApiKeyRecord, RunRecord
-from geodata.stores import DuckDBStore
+from geodata.stores import DuckDBStore, IncidentQuery
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is installed
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -267,6 +267,14 @@ def test_default_page_is_1000_with_a_cursor_next_link_and_collection_link(env):
     assert get(env, coll["href"]).json()["id"] == "incidents"
     last = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] - 5}")
     assert last.json()["numberReturned"] == 5 and not rel(last.json(), "next")
+    assert last.json()["numberMatched"] == doc["numberMatched"]  # known from the page
+    past = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] + 5}")
+    assert past.json()["numberReturned"] == 0 and past.json()["numberMatched"] == len(ids)
+    box = (0.368, 51.440, 0.372, 51.443)  # fewer than a page: counted by the page itself
+    few = get(env, f"/ogc/collections/incidents/items?bbox={','.join(map(str, box))}")
+    want = env["store"].count_incidents(IncidentQuery(bbox=box, bbox_lonlat=True))
+    assert few.json()["numberMatched"] == few.json()["numberReturned"] == want
+    assert 0 < want < 1000
 
 
 def test_next_links_stay_put_while_incidents_are_imported_before_the_page(tmp_path, api_kit):
