@@ -111,8 +111,9 @@ FROM incidents
 
 
 @contextmanager
-def serving_tipg(python: str, database_url: str):
-    """Base URL of tipg (run by the interpreter ``python``) serving ``database_url``."""
+def serving_tipg(python: str, database_url: str, view: str = TIPG_VIEW, workers: int = 1):
+    """``(base URL, pid)`` of tipg (run by the interpreter ``python``, in ``workers``
+    uvicorn processes) serving the ``view`` of ``database_url``."""
     import socket
     import urllib.request
 
@@ -123,10 +124,10 @@ def serving_tipg(python: str, database_url: str):
         **{k: v for k, v in os.environ.items() if not k.startswith(("TIPG_", "HOTSPOTS_"))},
         "DATABASE_URL": database_url,
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": f'["public.{TIPG_VIEW}"]',
+        "TIPG_DB_TABLES": f'["public.{view}"]',
     }
     cmd = [python, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning"]
+    cmd += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
@@ -143,7 +144,7 @@ def serving_tipg(python: str, database_url: str):
                     if time.monotonic() > deadline:
                         raise RuntimeError("tipg did not answer in 60 s") from None
                     time.sleep(0.2)
-            yield base
+            yield base, proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
@@ -184,7 +185,7 @@ def bench(kind: str, n: int, seed: int, repeat: int, db_admin: str | None, tipg:
                 if url and tipg:
                     with psycopg.connect(url, autocommit=True) as conn:
                         conn.execute(TIPG_VIEW_SQL)
-                    peer = stack.enter_context(serving_tipg(tipg, url))
+                    peer, _ = stack.enter_context(serving_tipg(tipg, url))
                 for i in range(repeat):
                     order = [("ours", f"OAPIF:{base}/ogc", key, "incidents")]
                     if peer:

@@ -88,12 +88,12 @@ def _sample(client: httpx.Client, paths: dict, seconds: float, work=None) -> lis
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="incidents the import adds")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of an idle window")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from geodata.demo import load_demo
     from geodata.stores import DuckDBStore
@@ -139,6 +139,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(30)
         _report(results, args)
+    return 0
 
 
 def _stats(rows: list, route: str) -> tuple[int, float, float, float, int]:
@@ -166,4 +167,4 @@ def _report(results: dict, args) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

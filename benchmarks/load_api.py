@@ -12,10 +12,11 @@ not share a Python interpreter (or a GIL):
    ``HOTSPOTS_*`` variables exactly as ``hotspots serve`` would be;
 3. *drive*: locust (headless, as a library, ``FastHttpUser``, no think time)
    with ``--users`` clients, half anonymous (the ``public`` role) and half with the
-   partner key. Every URL is fetched once before the load; under load every
-   response must have status 200 and the same length as that first answer, else it
-   counts as an error. Statistics cover only the measured window after ramp-up
-   and ``--warmup`` seconds; the run stops at ``--duration`` seconds or
+   partner key. Every URL is fetched once before the load (it must succeed); under
+   load every response must have the status (200, or 204 for an empty tile) and the
+   length of that first answer, else it counts as an error. Statistics cover only
+   the measured window after ramp-up and ``--warmup`` seconds; the run stops at
+   ``--duration`` seconds or
    ``--max-requests`` requests, whichever comes first.
 
 Scenarios (``--scenario``):
@@ -326,22 +327,28 @@ def drive(plan: dict) -> dict:
     from locust import FastHttpUser, constant, task
     from locust.env import Environment
 
-    base, key = plan["base"], plan["partner_key"]
+    base, key = plan["base"], plan["partner_key"]  # the key of every role but public
     reqs = plan["requests"]
+    roles = plan.get("roles", ["public", "partner"])  # the clients' roles, in turn
     state = {"measuring": False, "count": 0, "errors": {}, "times": {}}
 
     def headers(role: str) -> dict:
-        return {"X-API-Key": key} if role == "partner" else {}
+        return {"X-API-Key": key} if role != "public" else {}
 
     expected: dict[tuple[str, str], int] = {}
-    for role in ("public", "partner"):
+    statuses: dict[tuple[str, str], int] = {}  # 200, or 204 for an empty tile
+    for role in roles:
         for name, path, _, need in reqs:
             if need not in ("any", role):
                 continue
             url = base + path.replace("{role}", role)
             req = urllib.request.Request(url, headers=headers(role))
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                expected[(name, role)] = len(resp.read())
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    expected[(name, role)] = len(resp.read())
+                    statuses[(name, role)] = resp.status
+            except urllib.error.HTTPError as exc:
+                raise RuntimeError(f"{url} as {role}: {exc} {exc.read()[:300]!r}") from None
 
     class Client(FastHttpUser):
         host = base
@@ -352,7 +359,7 @@ def drive(plan: dict) -> dict:
 
         def on_start(self) -> None:
             Client.number += 1
-            self.role = "partner" if Client.number % 2 == 0 else "public"
+            self.role = roles[Client.number % len(roles)]
             self.mine = [
                 (n, p.replace("{role}", self.role), w)
                 for n, p, w, need in reqs
@@ -369,7 +376,7 @@ def drive(plan: dict) -> dict:
                 self.paths[name], headers=self.hdrs, name=name, catch_response=True
             ) as resp:
                 want = expected[(name, self.role)]
-                if resp.status_code != 200:
+                if resp.status_code != statuses[(name, self.role)]:
                     resp.failure(f"status {resp.status_code}")
                 elif len(resp.content or b"") != want:
                     resp.failure(f"{len(resp.content or b'')} bytes, expected {want}")

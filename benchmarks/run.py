@@ -13,6 +13,9 @@ from . import (
     bench_hdbscan,
     bench_import,
     bench_map,
+    bench_ogc,
+    bench_ogc_load,
+    bench_shared_store,
 )
 
 
@@ -27,6 +30,9 @@ def main() -> int:
         bench_map,
         bench_api,
         bench_cli_start,
+        bench_ogc,
+        bench_ogc_load,
+        bench_shared_store,
     ):
         print(f"\n== {bench.__name__}", flush=True)
         codes.append(bench.main([]) or 0)

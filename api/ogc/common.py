@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Literal
@@ -100,12 +101,18 @@ def table(rows: list[list[str]], head: list[str]) -> str:
 
 
 def respond(
-    doc: dict, as_html: bool, html: str, media: str = JSON, headers: dict | None = None
+    doc: dict,
+    as_html: bool,
+    html: str | Callable[[], str],
+    media: str = JSON,
+    headers: dict | None = None,
 ) -> Response:
-    """The document as JSON (``media``) or the HTML page, varying on ``Accept``."""
+    """The document as JSON (``media``) or the HTML page (or the function that writes
+    it, called only when HTML is asked for), varying on ``Accept``."""
     headers = {"Vary": "Accept", **(headers or {})}
     if as_html:
-        return Response(html, media_type=HTML + "; charset=utf-8", headers=headers)
+        text = html() if callable(html) else html
+        return Response(text, media_type=HTML + "; charset=utf-8", headers=headers)
     return Response(orjson.dumps(doc, default=str), media_type=media, headers=headers)
 
 

@@ -369,14 +369,17 @@ def list_items(
     if found.matched is not None:
         doc["numberMatched"] = found.matched
     doc.update(numberReturned=len(found.features), timeStamp=now(), links=links)
-    of = "" if found.matched is None else f" of {found.matched}"
-    body = (
-        f"<p>{escape(coll.description)}</p><p>{len(found.features)} features{of}.</p>"
-        + _feature_rows(found.features, f"{base}{path}/items/")
-    )
-    nav = [lk for lk in links if lk["type"] == HTML and lk["rel"] == "next"]
-    nav.append(link(base, path, "collection", HTML, coll.title))
-    html_page = page(f"{coll.title}: items", body, nav)
+
+    def html_page() -> str:  # a table of up to 10,000 rows: written only when asked for
+        of = "" if found.matched is None else f" of {found.matched}"
+        body = (
+            f"<p>{escape(coll.description)}</p><p>{len(found.features)} features{of}.</p>"
+            + _feature_rows(found.features, f"{base}{path}/items/")
+        )
+        nav = [lk for lk in links if lk["type"] == HTML and lk["rel"] == "next"]
+        nav.append(link(base, path, "collection", HTML, coll.title))
+        return page(f"{coll.title}: items", body, nav)
+
     return respond(doc, html, html_page, GEOJSON, content_crs(out_crs))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Annotated
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request
 
 from geodata.stores import IncidentQuery
@@ -130,10 +130,10 @@ def find_incident(store, policy: Disclosure, shown_id: str) -> dict | None:
     q = IncidentQuery(
         batch_ids=[batch], include_sensitive=policy.include_sensitive, columns=POINT_COLUMNS
     )
-    table = store.query_incidents(q)
-    if sep == "#":
-        table = table.filter(pc.equal(table["id"], shown_id))
+    if sep == "#":  # a stored id: one row by the key, not the whole batch
+        table = store.query_incidents(replace(q, condition=("id = {}", (shown_id,))))
     else:
+        table = store.query_incidents(q)
         opaque = Disclosure(role="partner", secret=policy.secret).incident_id
         table = table.filter(pa.array([opaque(i) == shown_id for i in table["id"].to_pylist()]))
     return incident_features(table, policy)[0] if table.num_rows else None

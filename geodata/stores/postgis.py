@@ -136,6 +136,16 @@ def _read_csv(data: bytes, schema: pa.Schema) -> pa.Table:
     ).cast(schema)
 
 
+#: a bbox in the analysis CRS as an index condition on ``geom``
+_BOX = sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
+#: a lon/lat bbox as one: its edges cut into ~1 km pieces before they are projected, and
+#: 100 m to spare, so that the projected box holds every point the lon/lat test keeps
+_BOX_LONLAT = sql.SQL(
+    "geom && ST_Expand(ST_Transform(ST_Segmentize(ST_MakeEnvelope(%s, %s, %s, %s, 4326), "
+    "0.01), %s), 100)"
+)
+
+
 class PostGISStore(Store):
     """Store in PostgreSQL/PostGIS.
 
@@ -310,6 +320,9 @@ class PostGISStore(Store):
     def _where(self, q: IncidentQuery) -> tuple[sql.Composable, list]:
         where, params = attribute_filters(q, lambda v: "%s")
         parts: list[sql.Composable] = [sql.SQL(w) for w in where]
+        if q.bbox is not None:  # the GIST index narrows; the exact test above decides
+            parts.append(_BOX_LONLAT if q.bbox_lonlat else _BOX)
+            params += [*map(float, q.bbox), self.srid]
         if q.within is not None:
             parts.append(sql.SQL("ST_Intersects(geom, ST_GeomFromWKB(%s, %s))"))
             params += [shapely.to_wkb(q.within), self.srid]
@@ -330,7 +343,8 @@ class PostGISStore(Store):
     def incident_tile(self, bounds_3857, layer: str, extent: int, buffer: int, sensitive: bool):
         """``ST_AsMVT`` of the incidents in the tile: placed by their lon/lat, as in OGC
         items (the GIST index on ``geom`` finds them, with 100 m to spare for the datum
-        shift); the properties those of the items, ``occurred_at`` as ISO text."""
+        shift); the properties those of the items, ``occurred_at`` as ISO text; features in
+        ``id`` order, so that the same data always gives the same bytes."""
         left, bottom, right, top = (float(v) for v in bounds_3857)
         query = sql.SQL(
             "WITH t AS (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 3857) AS env), "
@@ -339,7 +353,7 @@ class PostGISStore(Store):
             "i.id, i.category, to_char(i.occurred_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
             "AS occurred_at, i.occurred_precision, i.location, i.lsoa_code, i.ward_code, "
             "i.source, i.batch_id, i.sensitive FROM incidents i, t "
-            "WHERE i.geom && ST_Transform(ST_Expand(t.env, %s), %s){}) "
+            "WHERE i.geom && ST_Transform(ST_Expand(t.env, %s), %s){} ORDER BY i.id) "
             "SELECT ST_AsMVT(f, %s, %s, 'g') FROM f WHERE g IS NOT NULL"
         ).format(sql.SQL("") if sensitive else sql.SQL(" AND NOT i.sensitive"))
         pad = (right - left) * buffer / extent + 100.0

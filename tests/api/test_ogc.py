@@ -21,7 +21,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 import shapely
@@ -31,7 +31,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from api.disclosure import Disclosure
 from api.security import new_api_key, now_utc
 from geodata.model import ApiKeyRecord, RunRecord
-from geodata.stores import DuckDBStore
+from geodata.stores import DuckDBStore, IncidentQuery
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what is installed
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -267,6 +267,14 @@ def test_default_page_is_1000_with_a_cursor_next_link_and_collection_link(env):
     assert get(env, coll["href"]).json()["id"] == "incidents"
     last = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] - 5}")
     assert last.json()["numberReturned"] == 5 and not rel(last.json(), "next")
+    assert last.json()["numberMatched"] == doc["numberMatched"]  # known from the page
+    past = get(env, f"/ogc/collections/incidents/items?offset={doc['numberMatched'] + 5}")
+    assert past.json()["numberReturned"] == 0 and past.json()["numberMatched"] == len(ids)
+    box = (0.368, 51.440, 0.372, 51.443)  # fewer than a page: counted by the page itself
+    few = get(env, f"/ogc/collections/incidents/items?bbox={','.join(map(str, box))}")
+    want = env["store"].count_incidents(IncidentQuery(bbox=box, bbox_lonlat=True))
+    assert few.json()["numberMatched"] == few.json()["numberReturned"] == want
+    assert 0 < want < 1000
 
 
 def test_next_links_stay_put_while_incidents_are_imported_before_the_page(tmp_path, api_kit):
@@ -618,8 +626,8 @@ def serve(app):
 
 
 def test_gdal_oapif_driver_lists_and_reads_every_collection(env):
-    if gdal_command("OAPIF:x") is None:
-        pytest.skip("no GDAL OAPIF driver (pyogrio with OAPIF, or ogrinfo) is available")
+    # pyogrio (a dependency) bundles a GDAL with the OAPIF driver: never a skip
+    assert gdal_command("OAPIF:x") is not None, "no GDAL OAPIF driver (pyogrio, ogrinfo)"
     expected = {cid: len(expected_ids(env, cid)) for cid in collections(env, "analyst")}
     public = {cid: len(expected_ids(env, cid, "public")) for cid in collections(env, "public")}
     app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
@@ -649,16 +657,28 @@ print(json.dumps(out))
 """
 
 
+def recording_items(app, seen: list):
+    """``app``, noting (path, query) of each ``…/items`` request in ``seen``."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/items"):
+            seen.append((scope["path"], parse_qs(scope["query_string"].decode())))
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(env):
     """GDAL's OAPIF driver asks for EPSG:27700 (Part 2): incident points must be the store's
     x/y to 1 mm, areas the stored boundaries, hotspots their CRS84 outlines projected."""
     import pyogrio
 
-    if "OAPIF" not in pyogrio.list_drivers():
-        pytest.skip("pyogrio's GDAL has no OAPIF driver")
-    from geodata.crs import BNG, transformer
+    assert "OAPIF" in pyogrio.list_drivers(), "pyogrio's bundled GDAL lost its OAPIF driver"
+    from geodata.crs import transformer
 
     app = env["make_app"](env["store"], env["kind"], public_min_count=MIN_COUNT)
+    items: list[tuple[str, dict]] = []  # every items request GDAL made
+    app = recording_items(app, items)
     base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     analyst = {
         **base,
@@ -671,7 +691,13 @@ def test_gdal_reads_every_collection_in_british_national_grid_to_the_millimetre(
     assert done.returncode == 0, done.stderr[-3000:]
     layers = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(layers) == set(collections(env, "analyst"))
-    to_bng = transformer("EPSG:4326", BNG)
+    # the server wrote the coordinates in EPSG:27700 (GDAL did not reproject CRS84 itself)
+    # the server wrote the coordinates in EPSG:27700 (GDAL did not reproject CRS84 itself):
+    # besides its schema probes (``limit=20``), every page GDAL read asked for them
+    pages = [(path, q) for path, q in items if q.get("limit") != ["20"]]
+    assert all(q.get("crs") == [BNG] for _, q in pages), pages
+    assert {path.split("/")[-2] for path, _ in pages} == set(layers)
+    to_bng = transformer("EPSG:4326", "EPSG:27700")
     for name, (epsg, ids, wkbs) in layers.items():
         assert epsg == 27700, name
         got = dict(zip(ids, (shapely.from_wkb(w) for w in wkbs), strict=True))
