@@ -231,11 +231,9 @@ def run_or_reuse(
     if concern is not None:
         request["concern"] = concern.to_mapping()
     key = request_key(st, request)
-    for run in st.list_runs(params.method, limit=1000):
-        if run.params.get("request_key") == key:
-            found = st.get_run(run.run_id)
-            if found is not None:
-                return found, False
+    found = st.run_for_request(key)  # one indexed lookup, however many runs are stored
+    if found is not None:
+        return found, False
     result = analyse_store(
         st, params, weights, concern, ranking, include_artefacts=include_artefacts
     )

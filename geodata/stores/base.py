@@ -5,10 +5,8 @@ population. Writes happen in one transaction per call: :meth:`Store.apply`
 either stores every batch it is given or none (a crash or SIGKILL half-way
 leaves the previous state). Reads return ``pyarrow.Table`` objects with the
 columns of :data:`geodata.model.INCIDENT_SCHEMA`, ready for analysis
-(:func:`to_geodataframe` turns one into a GeoDataFrame).
-
-The same contract test suite (``tests/geodata/test_store_contract.py``) runs
-against both stores.
+(:func:`to_geodataframe` turns one into a GeoDataFrame). One contract test suite
+(``tests/geodata/test_store_contract.py``) runs against both stores.
 
 Stores also keep the web service's records: analysis runs, API keys (hashed),
 share links with their opens, background jobs
@@ -16,10 +14,8 @@ share links with their opens, background jobs
 (``tests/geodata/test_store_interventions.py``). Their datetimes are UTC without a
 zone: an aware datetime is converted to naive UTC on the way in
 (:func:`utc_naive`), and reads return naive UTC, to the microsecond. Their
-JSON must be strict JSON (no NaN or Infinity; :func:`dump_json`). In the
-PostGIS store it is ``jsonb``, which keeps values but not key order or
-duplicate keys, and returns a float written with a positive exponent
-(``abs(x) >= 1e16``) as an int.
+JSON must be strict JSON (no NaN or Infinity; :func:`dump_json`); PostGIS's
+``jsonb`` keeps values, not key order, and returns floats ``>= 1e16`` as ints.
 """
 
 from __future__ import annotations
@@ -244,6 +240,10 @@ class Store(ABC):
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run with its whole ``result``; ``None`` if there is no such run."""
+
+    @abstractmethod
+    def run_for_request(self, request_key: str) -> RunRecord | None:
+        """The run stored for ``params["request_key"]`` (an indexed lookup), or ``None``."""
 
     @abstractmethod
     def list_runs(self, method: str | None = None, limit: int = 100) -> list[RunRecord]:

@@ -65,7 +65,7 @@ from .base import (
 )
 from .run_rows import DUCKDB_DDL, RunRows
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -138,7 +138,19 @@ _SCHEMA_V3 = [
 
 #: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
 # v4: run features as rows, one per feature of each disclosure view (run_rows).
-SCHEMA_STEPS: dict[int, list[str]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: DUCKDB_DDL}
+# v5: each run's request key, indexed, so that an identical request finds its run.
+SCHEMA_STEPS: dict[int, list[str]] = {
+    1: _SCHEMA_V1,
+    2: _SCHEMA_V2,
+    3: _SCHEMA_V3,
+    4: DUCKDB_DDL,
+    5: [
+        "CREATE TABLE run_keys (request_key VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL)",
+        "INSERT INTO run_keys SELECT k, min(run_id) FROM (SELECT run_id, "
+        "json_extract_string(params, '$.request_key') AS k FROM runs) WHERE k IS NOT NULL "
+        "GROUP BY k",
+    ],
+}
 
 _RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
 _RUN_LISTED = "run_id, method, params, provenance, '{}' AS result, created_at"
@@ -573,14 +585,18 @@ class DuckDBStore(Store):
         ]
         try:
             with self._service("saving the run") as cur:
-                return bool(
-                    self._count(
-                        cur,
-                        f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT DO NOTHING",
-                        values,
-                    )
+                stored = self._count(
+                    cur,
+                    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    values,
                 )
+                if record.params.get("request_key"):
+                    cur.execute(
+                        "INSERT INTO run_keys VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        [record.params["request_key"], record.run_id],
+                    )
+                return bool(stored)
         except StoreError:
             # Another thread stored the same run id first (a write-write conflict).
             if self.get_run(record.run_id) is not None:
@@ -619,7 +635,17 @@ class DuckDBStore(Store):
     def delete_run(self, run_id: str) -> bool:
         with self._service("deleting the run") as cur:
             self.run_rows.delete(cur, run_id)
+            cur.execute("DELETE FROM run_keys WHERE run_id = ?", [run_id])
             return bool(self._count(cur, "DELETE FROM runs WHERE run_id = ?", [run_id]))
+
+    def run_for_request(self, request_key: str) -> RunRecord | None:
+        with self._service("finding the run of a request") as cur:
+            row = cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM run_keys JOIN runs USING (run_id) "
+                "WHERE request_key = ?",
+                [request_key],
+            ).fetchone()
+        return _run_record(row) if row else None
 
     def add_api_key(self, record: ApiKeyRecord) -> None:
         values = [

@@ -515,12 +515,26 @@ class PostGISStore(Store):
                 "ON CONFLICT (run_id) DO NOTHING",
                 values,
             )
+            if record.params.get("request_key"):
+                conn.execute(
+                    "INSERT INTO run_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    [record.params["request_key"], record.run_id],
+                )
             return cur.rowcount > 0
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._service("reading the run") as conn:
             row = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s", [run_id]
+            ).fetchone()
+        return RunRecord(*row) if row else None
+
+    def run_for_request(self, request_key: str) -> RunRecord | None:
+        with self._service("finding the run of a request") as conn:
+            row = conn.execute(
+                f"SELECT {', '.join('r.' + c for c in _RUN_COLUMNS.split(', '))} "
+                "FROM run_keys k JOIN runs r USING (run_id) WHERE k.request_key = %s",
+                [request_key],
             ).fetchone()
         return RunRecord(*row) if row else None
 

@@ -161,6 +161,8 @@ def test_a_store_from_before_rows_upgrades_and_fills_each_view_on_first_read(
             store = PostGISStore(url, max_size=2)
         stack.callback(store.close)
         assert store.schema_status()["current"] is True  # upgraded on open
+        for run in runs:  # the upgrade indexed the request keys of the runs already stored
+            assert store.run_for_request(run.params["request_key"]).run_id == run.run_id
         headers = {role: {"X-API-Key": api_kit.add_key(store, role)[1]} for role in ROLES}
         app = api_kit.make_app(store, api_env.kind)
         client = stack.enter_context(api_kit.TestClient(app))

@@ -118,6 +118,26 @@ def test_runs_save_get_list_latest_delete(store: Store) -> None:
     assert latest is not None and latest.run_id == "r0"
 
 
+def test_a_request_key_finds_its_run(store: Store) -> None:
+    """The run an identical request reuses is found by its key, however many are stored;
+    a second run of the same key leaves the first in place; deleting the run frees it."""
+    for i in range(30):
+        store.save_run(run(f"k{i}", params={"request_key": f"key-{i}"}))
+    assert store.run_for_request("key-17") == run("k17", params={"request_key": "key-17"})
+    assert store.run_for_request("key-nope") is None
+    # the same key with another run id (a race): the first stays the key's run
+    store.save_run(run("k17b", params={"request_key": "key-17"}))
+    assert store.run_for_request("key-17").run_id == "k17"
+    # another key to a run id already stored: the key leads to that run
+    store.save_run(run("k3", params={"request_key": "key-3-again"}))
+    assert store.run_for_request("key-3-again").run_id == "k3"
+    assert store.delete_run("k17") is True
+    assert store.run_for_request("key-17") is None
+    # runs without a key are not found by any
+    store.save_run(run("nokey", params={"eps_m": 1.0}))
+    assert store.run_for_request("") is None
+
+
 def test_run_json_round_trip(store: Store) -> None:
     big = feature_collection(400)  # a few hundred kB
     params = {
@@ -372,10 +392,11 @@ def test_schema_status_lists_service_step(store: Store, store_kind: str) -> None
             "0002_service",
             "0003_interventions",
             "0004_run_features",
+            "0005_run_keys",
         ]
         assert status["changed"] == []
     else:
-        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4)]
+        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4, 5)]
     assert store.upgrade() == []
 
 
@@ -438,7 +459,7 @@ def test_duckdb_v1_file_upgrades_in_place(tmp_path: Path) -> None:
         assert ro.schema_status() == {
             "current": False,
             "applied": ["duckdb schema v1"],
-            "pending": ["duckdb schema v2", "duckdb schema v3", "duckdb schema v4"],
+            "pending": [f"duckdb schema v{v}" for v in (2, 3, 4, 5)],
         }
         assert ro.count_incidents() == 1
         with pytest.raises(StoreError, match="db upgrade"):
@@ -449,7 +470,7 @@ def test_duckdb_v1_file_upgrades_in_place(tmp_path: Path) -> None:
     with DuckDBStore(path) as st:
         status = st.schema_status()
         assert status["current"] is True
-        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4)]
+        assert status["applied"] == [f"duckdb schema v{v}" for v in (1, 2, 3, 4, 5)]
         assert st.count_incidents() == 1
         assert st.query_incidents().to_pylist() == [INCIDENT]
         assert [b.batch_id for b in st.list_batches()] == [INCIDENT["batch_id"]]
