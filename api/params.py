@@ -123,6 +123,7 @@ CROSS_FIELD_RULES: dict[str, str] = {
     "plan-budget": "a plan's officer-hours budget (`hours`) must pay for one visit "
     "(`hours_per_site`)",
     "zero-weights": "ranking `weights` must not all be 0 (those not given keep their defaults)",
+    "zero-shares": "a `concern` profile needs a theme with `first_choice_pct` above 0",
     "empty-hours": "a range of hours (`times`) must not start and end in the same hour "
     "(e.g. 22-22)",
 }

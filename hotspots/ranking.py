@@ -103,7 +103,7 @@ class ConcernProfile:
                 )
             )
         if max(t.first_choice_pct for t in out) <= 0:
-            raise ValueError(f"{where}: at least one theme needs a share above 0")
+            raise ZeroShares(f"{where}: at least one theme needs a first_choice_pct above 0")
         return cls(name, tuple(out), str(data.get("note", "")))
 
     def identity(self) -> str:
@@ -209,6 +209,13 @@ GRAVESHAM_2023 = ConcernProfile(
         ),
     ),
 )
+
+
+class ZeroShares(HotspotsError, ValueError):
+    """A concern profile whose themes all have a first-choice share of 0 (nothing to rank)."""
+
+    status = 422
+    type = "zero-shares"
 
 
 class InvalidWeights(HotspotsError, ValueError):
