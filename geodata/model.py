@@ -186,6 +186,17 @@ class ApiKeyRecord:
     created_at: datetime
     revoked_at: datetime | None = None
 
+    def listing(self) -> dict:
+        """What a listing shows of the key (``hotspots keys list``, ``GET /keys``): never
+        the hash."""
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
 
 @dataclass
 class ShareLinkRecord:

@@ -60,16 +60,7 @@ def keys_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """List API keys (never the keys themselves)."""
     with reporting_errors(as_json), _store(store) as st:
         keys = st.list_api_keys()
-    rows = [
-        {
-            "key_id": k.key_id,
-            "name": k.name,
-            "role": k.role,
-            "created_at": k.created_at.isoformat(),
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-        }
-        for k in keys
-    ]
+    rows = [k.listing() for k in keys]
     if as_json:
         print_json(rows)
         return

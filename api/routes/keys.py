@@ -34,20 +34,10 @@ class ApiKeyPublic(BaseModel):
     "/keys",
     operation_id="list_api_keys",
     response_model=list[ApiKeyPublic],
-    summary="API keys (never the keys themselves), newest first",
+    summary="API keys (never the keys themselves), oldest first, as `hotspots keys list`",
 )
 def list_api_keys(store: StoreDep, caller: AnalystDep) -> list[dict]:
-    keys = sorted(store.list_api_keys(), key=lambda k: k.created_at, reverse=True)
-    return [
-        {
-            "key_id": k.key_id,
-            "name": k.name,
-            "role": k.role,
-            "created_at": k.created_at.isoformat(),
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-        }
-        for k in keys
-    ]
+    return [k.listing() for k in store.list_api_keys()]
 
 
 @router.delete(

@@ -133,8 +133,13 @@ def _old_postgis(admin_url: str, folder: Path, runs):
         try:
             with PostGISStore(url, max_size=2) as st:
                 assert st.schema_status()["applied"][-1] == "0003_interventions"
+            with psycopg.connect(url) as conn:  # as that schema's code stored them
                 for r in runs:
-                    st.save_run(r)
+                    conn.execute(
+                        "INSERT INTO runs VALUES (%s, %s, %s, %s, %s, %s)",
+                        [r.run_id, r.method, json.dumps(r.params), json.dumps(r.provenance),
+                         json.dumps(r.result), r.created_at],
+                    )  # fmt: skip
         finally:
             del os.environ["HOTSPOTS_MIGRATIONS_DIR"]
         yield url
