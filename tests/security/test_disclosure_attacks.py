@@ -48,6 +48,12 @@ PLANTS = {
     "edge": [("Sexual offence", "02/09/2022", "01:13"), ("Domestic abuse", "11/10/2022", "04:52")],
 }
 TIMES = {t for rows in PLANTS.values() for _, _, t in rows}
+#: today's timestamps in answers (runs' creation, OGC's timeStamp, layer titles): the
+#: planted incidents are of 2022, so a time seen there is not theirs (between 23:40 and
+#: 23:50 the clock would otherwise match the planted times)
+WALL_CLOCK = re.compile(
+    r"20(?:2[3-9]|[3-9]\d)-\d\d-\d\dT\d\d:\d\d|made \d{1,2} \w{3} \d{4} \d\d:\d\d"
+)
 
 
 def _far_from_lattice(lat: float, lon: float, metres: float) -> bool:
@@ -317,8 +323,9 @@ def test_no_answer_below_analyst_locates_names_or_times_a_planted_incident(attac
         hits = located(body, isolated)
         assert all(d > NEAR_M for d in hits.values()), (role, url, hits)
         assert STREET not in body, (role, url)
+        told = WALL_CLOCK.sub("", body)  # when runs were made and answered: not incidents
         for t in TIMES:
-            assert f"T{t}" not in body and f" {t}" not in body, (role, url, t)
+            assert f"T{t}" not in told and f" {t}" not in told, (role, url, t)
 
 
 def _public_counts(env) -> dict[tuple, int | None]:
