@@ -130,8 +130,8 @@ def _check_work(table: pd.DataFrame, max_distance_m: float, permutations: int, l
     """Refuse (409) a test whose close pairs × permutations would outlast the limit."""
     from scipy.spatial import cKDTree
 
-    xy = table[["x", "y"]].to_numpy()
-    pairs = (int(cKDTree(xy).count_neighbors(cKDTree(xy), max_distance_m)) - len(xy)) // 2
+    tree = cKDTree(table[["x", "y"]].to_numpy())
+    pairs = (int(tree.count_neighbors(tree, max_distance_m)) - tree.n) // 2
     if pairs * (permutations + 1) > limits.pair_draws:
         most = max(19, limits.pair_draws // max(pairs, 1) - 1)
         raise KnoxError(

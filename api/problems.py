@@ -282,7 +282,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HotspotsError)
     async def _ours(request: Request, exc: HotspotsError) -> JSONResponse:
-        if exc.status >= 500 and not getattr(exc, "shown", False):
+        if exc.status >= 500 and not exc.shown:
             log.error("service error on %s: %s", request.url.path, exc.message)
             detail = "the service failed; the error has been logged"
         else:

@@ -19,6 +19,8 @@ class HotspotsError(Exception):
 
     status: int = 500
     type: str = "internal-error"
+    #: a 5xx whose message is meant for the client (a limit, not a failure of ours)
+    shown: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

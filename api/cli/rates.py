@@ -31,6 +31,7 @@ def rates(
 ) -> None:
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
     from ..area_figures import area_table
+    from ..evaluation_design import finite_json
     from ..filters import Window
 
     if kind not in ("lsoa", "ward"):
@@ -62,17 +63,17 @@ def rates(
         table, borough, _ = area_table(st, kind, cats, Window(start, end))
     period = borough.pop("period", {})
     if as_json:
-        print_json(
-            {
-                "kind": kind,
-                "categories": cats,
-                "population": method,
-                "period": period,
-                "borough": {k: _plain(v) for k, v in borough.items()},
-                "areas": [
-                    {k: _plain(v) for k, v in rec.items()} for rec in table.to_dict("records")
-                ],
-            }
+        print_json(  # JSON has no NaN: a rate that cannot be worked out is null, as in the API
+            finite_json(
+                {
+                    "kind": kind,
+                    "categories": cats,
+                    "population": method,
+                    "period": period,
+                    "borough": borough,
+                    "areas": table.to_dict("records"),
+                }
+            )
         )
         return
     t = Table(title=f"Incidents per 1,000 residents by {kind} ({method})", title_justify="left")
@@ -104,8 +105,3 @@ def _num(value, spec: str) -> str:
     if value is None or value != value:
         return "–"
     return format(value, spec)
-
-
-def _plain(value):
-    """JSON has no NaN: a figure that cannot be worked out is null, as the API gives it."""
-    return None if isinstance(value, float) and value != value else value
