@@ -70,6 +70,7 @@ def _recover_orphans(store: Store | None) -> None:
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     """Build the service. ``store`` injects an open store (kept open at shutdown)."""
     settings = settings or Settings()
+    settings.signing_key()  # no service without a key to sign share links (names the variable)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

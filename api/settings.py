@@ -1,15 +1,32 @@
-"""Settings of the web service, from ``HOTSPOTS_*`` environment variables, validated.
+"""The product's settings: one root object, :class:`Settings`, from ``HOTSPOTS_*`` variables.
 
-Read in :func:`api.app.create_app` (or passed in), never at import time.
+Every door builds one :class:`Settings` where it starts (:func:`api.app.create_app`,
+:func:`api.cli.common.cli_settings`) and passes it, or the part a use case needs, down;
+no other module reads the environment. Each part (the service's, the store's, imports',
+the maps') is read from the environment when first asked for, so a command that never
+signs a link is not stopped by a bad ``HOTSPOTS_SECRET_KEY``; a bad value is a
+:class:`~geodata.errors.ConfigurationError` naming its variable.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geodata.settings import StoreSettings
-from maps.settings import MapSettings
+from geodata.errors import ConfigurationError
+
+if TYPE_CHECKING:  # imported when first asked for: `hotspots --help` loads no data stack
+    from geodata.settings import IngestSettings, StoreSettings
+    from maps.settings import MapSettings
+
+SECRET_VAR = "HOTSPOTS_SECRET_KEY"
+HOW_TO_SET_SECRET = (
+    f"set {SECRET_VAR} to a random string of at least 32 characters "
+    "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+)
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "hotspots", "password", "dev", "test"}
 
@@ -19,8 +36,9 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
 
-    #: signs share-link tokens; at least 32 characters, not a placeholder
-    secret_key: SecretStr
+    #: signs share-link tokens; at least 32 characters, not a placeholder. Unset, the
+    #: commands that sign links use a key kept beside the embedded store (api.cli.secret)
+    secret_key: SecretStr | None = None
     #: counts below this are suppressed for the public role
     public_min_count: int = Field(5, ge=1)
     #: public counts are rounded to the nearest multiple of this
@@ -42,7 +60,9 @@ class ApiSettings(BaseSettings):
 
     @field_validator("secret_key")
     @classmethod
-    def _real_secret(cls, value: SecretStr) -> SecretStr:
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         raw = value.get_secret_value()
         if raw.strip().lower() in PLACEHOLDER_SECRETS or len(raw) < 32:
             raise ValueError(
@@ -54,14 +74,82 @@ class ApiSettings(BaseSettings):
 
 
 class Settings:
-    """Everything ``create_app`` needs: the service's and the store's settings."""
+    """The root settings object: the service's, the store's, imports' and the maps' settings.
+
+    A part given to the constructor is used as it is; a part left out is read from the
+    ``HOTSPOTS_*`` variables the first time it is asked for (then kept).
+    """
 
     def __init__(
         self,
         api: ApiSettings | None = None,
         store: StoreSettings | None = None,
         maps: MapSettings | None = None,
+        ingest: IngestSettings | None = None,
     ):
-        self.api = api or ApiSettings()  # type: ignore[call-arg]
-        self.store = store or StoreSettings()
-        self.maps = maps or MapSettings()
+        self._parts: dict[str, object] = {
+            k: v
+            for k, v in (("api", api), ("store", store), ("maps", maps), ("ingest", ingest))
+            if v is not None
+        }
+
+    @classmethod
+    def from_env(cls, store_file: Path | None = None) -> Settings:
+        """The settings of the environment; ``store_file`` names a DuckDB file to use instead
+        of the configured store (the command line's ``--store``)."""
+        settings = cls()
+        if store_file is not None:
+            settings._parts["store"] = settings.store.model_copy(
+                update={"duckdb_path": store_file, "database_url": None}
+            )
+        return settings
+
+    def _part(self, name: str, module: str, kind: str):
+        if name not in self._parts:
+            import importlib
+
+            try:
+                self._parts[name] = getattr(importlib.import_module(module), kind)()
+            except ValidationError as exc:
+                raise ConfigurationError(setting_problem(exc)) from exc
+        return self._parts[name]
+
+    @property
+    def api(self) -> ApiSettings:
+        return self._part("api", __name__, "ApiSettings")
+
+    @property
+    def store(self) -> StoreSettings:
+        return self._part("store", "geodata.settings", "StoreSettings")
+
+    @property
+    def maps(self) -> MapSettings:
+        return self._part("maps", "maps.settings", "MapSettings")
+
+    @property
+    def ingest(self) -> IngestSettings:
+        return self._part("ingest", "geodata.settings", "IngestSettings")
+
+    def with_parts(self, **parts: BaseSettings) -> Settings:
+        """A copy with some parts replaced (e.g. ``api=`` with the signing key found)."""
+        copy = Settings()
+        copy._parts = {**self._parts, **parts}
+        return copy
+
+    def signing_key(self) -> str:
+        """The key that signs share links; :class:`ConfigurationError` naming
+        ``HOTSPOTS_SECRET_KEY`` when none is set."""
+        key = self.api.secret_key
+        if key is None:
+            raise ConfigurationError(f"{SECRET_VAR} is not set: {HOW_TO_SET_SECRET}")
+        return key.get_secret_value()
+
+
+def setting_problem(exc: ValidationError) -> str:
+    """The first problem in a settings object, naming its ``HOTSPOTS_*`` variable (never a
+    raw pydantic dump, which for the secret could echo the bad value)."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if field == "secret_key":
+        return f"{SECRET_VAR} is a placeholder or too short: {HOW_TO_SET_SECRET}"
+    return f"HOTSPOTS_{field.upper()}: {first['msg']}"

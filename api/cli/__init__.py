@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from geodata.errors import NotFound
+from geodata.errors import HotspotsError
 
 from . import (
     analyse,
@@ -34,7 +34,7 @@ from . import (
     runs,
     serve,
 )
-from .output import EXIT_NOT_FOUND, err
+from .output import err, exit_code_for
 
 app = typer.Typer(
     name="hotspots",
@@ -69,6 +69,6 @@ def main() -> None:
     """Console-script entry point (``hotspots``; also ``python -m api.cli``)."""
     try:
         app()
-    except NotFound as exc:  # pragma: no cover - commands report their own errors
-        err.print(f"error: {exc.message}")
-        raise SystemExit(EXIT_NOT_FOUND) from None
+    except HotspotsError as exc:  # e.g. a bad HOTSPOTS_* variable met before a command's own
+        err.print(f"error: {exc.message}")  # error reporting (api.cli.output) starts
+        raise SystemExit(exit_code_for(exc)) from None

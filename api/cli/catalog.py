@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from .common import JsonOpt
+from .common import JsonOpt, cli_settings
 from .output import (
     out,
     print_json,
@@ -13,10 +13,9 @@ from .output import (
 
 def list_categories(as_json: JsonOpt = False) -> None:
     """The taxonomy: every category slug, its label, group and source."""
-    from geodata.settings import IngestSettings
     from geodata.taxonomy import CATEGORIES
 
-    sensitive = IngestSettings().sensitive_categories
+    sensitive = cli_settings().ingest.sensitive_categories
     rows = [
         {
             "slug": c.slug,

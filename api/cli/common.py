@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the command line imports the data stack only when a command
     from geodata.settings import StoreSettings
     from geodata.stores import Store
 
+    from ..settings import Settings
+
 from .output import EXIT_USAGE, fail
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
@@ -36,21 +38,25 @@ FromOpt = Annotated[str | None, typer.Option("--from", help="First month or day 
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last month or day, inclusive.")]
 
 
+def cli_settings(path: Path | None = None) -> Settings:
+    """The root settings of a command (:class:`api.settings.Settings`, read from the
+    ``HOTSPOTS_*`` variables), with the DuckDB file ``--store`` names as its store."""
+    from ..settings import Settings
+
+    return Settings.from_env(path)
+
+
 def store_settings(path: Path | None) -> StoreSettings:
     """The store from the environment, or the DuckDB file ``--store`` names."""
-    from geodata.settings import StoreSettings
-
-    settings = StoreSettings()
-    if path is not None:
-        settings = settings.model_copy(update={"duckdb_path": path, "database_url": None})
-    return settings
+    return cli_settings(path).store
 
 
-def open_cli_store(path: Path | None) -> Store:
-    """Open the store a command's ``--store`` option names (see :func:`store_settings`)."""
+def open_cli_store(path: Path | None, settings: Settings | None = None) -> Store:
+    """Open the store of ``settings`` (default: :func:`cli_settings` of a command's
+    ``--store``)."""
     from geodata.stores import open_store
 
-    return open_store(store_settings(path))
+    return open_store((settings or cli_settings(path)).store)
 
 
 def parse_when(text: str | None, *, end: bool) -> datetime | None:

@@ -10,9 +10,10 @@ import typer
 if TYPE_CHECKING:
     from geodata.stores import Store
 
-from .common import JsonOpt, StoreOpt
+    from ..settings import Settings
+
+from .common import JsonOpt, StoreOpt, cli_settings
 from .common import open_cli_store as _store
-from .common import store_settings as _store_settings
 from .coverage import print_coverage as _print_coverage
 from .output import (
     err,
@@ -23,7 +24,7 @@ from .output import (
     print_ranked,
     reporting_errors,
 )
-from .secret import NoSecret, service_secret
+from .secret import NoSecret, ServiceSecret, service_secret, signing_settings
 from .serve import run_server
 
 DEMO_ANALYSES = (
@@ -39,16 +40,15 @@ DEMO_ANALYSES = (
 DEMO_LINK_DAYS = 30
 
 
-def _demo_secret(st: Store) -> tuple[str, str]:
-    """(secret, where from): as ``hotspots serve`` and ``hotspots share`` find it
+def _demo_secret(settings: Settings) -> ServiceSecret:
+    """The signing key as ``hotspots serve`` and ``hotspots share`` find it
     (:func:`api.cli.secret.service_secret`), or a random one for an in-memory store."""
     import secrets
 
     try:
-        found = service_secret(getattr(st, "path", None))
+        return service_secret(settings)
     except NoSecret:
-        return secrets.token_urlsafe(48), "a random key for this session"
-    return found.value, found.source
+        return ServiceSecret(secrets.token_urlsafe(48), "a random key for this session")
 
 
 def _demo_links(st: Store, runs, secret: str, base: str) -> list[tuple[str, str]]:
@@ -107,12 +107,12 @@ def demo(
 
     from ..analysis_request import AnalysisRequest
     from ..service import run_or_reuse
-    from ..settings import ApiSettings, Settings
 
     if serve_after is None:
         serve_after = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     base = f"http://{host}:{port}"
-    with reporting_errors(as_json), _store(store) as st:
+    root = cli_settings(store)
+    with reporting_errors(as_json), _store(store, root) as st:
         where = getattr(st, "path", None) or "PostGIS"
         with import_progress(not as_json) as (on_file, on_rows):
             summary = load_demo(st, progress=on_rows, on_file=on_file)
@@ -123,7 +123,8 @@ def demo(
             params = AnalysisParams(**{**kw, "categories": tuple(kw["categories"])})
             run, _ = run_or_reuse(st, request, params)
             runs.append((name, run))
-        secret, secret_from = _demo_secret(st)
+        signing = _demo_secret(root)
+        secret, secret_from = signing.value, signing.source
         links = _demo_links(st, runs, secret, base)
         coverage = coverage_of(st)
     if as_json:
@@ -177,6 +178,7 @@ def demo(
             f"--port {port}" + (f" --store {store}" if store is not None else "")
         )
         return
-    store_settings = _store_settings(store)
     out.print(f"Serving on {base} (share links signed with {secret_from}); Ctrl-C stops.")
-    run_server(Settings(ApiSettings(secret_key=secret), store_settings), host, port)
+    with reporting_errors(as_json):
+        serving = signing_settings(root, signing)
+    run_server(serving, host, port)

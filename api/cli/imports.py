@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from geodata.settings import IngestSettings
 
-from .common import JsonOpt, StoreOpt
+from .common import JsonOpt, StoreOpt, cli_settings
 from .common import open_cli_store as _store
 from .output import (
     EXIT_STRICT,
@@ -32,10 +32,10 @@ StudyAreaOpt = Annotated[
 BufferOpt = Annotated[float, typer.Option("--buffer-m", help="Buffer round the study area, m.")]
 
 
-def _ingest_settings(study_area: Path | None, buffer_m: float) -> IngestSettings:
-    from geodata.settings import IngestSettings
-
-    settings = IngestSettings()
+def _ingest_settings(
+    settings: IngestSettings, study_area: Path | None, buffer_m: float
+) -> IngestSettings:
+    """The import settings of the root settings, with ``--study-area`` and ``--buffer-m``."""
     if study_area is not None:
         settings = settings.model_copy(update={"study_area": study_area})
     if buffer_m:
@@ -46,8 +46,9 @@ def _ingest_settings(study_area: Path | None, buffer_m: float) -> IngestSettings
 def _run_import(records, store_path, study_area, buffer_m, dry_run, strict, as_json, title):
     from geodata.ingest import context_for, import_records
 
-    with reporting_errors(as_json), _store(store_path) as store:
-        ctx = context_for(store, _ingest_settings(study_area, buffer_m))
+    root = cli_settings(store_path)
+    with reporting_errors(as_json), _store(store_path, root) as store:
+        ctx = context_for(store, _ingest_settings(root.ingest, study_area, buffer_m))
         with import_progress(not as_json) as (on_file, on_rows):
             report = import_records(
                 store, records, ctx, dry_run=dry_run, progress=on_rows, on_file=on_file

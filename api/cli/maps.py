@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..security import ROLES
-from .common import StoreOpt, open_cli_store, write_text_file
+from .common import StoreOpt, cli_settings, open_cli_store, write_text_file
 from .output import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, fail, print_json, reporting_errors
 
 
@@ -51,7 +51,6 @@ def write_map(
 ) -> None:
     """Write a run's map to a standalone HTML file (scripts inlined; works offline)."""
     from maps.assets import MissingAssets
-    from maps.settings import MapSettings
 
     from ..map_service import run_map_page
 
@@ -62,7 +61,8 @@ def write_map(
         fail("--risk-zones: not drawn on the public view; use --role partner", EXIT_USAGE, as_json)
     if min_count < 1:
         fail(f"--min-count: expected a whole number >= 1; got {min_count}", EXIT_USAGE, as_json)
-    with reporting_errors(as_json), open_cli_store(store) as st:
+    settings = cli_settings(store)
+    with reporting_errors(as_json), open_cli_store(store, settings) as st:
         run = st.get_run(run_id)
         if run is None:
             fail(f"no run {run_id!r} in the store", EXIT_NOT_FOUND, as_json)
@@ -73,7 +73,7 @@ def write_map(
                 role,
                 min_count,
                 title or f"Hotspots — {run.method}",
-                MapSettings(),
+                settings.maps,
                 assets="inline",
                 risk_zones=zones,
             )

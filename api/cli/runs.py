@@ -9,7 +9,6 @@ made with ``POST /share-links`` (:mod:`api.share_links`), signed with
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import closing
 from typing import Annotated
@@ -17,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, StoreOpt, open_cli_store
+from .common import JsonOpt, StoreOpt, cli_settings, open_cli_store
 from .output import EXIT_NOT_FOUND, EXIT_USAGE, fail, out, print_json, reporting_errors
 from .secret import service_secret
 
@@ -128,7 +127,8 @@ def share_cmd(
 
     from ..security import now_utc
 
-    with reporting_errors(as_json), closing(open_cli_store(store)) as st:
+    settings = cli_settings(store)
+    with reporting_errors(as_json), closing(open_cli_store(store, settings)) as st:
         if what == "list":
             links = st.list_share_links()
             _print_links(links, as_json)
@@ -145,11 +145,11 @@ def share_cmd(
         from ..share_links import InvalidShareLink, create_link  # plans and maps: only here
 
         try:
-            secret = service_secret(getattr(st, "path", None)).value
+            secret = service_secret(settings).value
             days = _days(expires)
         except (LookupError, typer.BadParameter) as exc:
             fail(str(exc), EXIT_USAGE, as_json)
-        base = base_url or os.environ.get("HOTSPOTS_BASE_URL") or "http://127.0.0.1:8000"
+        base = base_url or settings.api.base_url or "http://127.0.0.1:8000"
         filters = {
             "categories": [c.strip() for c in categories.split(",")] if categories else None,
             "from": from_,
@@ -162,7 +162,7 @@ def share_cmd(
                 what,
                 role=role,
                 expires_in_days=days,
-                max_days=int(os.environ.get("HOTSPOTS_SHARE_LINK_MAX_DAYS", "90")),
+                max_days=settings.api.share_link_max_days,
                 secret=secret,
                 base_url=base,
                 created_by="hotspots share",

@@ -1,7 +1,8 @@
 """The key that signs share links, for ``hotspots serve``, ``hotspots share`` and the demo.
 
-One code path for all three: ``HOTSPOTS_SECRET_KEY`` when it is set, else a key
-kept beside the embedded store's DuckDB file (``<store>.secret``, made on first
+One code path for all three: ``HOTSPOTS_SECRET_KEY`` when it is set (read, like every
+setting, by the root :class:`api.settings.Settings`), else a key kept beside the
+embedded store's DuckDB file (``<store>.secret``, made on first
 use, readable by its owner only). A store with no file of its own (PostGIS, an
 in-memory DuckDB) or a file beside which nothing can be written has no such
 place: :class:`NoSecret` then says to set ``HOTSPOTS_SECRET_KEY``.
@@ -13,12 +14,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-ENV_VAR = "HOTSPOTS_SECRET_KEY"
-HOW_TO_SET = (
-    f"set {ENV_VAR} to a random string of at least 32 characters "
-    "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-)
+from ..settings import HOW_TO_SET_SECRET as HOW_TO_SET
+from ..settings import SECRET_VAR as ENV_VAR
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 class NoSecret(LookupError):
@@ -35,17 +37,37 @@ class ServiceSecret:
     created: bool = False
 
 
-def service_secret(store_file: str | Path | None) -> ServiceSecret:
-    """``HOTSPOTS_SECRET_KEY``, else the key kept beside ``store_file`` (the embedded store's
-    DuckDB file; ``None`` for PostGIS).
+def service_secret(settings: Settings) -> ServiceSecret:
+    """``HOTSPOTS_SECRET_KEY`` of ``settings``, else the key kept beside the embedded
+    store's DuckDB file.
 
     Raises :class:`NoSecret` (naming ``HOTSPOTS_SECRET_KEY``) when the variable is unset
-    and there is no file beside which a key can be kept.
+    and there is no file beside which a key can be kept (PostGIS), and
+    :class:`~geodata.errors.ConfigurationError` when the variable is a placeholder.
     """
-    given = os.environ.get(ENV_VAR)
-    if given:
-        return ServiceSecret(given, ENV_VAR)
-    return secret_beside(store_file)
+    given = settings.api.secret_key
+    if given is not None:
+        return ServiceSecret(given.get_secret_value(), ENV_VAR)
+    store = settings.store
+    return secret_beside(None if store.database_url else store.duckdb_path)
+
+
+def signing_settings(settings: Settings, secret: ServiceSecret) -> Settings:
+    """``settings`` with ``secret`` as the service's signing key, checked like the variable
+    (:class:`~geodata.errors.ConfigurationError` naming where a weak key came from)."""
+    from pydantic import ValidationError
+
+    from geodata.errors import ConfigurationError
+
+    from ..settings import ApiSettings
+
+    try:
+        api = ApiSettings(**{**settings.api.model_dump(), "secret_key": secret.value})
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"the key in {secret.source} is a placeholder or too short: {HOW_TO_SET}"
+        ) from exc
+    return settings.with_parts(api=api)
 
 
 def secret_beside(store_file: str | Path | None) -> ServiceSecret:

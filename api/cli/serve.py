@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from .common import StoreOpt
-from .common import store_settings as _store_settings
+from .common import StoreOpt, cli_settings
 from .output import EXIT_CONFIG, fail, out
-from .secret import ENV_VAR, HOW_TO_SET, NoSecret, service_secret
+from .secret import ENV_VAR, NoSecret, service_secret, signing_settings
 
 
 def run_server(app_settings, host: str, port: int) -> None:
@@ -39,23 +38,23 @@ def serve(
     Share links are signed with HOTSPOTS_SECRET_KEY. Without it, the embedded store gets a
     key kept beside its file (made once, mode 0600); a PostGIS store needs the variable.
     """
-    from pydantic import ValidationError
+    from geodata.errors import ConfigurationError
 
-    from ..settings import ApiSettings, Settings
-
-    settings = _store_settings(store)
-    if workers > 1 and not settings.database_url:
-        fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
-    if workers > 1:
-        fail(
-            "several workers need an import string: run `uvicorn --factory api.app:create_app "
-            f"--workers {workers}` with HOTSPOTS_DATABASE_URL set instead",
-            2,
-        )
+    root = cli_settings(store)
     try:
-        secret = service_secret(None if settings.database_url else settings.duckdb_path)
-    except NoSecret as exc:
-        fail(f"cannot start: {exc}", EXIT_CONFIG)
+        settings = root.store
+        if workers > 1 and not settings.database_url:
+            fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
+        if workers > 1:
+            fail(
+                "several workers need an import string: run `uvicorn --factory "
+                f"api.app:create_app --workers {workers}` with HOTSPOTS_DATABASE_URL set instead",
+                2,
+            )
+        secret = service_secret(root)
+        serving = signing_settings(root, secret)
+    except (NoSecret, ConfigurationError) as exc:
+        fail(f"cannot start: {getattr(exc, 'message', None) or exc}", EXIT_CONFIG)
     if secret.created:
         out.print(
             f"Made a key for signing share links in {secret.source} (mode 0600); "
@@ -67,17 +66,4 @@ def serve(
             f"Share links are signed with the key in {secret.source} (or set {ENV_VAR}).",
             soft_wrap=True,
         )
-    try:
-        api = ApiSettings(secret_key=secret.value)
-    except ValidationError as exc:
-        fail(f"cannot start: {_setting_problem(exc, secret.source)}", EXIT_CONFIG)
-    run_server(Settings(api, settings), host, port)
-
-
-def _setting_problem(exc, secret_source: str) -> str:
-    """The first problem in the service's settings, naming its ``HOTSPOTS_*`` variable."""
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if field == "secret_key":
-        return f"the key in {secret_source} is a placeholder or too short: {HOW_TO_SET}"
-    return f"HOTSPOTS_{field.upper()}: {first['msg']}"
+    run_server(serving, host, port)

@@ -78,7 +78,7 @@ def _shown(name: str, folder: Path) -> str:
     return name.replace(f"{folder}/", "")
 
 
-def _import(store, path: Path, kind, profile, source, period, dry_run, progress=None):
+def _import(store, ingest, path: Path, kind, profile, source, period, dry_run, progress=None):
     from geodata.errors import InputFileError
     from geodata.ingest import context_for, import_records
 
@@ -86,7 +86,7 @@ def _import(store, path: Path, kind, profile, source, period, dry_run, progress=
         return import_records(
             store,
             _records(path, kind, profile, source, period),
-            context_for(store),
+            context_for(store, ingest),
             dry_run=dry_run,
             progress=progress,
         )
@@ -186,7 +186,7 @@ async def _save_upload(upload: StarletteUpload, limit_mb: float, folder: Path) -
     return path
 
 
-def _job_work(store, job: JobRecord, path: Path, form: ImportForm):
+def _job_work(store, ingest, job: JobRecord, path: Path, form: ImportForm):
     """The import as a job: its status kept in the store, its folder removed at the end.
     Returns the report, or the error (already recorded on the job)."""
 
@@ -201,8 +201,8 @@ def _job_work(store, job: JobRecord, path: Path, form: ImportForm):
         )
         try:
             report = _import(
-                store, path, form.kind, form.profile, form.source, form.period, form.dry_run,
-                progress,
+                store, ingest, path, form.kind, form.profile, form.source, form.period,
+                form.dry_run, progress,
             )  # fmt: skip
             store.update_job(
                 job.job_id,
@@ -291,7 +291,8 @@ async def create_import(
         raise
     finally:
         await upload.close()
-    work = _job_work(store, job, path, form)
+    # the import settings of the app's root settings (study area, sensitive categories, ...)
+    work = _job_work(store, request.app.state.settings.ingest, job, path, form)
     if path.stat().st_size > BACKGROUND_ABOVE_BYTES and not form.dry_run:
         background.add_task(work)
         return _accepted(response, job.job_id, "queued")
