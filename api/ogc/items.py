@@ -29,7 +29,7 @@ from geodata.stores import IncidentQuery
 
 from ..area_figures import areas_geojson
 from ..filters import Window, invalid
-from ..routes.incidents import POINT_COLUMNS, find_incident
+from ..incident_points import POINT_COLUMNS, find_incident
 from .collections import Collection, policy_for
 from .crs import (
     BNG_URI,
@@ -159,7 +159,7 @@ def _filtered(q: IncidentQuery, f: Filter, analysis_crs: str) -> IncidentQuery |
 
 def point_features(table: pa.Table, policy) -> list[dict]:
     """GeoJSON Point features of an incident page, column-wise: the same features as
-    :func:`api.routes.incidents.incident_features` (ids as the policy's role is shown
+    :func:`api.incident_points.incident_features` (ids as the policy's role is shown
     them), at a fraction of its cost on pages of thousands."""
     if "occurred_at" in table.column_names:
         at = table.column_names.index("occurred_at")
