@@ -53,6 +53,10 @@ PUBLIC_DROPPED = frozenset(
 #: a note leading with a count of incidents left out at recording places (api.service)
 _LEADING_COUNT = re.compile(r"^(\d[\d,]*) incidents at \d+ recording places? ")
 #: an area's figures blanked for the public when its count is suppressed
+#: the ``type`` of a stored plan run's result (:mod:`api.plan_runs`): its views are
+#: ``analyst`` and ``restricted`` (made as a partner is), not hotspot features
+PLAN_TYPE = "days-of-action-plan-run"
+
 SUPPRESSED_RATE_FIELDS = (
     "count", "rate", "rate_low", "rate_high", "ratio_to_borough", "previous_year_count",
     "change_pct",
@@ -149,6 +153,8 @@ class Disclosure:
     # -- run results ---------------------------------------------------------------------
     def run_view(self, fc: dict) -> dict:
         """A run's stored FeatureCollection as this role may see it (a new dict)."""
+        if fc.get("type") == PLAN_TYPE:
+            return self.plan_view(fc)
         if self.analyst:
             out = {k: v for k, v in fc.items() if k != "restricted"}
             out["features"] = [
@@ -189,6 +195,24 @@ class Disclosure:
                 "rounding": self.rounding,
             }
         return out
+
+    def plan_view(self, result: dict) -> dict:
+        """A stored plan as this role may see it: analysts the plan made with every
+        incident; partners the one made as a partner (no sensitive incident, no site on
+        fewer than ``min_places`` places); the public no plan (plans are for the teams
+        who patrol, and a site list is a list of places)."""
+        if self.public:
+            return {
+                "type": "FeatureCollection",
+                "features": [],
+                "run_id": result.get("run_id"),
+                "provenance": {"method": "plan", "run_id": result.get("run_id")},
+                "notes": ["plans are shown to partners and analysts only"],
+                "disclosure": self.describe(),
+            }
+        view = dict(result["analyst" if self.analyst else "restricted"])
+        view["disclosure"] = self.describe()
+        return view
 
     def note(self, text: str) -> str:
         """A run's note for this role: the public gets the count of incidents left out at

@@ -18,12 +18,11 @@ import shapely.geometry
 from geodata.errors import NotFound
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
-from hotspots.plan_model import Plan
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
 from .area_figures import areas_geojson
-from .disclosure import Disclosure
+from .disclosure import PLAN_TYPE, Disclosure
 from .filters import Window
 
 #: boundaries are simplified to about this many degrees (≈ 5 m) for the page
@@ -118,6 +117,9 @@ def run_map_page(
 
     settings = settings or MapSettings()
     policy = policy or Disclosure(role=role, min_count=min_count)
+    if run.result.get("type") == PLAN_TYPE:  # a stored plan: its sites and route
+        view = policy.run_view(run.result)
+        return plan_map_page(view, role, min_count, settings, assets=assets, asset_base=asset_base)
     outlines = None
     if role != "public":
         outlines = interventions_geojson(store, DEFAULT_BUFFER_M)
@@ -150,39 +152,55 @@ def run_map_page(
 
 
 def plan_map_page(
-    plan: Plan,
+    view: dict,
     role: str,
     min_count: int,
+    settings: MapSettings | None = None,
     *,
     assets: str = "link",
     asset_base: str = "/static/vendor",
 ) -> str:
-    """An interactive (Leaflet) map of a plan's sites, drawn by :mod:`maps.render` like a run's
-    hexagons: ``assets="inline"`` for a standalone file, ``"link"`` when served by the API."""
-    settings = MapSettings()
-    fc = plan.to_geojson()
-    for feature in fc["features"]:
-        props = feature["properties"]
+    """An interactive (Leaflet) map of a plan's sites in visiting order, with the route,
+    drawn by :mod:`maps.render` like a run's hexagons. ``view`` is the plan's GeoJSON as
+    the role may see it (:meth:`api.disclosure.Disclosure.run_view` of a stored plan run);
+    ``assets="inline"`` for a standalone file, ``"link"`` when served by the API."""
+    settings = settings or MapSettings()
+    fc = {"type": "FeatureCollection", "features": []}
+    for feature in view.get("features", []):
+        props = dict(feature["properties"])
         props["hotspot_id"] = feature["id"]
         props["rank"] = props["visit"]  # labelled in visiting order
-    s = plan.summary()
+        fc["features"].append({**feature, "properties": props})
+    plan = view.get("plan") or {}
+    s = plan.get("summary") or {}
+    prov = view.get("provenance") or {}
+    cats = ", ".join(prov.get("categories") or []) or "all categories"
+    if fc["features"]:
+        lead = (
+            f"{s['sites']} sites numbered in visiting order: {s['harm_share']:.1%} of the harm "
+            f"on {s['area_share']:.2%} of the area"
+            + (f" (PAI {s['pai']:.0f})" if s.get("pai") else "")
+            + f"; route {s['distance_m']:,.0f} m (dashed line)."
+        )
+    else:
+        lead = "No site to show in this view."
     opts = MapOptions(
         role=role,
-        title=f"Day of action — {plan.area_name or 'the area'}",
+        title=f"Day of action — {s.get('area') or 'the area'}",
         min_count=min_count,
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
         assets=assets,
         asset_base=asset_base,
         notes=(
-            f"{s['sites']} sites numbered in visiting order: {s['harm_share']:.1%} of the harm "
-            f"on {s['area_share']:.2%} of the area"
-            + (f" (PAI {s['pai']:.0f})" if s["pai"] else "")
-            + f"; route {s['distance_m']:,.0f} m.",
+            lead,
+            f"Categories: {cats}.",
+            *(plan.get("notes") or view.get("notes") or []),
+            f"Plan {view.get('run_id') or ''}: {plan.get('method') or ''}".strip(),
         ),
     )
-    m = build_map(fc, "hexes", opts)
-    route = plan.route_lonlat()
+    m = build_map(fc, "plan", opts)
+    route = (view.get("route") or {}).get("coordinates") or []
     if len(route) > 1:  # the walking order, site to site (straight lines)
         import folium
 

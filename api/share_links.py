@@ -117,6 +117,8 @@ def create_link(
         raise InvalidShareLink(
             "expires_in_days", f"expected 1 to {max_days} days; received {expires_in_days}"
         )
+    if run.method == "plan":  # a plan is shared whole, with those who patrol
+        _check_plan_link(run, role, filters or {})
     shown, kept = filtered_run(store, run, filters or {})
     created = now_utc()
     link = ShareLinkRecord(
@@ -131,6 +133,25 @@ def create_link(
     )
     store.add_share_link(link)
     return link, link_url(base_url, link, secret)
+
+
+def _check_plan_link(run, role: str, filters: dict) -> None:
+    """A plan's link: partners only (the public gets no plan: a site list is a list of
+    places), and no filters (its sites were chosen for its own area and window)."""
+    if role != "partner":
+        raise InvalidShareLink(
+            "role",
+            f"run {run.run_id!r} is a day-of-action plan: it is shared with partners only; "
+            f"received {role!r}",
+        )
+    given = sorted(k for k, v in filters.items() if v is not None)
+    if given:
+        raise InvalidShareLink(
+            "filters",
+            f"run {run.run_id!r} is a day-of-action plan, shared whole (its sites were chosen "
+            f"for its own area and window); received filters {', '.join(given)}: make a plan "
+            "for the area and window wanted and share that",
+        )
 
 
 def link_url(base_url: str, link: ShareLinkRecord, secret: str) -> str:

@@ -13,7 +13,9 @@ Keys: ``r`` rank, ``n`` count (``null`` when suppressed), ``h`` harm,
 filter), ``tc`` top three ``[index, count]``, ``s`` top streets
 ``[name, count]``, ``m`` monthly counts aligned with the run's months (top
 profiled hotspots only), ``pk`` peak day and hour when times are known,
-``f`` fill colour, ``label`` rank shown on the map.
+``f`` fill colour, ``label`` rank shown on the map; a plan's sites (method
+``plan``, ranked in visiting order) also carry ``go``, when to be there (the site's
+slot in the shifts, else its patrol window).
 """
 
 from __future__ import annotations
@@ -63,8 +65,12 @@ def compact_properties(
     peak = style.peak_times(profile)
     if peak:
         out["pk"] = peak
-    # every method's top hotspots carry their rank on the map (hexagons too)
-    if (p.get("rank") or 10**9) <= style.LABELLED_RANKS:
+    window = p.get("window") or {}
+    if method == "plan" and (window.get("short") or window.get("text")):
+        out["go"] = str(window.get("short") or window["text"])
+    # every method's top hotspots carry their rank on the map (hexagons too); every site
+    # of a plan its number in the visiting order
+    if method == "plan" or (p.get("rank") or 10**9) <= style.LABELLED_RANKS:
         out["label"] = p["rank"]
     return out
 
@@ -140,6 +146,7 @@ HS.popup = function (p) {
   if (p.g != null) {
     html += '<div>Gi*: ' + M.gi[String(p.g)] + ' (z = ' + p.gz + ')</div>';
   }
+  if (p.go) { html += '<div>When: <b>' + HS.esc(p.go) + '</b></div>'; }
   if (p.e) { html += '<div>Pattern: ' + HS.esc(p.e) + '</div>'; }
   if (p.m) { html += HS.spark(p.m, M.months); }
   var times = p.pk ? p.pk : (M.timesNote ? M.timesNote :

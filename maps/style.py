@@ -49,6 +49,7 @@ METHOD_NAMES = {
     "dbscan": "Clusters (DBSCAN), by rank",
     "hdbscan": "Clusters (HDBSCAN), by rank",
     "kde": "Density (KDE), densest areas",
+    "plan": "Day-of-action sites, numbered in visiting order",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, parse_when
+from .common import CategoriesOpt, FromOpt, JsonOpt, StoreOpt, ToOpt, cli_settings, parse_when
 from .common import open_cli_store as _store
 from .output import EXIT_CONFIG, EXIT_USAGE, fail, out, print_json, reporting_errors
 
@@ -75,7 +75,6 @@ def plan(
     from hotspots.planner import InvalidPlan, PlanParams
 
     from .. import plan_service as _plan
-    from ..plan_service import plan_from_store
 
     try:
         params = PlanParams(
@@ -102,64 +101,81 @@ def plan(
             )
     from maps.briefing import PdfUnavailable
 
-    with reporting_errors(as_json), _store(store) as st:
-        result = plan_from_store(
-            st, params, area, include_artefacts=include_artefacts, forecast=forecast
-        )
+    from ..disclosure import Disclosure
+    from ..plan_runs import PlanRequest, plan_document, plan_run
+
+    asked = PlanRequest(params, area, include_artefacts, forecast)
+    policy = Disclosure(role="analyst")  # the command line is the analyst's door
+    settings = cli_settings(store)
+    with reporting_errors(as_json), _store(store, settings) as st:
+        stored = plan_run(st, asked, policy)
+        view = stored.view(policy)
+        doc = plan_document(view)
+        briefing_wanted = any(p.suffix.lower() in (".html", ".htm", ".pdf") for p in output or [])
+        plan_obj = stored.plan_for(st, asked, policy) if briefing_wanted else None
     try:
-        written = [_write_plan(result, path) for path in output or []]
+        written = [_write_plan(doc, view, plan_obj, path) for path in output or []]
     except PdfUnavailable as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
     if map_file is not None:
         from ..map_service import plan_map_page
 
-        map_file.write_text(plan_map_page(result, "analyst", 1, assets="inline"), encoding="utf-8")
+        page = plan_map_page(view, "analyst", 1, settings.maps, assets="inline")
+        map_file.write_text(page, encoding="utf-8")
         written.append(map_file)
     if as_json:
-        doc = result.to_dict()
         doc["written"] = [str(p) for p in written]
         print_json(doc)
         return
-    print_plan(result)
+    print_plan(doc)
+    out.print(
+        f"Stored as run {stored.run.run_id}"
+        + ("" if stored.created else " (the same plan was already stored)")
+        + f": `hotspots share {stored.run.run_id}` sends it to a neighbourhood team.",
+        soft_wrap=True,
+    )
     for path in written:
         out.print(f"Wrote {path}.")
 
 
-def _write_plan(result, path: Path) -> Path:
+def _write_plan(doc: dict, view: dict, plan, path: Path) -> Path:
     from maps.briefing import html_to_pdf, plan_briefing_html
 
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
-        path.write_text(plan_briefing_html(result), encoding="utf-8")
+        path.write_text(plan_briefing_html(plan), encoding="utf-8")
     elif suffix == ".pdf":
-        path.write_bytes(html_to_pdf(plan_briefing_html(result)))
+        path.write_bytes(html_to_pdf(plan_briefing_html(plan)))
     elif suffix == ".geojson":
-        path.write_text(json.dumps(result.to_geojson()), encoding="utf-8")
+        path.write_text(json.dumps(view), encoding="utf-8")
     else:
-        path.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return path
 
 
-def print_plan(result) -> None:
-    s = result.summary()
+def print_plan(doc: dict) -> None:
+    """A plan document (:func:`api.plan_runs.plan_document`) as a table and its notes."""
+    s = doc["summary"]
+    sites = doc["sites"]
     table = Table(
-        title=f"Day of action — {result.area_name}: {len(result.sites)} sites, "
+        title=f"Day of action — {s['area']}: {len(sites)} sites, "
         f"{s['harm_share']:.1%} of harm on {s['area_share']:.2%} of the area"
         + (f" (PAI {s['pai']:.0f})" if s["pai"] else ""),
         title_justify="left",
     )
     for col in ("#", "count", "harm", "trend", "when", "from last", "where (top street; lat, lon)"):
         table.add_column(col, justify="right" if col in ("#", "count", "harm") else "left")
-    for site in result.sites:
-        street = site.top_locations[0][0] if site.top_locations else "(no street name)"
+    for site in sites:
+        streets = site.get("top_locations") or []
+        street = streets[0][0] if streets else "(no street name)"
         table.add_row(
-            str(site.visit),
-            f"{site.count:,}",
-            f"{site.harm:,.0f}",
-            site.trend["direction"],
-            site.window.get("short", ""),
-            "start" if site.visit == 1 else f"{site.leg_m:,.0f} m",
-            f"{street}; {site.centre_lat:.5f}, {site.centre_lon:.5f}",
+            str(site["visit"]),
+            f"{site['count']:,}",
+            f"{site['harm']:,.0f}",
+            site["trend"]["direction"],
+            site["window"].get("short", ""),
+            "start" if site["visit"] == 1 else f"{site['leg_m']:,.0f} m",
+            f"{street}; {site['centre_lat']:.5f}, {site['centre_lon']:.5f}",
         )
     out.print(table)
     out.print(
@@ -168,7 +184,7 @@ def print_plan(result) -> None:
         + (f" (budget {s['budget_hours']:g} h)" if s["budget_hours"] else "")
         + f"; {s['covered_count']:,} of {s['n_incidents']:,} incidents covered."
     )
-    for note in result.notes:
+    for note in doc["notes"]:
         out.print(f"[yellow]{note}[/]")
 
 

@@ -68,7 +68,7 @@ def runs_list(
 
 @runs_app.command("show")
 def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """A run's provenance and its ranked hotspots."""
+    """A run's provenance and its ranked hotspots (a plan: its sites in visiting order)."""
     from ..disclosure import Disclosure
     from .output import print_ranked
 
@@ -79,6 +79,12 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
     doc = Disclosure(role="analyst").run_view(run.result)
     if as_json:
         print_json({"run_id": run.run_id, "request": run.params.get("request"), **doc})
+        return
+    if run.method == "plan":  # a day-of-action plan: its sites in visiting order
+        from ..plan_runs import plan_document
+        from .plan import print_plan
+
+        print_plan(plan_document(doc))
         return
     print_ranked(doc, 10)
 

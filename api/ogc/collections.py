@@ -152,8 +152,10 @@ def catalogue(store, caller: Caller, settings) -> list[Collection]:
         newest = store.list_runs(method, limit=1)
         if newest:
             out.append(run_collection(newest[0], True, policy, store))
-    out += [
-        run_collection(r, False, policy, store) for r in store.list_runs(None, limit=RUNS_LISTED)
+    out += [  # hotspot runs only: a day-of-action plan is a list of places, not a layer
+        run_collection(r, False, policy, store)
+        for r in store.list_runs(None, limit=RUNS_LISTED)
+        if r.method in METHODS
     ]
     return out
 
@@ -170,7 +172,7 @@ def find(store, caller: Caller, cid: str, settings) -> Collection:
         run = store.run_rows.latest_header(cid[9:])
     elif cid.startswith("run-"):
         run = store.run_rows.header(cid) or store.run_rows.header(cid[4:])
-    if run is None:
+    if run is None or run.method not in METHODS:
         raise Problem(404, f"no collection {cid!r}; see /ogc/collections")
     return run_collection(run, cid.startswith("hotspots-"), policy_for(caller, settings), store)
 

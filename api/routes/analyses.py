@@ -95,7 +95,10 @@ def list_runs(
     method: Annotated[str | None, Query(description="only this method")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict]:
-    return [_summary(r, policy, store) for r in store.list_runs(method, limit=limit)]
+    runs = store.list_runs(method, limit=limit)
+    if policy.public:  # plans are for partners and analysts (api.disclosure.plan_view)
+        runs = [r for r in runs if r.method != "plan"]
+    return [_summary(r, policy, store) for r in runs]
 
 
 def _get_run(store, run_id: str):

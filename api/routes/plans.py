@@ -39,7 +39,9 @@ from ..params import (
     Num,
     ToQuery,
 )
-from ..plan_service import parse_times, plan_from_store, ward_briefing
+from ..plan_runs import PlanRequest as PlanRun
+from ..plan_runs import plan_document, plan_run
+from ..plan_service import parse_times, ward_briefing
 from ..problems import Problem
 
 router = APIRouter(tags=["plans"])
@@ -195,24 +197,22 @@ def create_plan(
         raise
     except ValueError as exc:
         raise Problem(422, str(exc)) from exc
-    plan = plan_from_store(
-        store,
-        params,
-        body.area,
-        policy=Disclosure.for_role(caller.role, settings),
-        include_artefacts=body.include_artefacts,
-        forecast=body.forecast,
-    )
+    policy = Disclosure.for_role(caller.role, settings)
+    asked = PlanRun(params, body.area, body.include_artefacts, body.forecast)
+    stored = plan_run(store, asked, policy)
+    response_headers = {"Location": f"/runs/{stored.run.run_id}"}
     fmt = _format(request, f)
+    view = stored.view(policy)
     if fmt == "map":
-        page = plan_map_page(plan, caller.role, settings.public_min_count)
-        return Response(page, media_type=MEDIA["map"])
-    if fmt == "html":
-        return Response(plan_briefing_html(plan, generated=_today()), media_type=MEDIA["html"])
-    if fmt == "pdf":
-        return _pdf(plan_briefing_html(plan, generated=_today()))
-    doc = plan.to_geojson() if fmt == "geojson" else plan.to_dict()
-    return Response(json.dumps(doc), media_type=MEDIA[fmt])
+        page = plan_map_page(view, caller.role, settings.public_min_count)
+        return Response(page, media_type=MEDIA["map"], headers=response_headers)
+    if fmt in ("html", "pdf"):
+        page = plan_briefing_html(stored.plan_for(store, asked, policy), generated=_today())
+        if fmt == "pdf":
+            return _pdf(page)
+        return Response(page, media_type=MEDIA["html"], headers=response_headers)
+    doc = view if fmt == "geojson" else plan_document(view)
+    return Response(json.dumps(doc), media_type=MEDIA[fmt], headers=response_headers)
 
 
 def _today() -> str:

@@ -175,7 +175,25 @@ def attack(make_api_env, tmp_path_factory):
             r = env.post("/analyses", json=body)
             assert r.status_code == 201, r.text
             runs[name] = r.json()["run_id"]
+        # analysts' plans, stored as runs: one on the sensitive categories alone
+        for name, body in PLANS.items():
+            r = env.post("/plans", json=body)
+            assert r.status_code == 200, r.text
+            PLAN_RUNS[name] = r.json()["run_id"]
         yield env, places, runs
+
+
+#: plans an analyst makes (and shares with partners) in the attack's store
+PLANS = {
+    "plan-sensitive": {
+        "categories": ["domestic-abuse", "sexual-offences"],
+        "from": "2022-01",
+        "to": "2022-12",
+        "sites": 3,
+    },
+    "plan": {"from": "2022-01", "to": "2022-12", "sites": 6},
+}
+PLAN_RUNS: dict[str, str] = {}
 
 
 # -- collecting answers ----------------------------------------------------------------------
@@ -235,6 +253,15 @@ def _answers(env, runs, role: str, places) -> dict[str, str]:
             r = env.post("/plans", role, params={"f": fmt}, json={"sites": 6})
             assert r.status_code == 200, r.text
             out[f"/plans?f={fmt}"] = r.text
+    for plan in PLAN_RUNS.values():  # stored plans: read, mapped, shared with partners
+        for url in (f"/runs/{plan}", f"/runs/{plan}/hotspots", f"/runs/{plan}/map"):
+            get(url)
+        link = env.post("/share-links", json={"run_id": plan, "role": "partner"}).json()
+        page = link["url"].replace("http://testserver", "")
+        for url in (page, page + "hotspots.geojson"):
+            r = env.client.get(url)
+            assert r.status_code == 200
+            out[url] = r.text
     for link_role in ("partner", "public"):
         if role == "partner" and link_role == "public":
             continue
@@ -308,6 +335,18 @@ def test_the_attacks_work_on_the_analysts_unprotected_answers(attack):
     assert all(d < 1.0 for d in hits.values()), hits
     incidents = env.get("/incidents?categories=domestic-abuse,sexual-offences&limit=1000").text
     assert STREET in incidents and "02:37" in incidents
+    # the analyst's stored plan of the sensitive categories sends officers to planted
+    # places (those in months every source of these categories covers): their street, and
+    # a site whose centre lies within a hexagon's reach of one
+    plan = env.get(f"/runs/{PLAN_RUNS['plan-sensitive']}/hotspots").json()
+    assert STREET in json.dumps(plan)
+    sites = [f["properties"] for f in plan["features"]]
+    gaps = [
+        GEOD.inv(lon, lat, site["centre_lon"], site["centre_lat"])[2]
+        for lon, lat in places.values()
+        for site in sites
+    ]
+    assert min(gaps) < 80, gaps  # a res-10 hexagon is ~66 m from centre to corner
 
 
 @pytest.mark.parametrize("role", BELOW)
