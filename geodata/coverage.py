@@ -220,11 +220,12 @@ def build_coverage(batches, incidents: pd.DataFrame) -> Coverage:
     by_batch = {}
     if len(incidents):
         at = pd.to_datetime(incidents["occurred_at"])
-        key = (at.dt.year * 100 + at.dt.month).to_numpy()
-        frame = pd.DataFrame({"batch_id": incidents["batch_id"].to_numpy(), "k": key})
-        span = frame.groupby("batch_id", sort=False)["k"].agg(["min", "max"])
+        # each batch's first and last instants, grouped on the column as it is (Arrow
+        # strings: no Python string per incident); their months are the span's ends
+        frame = pd.DataFrame({"batch_id": incidents["batch_id"].array, "at": at.array})
+        span = frame.groupby("batch_id", sort=False)["at"].agg(["min", "max"])
         by_batch = {
-            b: (f"{lo // 100:04d}-{lo % 100:02d}", f"{hi // 100:04d}-{hi % 100:02d}")
+            b: (f"{lo.year:04d}-{lo.month:02d}", f"{hi.year:04d}-{hi.month:02d}")
             for b, lo, hi in zip(span.index, span["min"], span["max"])
         }
     for b in batches:

@@ -77,8 +77,8 @@ def summarise_clusters(
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
     ids, inv, count = np.unique(labels[member], return_inverse=True, return_counts=True)
     k = len(ids)
-    sub = incidents.iloc[member]
-    x, y = sub["x"].to_numpy(np.float64), sub["y"].to_numpy(np.float64)
+    x = incidents["x"].to_numpy(np.float64)[member]
+    y = incidents["y"].to_numpy(np.float64)[member]
     harm_sum = np.bincount(inv, weights=harm[member], minlength=k)
     cx = np.bincount(inv, weights=x, minlength=k) / count
     cy = np.bincount(inv, weights=y, minlength=k) / count
@@ -91,7 +91,7 @@ def summarise_clusters(
     area = shapely.area(geometry)
     km2 = area / 1e6
     lon, lat = xy_to_lonlat(cx, cy, crs)
-    when = pd.Series(sub["occurred_at"].to_numpy()).groupby(inv)
+    when = pd.Series(incidents["occurred_at"].to_numpy()[member]).groupby(inv)
     out = pd.DataFrame(
         {
             "cluster_id": ids.astype(np.int64),
@@ -104,10 +104,10 @@ def summarise_clusters(
             "area_m2": area,
             "density_per_km2": count / km2,
             "harm_density_per_km2": harm_sum / km2,
-            "top_locations": _tallies(inv, sub["location"], k, top_n, as_pairs=True),
+            "top_locations": _tallies(inv, incidents["location"], member, k, top_n, as_pairs=True),
             "first_date": when.min().to_numpy(),
             "last_date": when.max().to_numpy(),
-            "categories": _tallies(inv, sub["category"], k, None, as_pairs=False),
+            "categories": _tallies(inv, incidents["category"], member, k, None, as_pairs=False),
             "distinct_points": np.bincount(cl, minlength=k),
         }
     )
@@ -116,9 +116,14 @@ def summarise_clusters(
     return out.iloc[order].reset_index(drop=True)
 
 
-def _tallies(group: np.ndarray, values: pd.Series, k: int, top: int | None, as_pairs: bool):
-    """Per group: value counts, most frequent first (ties by value), as pairs or a dict."""
+def _tallies(
+    group: np.ndarray, values: pd.Series, rows: np.ndarray, k: int, top: int | None, as_pairs: bool
+):
+    """Per group: value counts of ``values[rows]``, most frequent first (ties by value),
+    as pairs or a dict. The whole column is factorised as it is (Arrow strings: no
+    Python string per incident) and its codes taken at ``rows``."""
     codes, uniques = pd.factorize(values, sort=True)  # sorted: code order is text order
+    codes = codes[rows]
     ok = codes >= 0  # missing values are not counted
     key = group[ok].astype(np.int64) * max(len(uniques), 1) + codes[ok]
     pairs, counts = np.unique(key, return_counts=True)

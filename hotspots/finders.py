@@ -229,23 +229,29 @@ def _hotspot_table(
     h = hs_of[inside]
     count = np.bincount(h, minlength=n)
     harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
-    sub = pd.DataFrame({"h": h, "category": data["category"].to_numpy()[inside]})
+    # strings as codes (Arrow factorised, sorted: code order is text order), so no
+    # Python string is made per incident
+    codes, names = pd.factorize(data["category"], sort=True)
+    text = [str(u) for u in names]
     cats: list[dict] = [{} for _ in range(n)]
-    for (hi, cat), k in sub.groupby(["h", "category"], sort=True).size().items():
-        cats[hi][str(cat)] = int(k)
+    for hi, code, k in _pair_counts(h, codes[inside], len(text)).tolist():
+        cats[hi][text[code]] = k
     tops: list[list] = [[] for _ in range(n)]
     if "location" in data:
-        sub["location"] = data["location"].to_numpy()[inside]
-        named = sub.dropna(subset=["location"])
-        named = named[~named["location"].str.strip().str.lower().isin(["on or near", ""])]
-        sizes = named.groupby(["h", "location"], sort=False).size().reset_index(name="k")
-        sizes = sizes.sort_values(["h", "k", "location"], ascending=[True, False, True])
-        sizes = sizes[sizes.groupby("h", sort=False).cumcount().to_numpy() < top_n]
-        hs, locs, ks = (sizes[c].to_numpy() for c in ("h", "location", "k"))
-        if len(hs):  # each hotspot's rows are contiguous: split at the changes of h
-            cuts = np.flatnonzero(np.diff(hs)) + 1
-            for hi, loc, k in zip(hs[np.r_[0, cuts]], np.split(locs, cuts), np.split(ks, cuts)):
-                tops[hi] = [[str(a), int(b)] for a, b in zip(loc, k)]
+        codes, names = pd.factorize(data["location"], sort=True)
+        text = [str(u) for u in names]
+        unnamed = pd.Series(names).str.strip().str.lower().isin(["on or near", ""]).to_numpy()
+        codes = codes[inside]
+        named = (codes >= 0) & ~np.append(unnamed, True)[codes]  # code -1: missing
+        rows = _pair_counts(h[named], codes[named], len(names))
+        # most incidents first, ties by text; the first top_n of each hotspot
+        rows = rows[np.lexsort((rows[:, 1], -rows[:, 2], rows[:, 0]))]
+        first = np.searchsorted(rows[:, 0], rows[:, 0])
+        rows = rows[np.arange(len(rows)) - first < top_n]
+        if len(rows):  # each hotspot's rows are contiguous: split at the changes of h
+            cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+            for part in np.split(rows, cuts):
+                tops[int(part[0, 0])] = [[text[c], k] for _, c, k in part.tolist()]
     out = gpd.GeoDataFrame(
         {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
         geometry=geometry,
@@ -259,6 +265,16 @@ def _hotspot_table(
     )
     out.attrs["hs_of"] = hs_of
     return out
+
+
+def _pair_counts(group: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Rows ``(group, code, count)`` of the pairs present (codes ≥ 0), sorted by group
+    then code."""
+    ok = codes >= 0
+    width = max(n_codes, 1)
+    pairs, counts = np.unique(group[ok].astype(np.int64) * width + codes[ok], return_counts=True)
+    g, c = np.divmod(pairs, width)
+    return np.column_stack([g, c, counts]).astype(np.int64)
 
 
 def _empty(crs: str) -> gpd.GeoDataFrame:

@@ -74,12 +74,14 @@ def cell_outlines(lat, lng, hs_of: np.ndarray, n: int, res: int = OUTLINE_RES) -
         return out
     cells = _point_ids(np.asarray(lat)[inside], np.asarray(lng)[inside], res)
     ok = cells >= 0
-    pairs = np.unique(np.column_stack([hs_of[inside][ok], cells[ok]]), axis=0)
-    if not len(pairs):
+    if not ok.any():
         return out
-    unique_cells, cell_index = np.unique(pairs[:, 1], return_inverse=True)
+    # (hotspot, cell) pairs as one integer each: hotspot × cells + the cell's rank
+    unique_cells, rank = np.unique(cells[ok], return_inverse=True)
+    pairs = np.unique(hs_of[inside][ok] * unique_cells.size + rank)
+    hs, cell_index = np.divmod(pairs, unique_cells.size)
     polygons = _cell_polygons(unique_cells)
-    starts = np.searchsorted(pairs[:, 0], np.arange(n + 1))
+    starts = np.searchsorted(hs, np.arange(n + 1))
     for h in range(n):
         members = cell_index[starts[h] : starts[h + 1]]
         if len(members):

@@ -186,7 +186,9 @@ class Grid:
     monthly_count, monthly_harm : cells × months. A listed month with no
         incident in a cell is 0; months with no data at all are simply not
         listed (see :func:`hotspots.emerging.emerging_hotspots`).
-    cell_of_incident : H3 id of each input row (``""`` if it has no coordinates).
+    cell_names : H3 id of each input row (``""`` if it has no coordinates), or ``None``:
+        made from ``cell_index`` when :attr:`cell_of_incident` is first read (a 1M-row
+        array of strings the analysis itself never reads).
     n_unlocated : rows without finite coordinates (not counted anywhere).
     cell_index : position in ``cells`` of each input row (-1 without coordinates);
         ``None`` when the grid was built without incidents.
@@ -199,13 +201,23 @@ class Grid:
     months: list[str]
     monthly_count: np.ndarray
     monthly_harm: np.ndarray
-    cell_of_incident: np.ndarray
+    cell_names: np.ndarray | None
     n_unlocated: int = 0
     cell_index: np.ndarray | None = None
     _ids: np.ndarray = field(init=False, repr=False)  # int64 ids, sorted like cells
 
     def __post_init__(self) -> None:
         self._ids = np.array([int(str(c), 16) for c in self.cells], dtype=np.int64)
+
+    @property
+    def cell_of_incident(self) -> np.ndarray:
+        """H3 id of each input row (``""`` if it has no coordinates)."""
+        if self.cell_names is None:
+            index = np.full(0, -1) if self.cell_index is None else self.cell_index
+            names = np.full(index.size, "", dtype="<U15")
+            names[index >= 0] = self.cells[index[index >= 0]]
+            self.cell_names = names
+        return self.cell_names
 
     def neighbours(self, k: int = 1) -> sparse.csr_matrix:
         """Binary adjacency: cells within ``k`` grid steps of each other, self included.
@@ -302,8 +314,6 @@ def build_grid(
         n, len(months)
     )
     names = _to_str(ids)
-    cell_of = np.full(len(incidents), "", dtype="<U15")
-    cell_of[located] = names[pos]
     cell_index = np.full(len(incidents), -1, dtype=np.int64)
     cell_index[located] = pos
     return Grid(
@@ -314,7 +324,7 @@ def build_grid(
         months=months,
         monthly_count=monthly_count,
         monthly_harm=monthly_harm,
-        cell_of_incident=cell_of,
+        cell_names=None,
         n_unlocated=int((~located).sum()),
         cell_index=cell_index,
     )
