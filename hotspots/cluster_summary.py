@@ -9,6 +9,7 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
+from .codes import text_codes, texts
 from .points import collapse
 
 SUMMARY_COLUMNS = (
@@ -120,14 +121,12 @@ def _tallies(
     group: np.ndarray, values: pd.Series, rows: np.ndarray, k: int, top: int | None, as_pairs: bool
 ):
     """Per group: value counts of ``values[rows]``, most frequent first (ties by value),
-    as pairs or a dict. The whole column is factorised as it is (Arrow strings: no
-    Python string per incident) and its codes taken at ``rows``."""
-    codes, uniques = pd.factorize(values, sort=True)  # sorted: code order is text order
-    codes = codes[rows]
+    as pairs or a dict (:func:`hotspots.codes.text_codes`: no Python string per incident)."""
+    codes, names = text_codes(values, rows)  # code order is text order
     ok = codes >= 0  # missing values are not counted
-    key = group[ok].astype(np.int64) * max(len(uniques), 1) + codes[ok]
+    key = group[ok].astype(np.int64) * max(len(names), 1) + codes[ok]
     pairs, counts = np.unique(key, return_counts=True)
-    g, code = np.divmod(pairs, max(len(uniques), 1))
+    g, code = np.divmod(pairs, max(len(names), 1))
     order = np.lexsort((code, -counts, g))
     g, code, counts = g[order], code[order], counts[order]
     if top is not None:
@@ -135,8 +134,7 @@ def _tallies(
         keep = np.arange(len(g)) - first < top
         g, code, counts = g[keep], code[keep], counts[keep]
     out: list = [[] if as_pairs else {} for _ in range(k)]
-    used = np.unique(code)
-    names = dict(zip(used.tolist(), (str(u) for u in uniques.take(used))))
+    names = texts(names, code)
     for gi, ci, n in zip(g.tolist(), code.tolist(), counts.tolist()):
         if as_pairs:
             out[gi].append([names[ci], n])

@@ -18,6 +18,7 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
+from .codes import text_codes, texts
 from .emerging import PATTERNS
 
 
@@ -229,26 +230,25 @@ def _hotspot_table(
     h = hs_of[inside]
     count = np.bincount(h, minlength=n)
     harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
-    # strings as codes (Arrow factorised, sorted: code order is text order), so no
-    # Python string is made per incident
-    codes, names = pd.factorize(data["category"], sort=True)
-    text = [str(u) for u in names]
+    # strings as codes in text order (hotspots.codes): no Python string per incident
+    codes, names = text_codes(data["category"], inside)
+    rows = _pair_counts(h, codes, len(names))
+    text = texts(names, rows[:, 1])
     cats: list[dict] = [{} for _ in range(n)]
-    for hi, code, k in _pair_counts(h, codes[inside], len(text)).tolist():
+    for hi, code, k in rows.tolist():
         cats[hi][text[code]] = k
     tops: list[list] = [[] for _ in range(n)]
     if "location" in data:
-        codes, names = pd.factorize(data["location"], sort=True)
-        text = [str(u) for u in names]
-        unnamed = pd.Series(names).str.strip().str.lower().isin(["on or near", ""]).to_numpy()
-        codes = codes[inside]
-        named = (codes >= 0) & ~np.append(unnamed, True)[codes]  # code -1: missing
+        codes, names = text_codes(data["location"], inside)
+        unnamed = names.str.strip().str.lower().isin(["on or near", ""])
+        named = (codes >= 0) & ~np.append(np.asarray(unnamed, bool), True)[codes]  # -1: missing
         rows = _pair_counts(h[named], codes[named], len(names))
         # most incidents first, ties by text; the first top_n of each hotspot
         rows = rows[np.lexsort((rows[:, 1], -rows[:, 2], rows[:, 0]))]
         first = np.searchsorted(rows[:, 0], rows[:, 0])
         rows = rows[np.arange(len(rows)) - first < top_n]
         if len(rows):  # each hotspot's rows are contiguous: split at the changes of h
+            text = texts(names, rows[:, 1])
             cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
             for part in np.split(rows, cuts):
                 tops[int(part[0, 0])] = [[text[c], k] for _, c, k in part.tolist()]

@@ -95,9 +95,7 @@ def _area_ids(area_lonlat, res: int) -> np.ndarray:
     shape = _h3shape(area_lonlat)
     if isinstance(shape, h3.LatLngMultiPoly) and len(shape) == 0:
         return np.empty(0, np.int64)
-    return np.unique(
-        np.array([h3.str_to_int(c) for c in h3.h3shape_to_cells(shape, res)], dtype=np.int64)
-    )
+    return np.unique(np.array(h3i.h3shape_to_cells(shape, res), dtype=np.int64))
 
 
 def _to_str(ids: np.ndarray) -> np.ndarray:
