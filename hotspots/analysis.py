@@ -262,10 +262,10 @@ def run_analysis(
         notes.append("no incidents match the categories and window")
 
     finder = {"dbscan": clusters, "hdbscan": clusters, "kde": kde}.get(params.method, grid)
-    with timer(params.method):
-        hotspots, cells, surface, params = finder(
-            data, params, crs, area_lonlat, months, automatic, notes
-        )
+    # the finder times its own stages (grid, statistics, hotspot table, ...)
+    hotspots, cells, surface, params = finder(
+        data, params, crs, area_lonlat, months, automatic, notes, timer=timer
+    )
 
     # Monthly series, trend and profiles per hotspot, vectorised over hotspots
     hs_of = hotspots.attrs.pop("hs_of", np.full(len(data), -1))

@@ -16,6 +16,7 @@ whole neighbourhoods; finer ones leave most cells with zero or one incident.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -29,6 +30,7 @@ from h3.api import basic_int as h3i
 from h3ronpy import vector as h3vector
 from scipy import sparse
 
+from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 
 from .temporal import month_keys, month_positions
@@ -240,20 +242,27 @@ class Grid:
         W.sort_indices()
         return W
 
-    def to_geodataframe(self) -> gpd.GeoDataFrame:
-        """One hexagon per cell (EPSG:4326) with ``cell``, ``count`` and ``harm``."""
+    def to_geodataframe(self, crs: str | None = None) -> gpd.GeoDataFrame:
+        """One hexagon per cell with ``cell``, ``count`` and ``harm``: in EPSG:4326, or in
+        ``crs`` (its vertices projected before the polygons are made: the same numbers as
+        ``.to_crs(crs)`` without building the hexagons twice)."""
         geometry = np.empty(0, dtype=object)
         if self._ids.size:
-            boundaries = [h3i.cell_to_boundary(int(c)) for c in self._ids.tolist()]
-            lengths = np.fromiter((len(b) for b in boundaries), dtype=np.int64)
-            latlng = np.array([p for b in boundaries for p in b], dtype=float)
+            boundaries = [h3i.cell_to_boundary(c) for c in self._ids.tolist()]
+            lengths = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
+            flat = itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries))
+            latlng = np.fromiter(flat, dtype=float, count=2 * int(lengths.sum())).reshape(-1, 2)
             # H3 gives (lat, lng); shapely wants (lon, lat)
+            lon, lat = latlng[:, 1], latlng[:, 0]
+            if crs is not None:
+                lon, lat = lonlat_to_xy(lon, lat, crs)
             indices = np.repeat(np.arange(lengths.size), lengths)
-            geometry = shapely.polygons(shapely.linearrings(latlng[:, ::-1], indices=indices))
+            rings = shapely.linearrings(lon, lat, indices=indices)
+            geometry = shapely.polygons(rings)
         return gpd.GeoDataFrame(
             {"cell": self.cells, "count": self.count, "harm": self.harm},
             geometry=geometry,
-            crs="EPSG:4326",
+            crs=crs or "EPSG:4326",
         )
 
 
