@@ -11,6 +11,7 @@ from geodata.crs import xy_to_lonlat
 
 from .codes import text_codes, texts
 from .points import collapse
+from .uniq import unique, unique_inverse
 
 SUMMARY_COLUMNS = (
     "cluster_id", "count", "harm", "centroid_x", "centroid_y", "centroid_lon", "centroid_lat",
@@ -76,7 +77,8 @@ def summarise_clusters(
     if not len(member):
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
-    ids, inv, count = np.unique(labels[member], return_inverse=True, return_counts=True)
+    ids, inv = unique_inverse(labels[member])
+    count = np.bincount(inv, minlength=ids.size)
     k = len(ids)
     x = incidents["x"].to_numpy(np.float64)[member]
     y = incidents["y"].to_numpy(np.float64)[member]
@@ -85,7 +87,7 @@ def summarise_clusters(
     cy = np.bincount(inv, weights=y, minlength=k) / count
     # Distinct points per cluster, and the hull of each cluster's distinct points.
     wp = collapse(x, y)
-    pairs = np.unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
+    pairs = unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
     cl, pt = np.divmod(pairs, wp.n_distinct)
     hull = shapely.convex_hull(shapely.multipoints(np.c_[wp.ux[pt], wp.uy[pt]], indices=cl))
     geometry = shapely.buffer(hull, float(buffer_m), quad_segs=16)

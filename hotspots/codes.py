@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .uniq import unique
+
 
 def text_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, pd.Index]:
     """``(codes, names)`` of ``values[rows]`` (all rows when ``None``): ``names`` are the
@@ -29,7 +31,7 @@ def text_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.nd
     codes, uniques = pd.factorize(values)
     if rows is not None:
         codes = codes[rows]
-    used = np.unique(codes[codes >= 0])
+    used = unique(codes[codes >= 0])
     if not used.size:
         return np.full(codes.size, -1, dtype=np.int64), pd.Index([], dtype="str")
     taken = uniques.take(used)
@@ -41,7 +43,7 @@ def text_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.nd
 
 def texts(names: pd.Index, codes: np.ndarray) -> dict[int, str]:
     """Code → text for the distinct ``codes`` given: Python strings for these only."""
-    used = np.unique(codes)
+    used = unique(codes)
     return dict(zip(used.tolist(), (str(t) for t in names.take(used).tolist())))
 
 

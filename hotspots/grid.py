@@ -34,6 +34,7 @@ from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 
 from .temporal import month_keys, month_positions
+from .uniq import unique, unique_inverse, unique_pairs
 
 MIN_RES, MAX_RES = 7, 10
 EDGE_M = {res: h3.average_hexagon_edge_length(res, unit="m") for res in range(MIN_RES, MAX_RES + 1)}
@@ -143,9 +144,9 @@ def _point_ids(lat, lng, res: int) -> np.ndarray:
         )
     out = np.full(lat.size, -1, dtype=np.int64)
     # police.uk snaps points to a few thousand map points: index distinct pairs only
-    pairs, inverse = np.unique(lat[ok] + 1j * lng[ok], return_inverse=True)
+    pairs, inverse = unique_pairs(lat[ok], lng[ok])
     # h3ronpy indexes a whole array at once (the same cells as h3-py's latlng_to_cell)
-    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs.real.copy(), pairs.imag.copy(), res))
+    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs[:, 0].copy(), pairs[:, 1].copy(), res))
     out[ok] = ids[inverse]
     return out
 
@@ -164,7 +165,7 @@ def assign_cells(lat, lng, res: int) -> np.ndarray:
     """
     res = validate_resolution(res)
     ids = _point_ids(lat, lng, res)
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    uniq, inverse = unique_inverse(ids)
     names = _to_str(uniq)
     names[uniq < 0] = ""
     return names[inverse]
@@ -303,7 +304,7 @@ def build_grid(
         area_lonlat = shapely.MultiPoint(np.c_[lon, lat]).convex_hull
         if not isinstance(area_lonlat, shapely.Polygon):
             area_lonlat = None  # one point or a line: no area to fill
-    ids = np.union1d(_area_ids(area_lonlat, res), point_ids[located])
+    ids = unique(np.concatenate([_area_ids(area_lonlat, res), point_ids[located]]))
     n = ids.size
     pos = np.searchsorted(ids, point_ids[located])
     harm = (
