@@ -60,7 +60,9 @@ def analyse_store(
         ).to_pandas()
     with timer("months+area"):
         # months a source of these categories lacks are left out, never counted as zero
-        incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
+        listed = in_months(incidents["occurred_at"], covered.months)
+        if not listed.all():  # (a copy of every column only when some rows go)
+            incidents = incidents.loc[listed]
         places = [] if include_artefacts else artefact_places(incidents)
         incidents, artefacts = without_artefacts(incidents, include_artefacts)
         months = list(covered.months)
@@ -138,7 +140,7 @@ def without_artefacts(incidents, include: bool = False):
     if include or "flags" not in incidents or not len(incidents):
         return incidents, 0
     at = incidents["flags"].fillna("").str.contains(ARTEFACT_FLAG, regex=False).to_numpy()
-    return incidents.loc[~at], int(at.sum())
+    return (incidents.loc[~at] if at.any() else incidents), int(at.sum())
 
 
 def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights | None]:

@@ -211,6 +211,8 @@ def category_window_mask(
 def select(incidents: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
     """Incidents in the window and categories of ``params``."""
     keep = category_window_mask(incidents, params.categories, params.start, params.end)
+    if keep.all():  # a new frame on the same columns (copy on write): no copy of the rows
+        return incidents.reset_index(drop=True)
     return incidents.loc[keep].reset_index(drop=True)
 
 
