@@ -89,7 +89,11 @@ def summarise_clusters(
     wp = collapse(x, y)
     pairs = unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
     cl, pt = np.divmod(pairs, wp.n_distinct)
-    hull = shapely.convex_hull(shapely.multipoints(np.c_[wp.ux[pt], wp.uy[pt]], indices=cl))
+    px, py = wp.ux[pt], wp.uy[pt]
+    hull_side = _not_inside_extremes(cl, px, py, k)  # the others cannot be hull vertices
+    hull = shapely.convex_hull(
+        shapely.multipoints(np.c_[px[hull_side], py[hull_side]], indices=cl[hull_side])
+    )
     geometry = shapely.buffer(hull, float(buffer_m), quad_segs=16)
     area = shapely.area(geometry)
     km2 = area / 1e6
@@ -117,6 +121,42 @@ def summarise_clusters(
     out = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
     order = np.lexsort((out["cluster_id"], -out["count"], -out["harm"]))
     return out.iloc[order].reset_index(drop=True)
+
+
+#: m²: a point this close to a side of its cluster's extreme quadrilateral is kept
+_INSIDE_MARGIN = 1e-3
+
+
+def _not_inside_extremes(group: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """False for the points strictly inside the quadrilateral of their group's extreme
+    points (leftmost, lowest, rightmost, highest): they lie inside the group's convex
+    hull, so dropping them leaves the hull as it is (Akl–Toussaint) and saves making a
+    geometry of every point. ``group`` is sorted; points within :data:`_INSIDE_MARGIN`
+    of a side, and every point of a degenerate quadrilateral, are kept.
+
+    Examples
+    --------
+    >>> g = np.zeros(5, int)
+    >>> x, y = np.array([0.0, 2, 4, 2, 2]), np.array([2.0, 0, 2, 4, 2])
+    >>> _not_inside_extremes(g, x, y, 1).tolist()
+    [True, True, True, True, False]
+    """
+    starts = np.searchsorted(group, np.arange(k))
+    ext = []
+    for coord, other, pick in ((x, y, np.minimum), (y, x, np.minimum), (x, y, np.maximum),
+                               (y, x, np.maximum)):  # fmt: skip
+        best = pick.reduceat(coord, starts)
+        # the other coordinate of a point reaching it (the smallest, for ties)
+        at = np.where(coord == best[group], other, np.inf)
+        ext.append((best, np.minimum.reduceat(at, starts)))
+    # counter-clockwise: leftmost (x, y), lowest (y, x), rightmost (x, y), highest (y, x)
+    (wx, wy), (sy, sx), (ex, ey), (ny, nx) = ext
+    corners = [(wx, wy), (sx, sy), (ex, ey), (nx, ny)]
+    inside = np.ones(x.size, dtype=bool)
+    for (ax, ay), (bx, by) in zip(corners, corners[1:] + corners[:1]):
+        ax, ay, bx, by = ax[group], ay[group], bx[group], by[group]
+        inside &= (bx - ax) * (y - ay) - (by - ay) * (x - ax) > _INSIDE_MARGIN
+    return ~inside
 
 
 def _tallies(
