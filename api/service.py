@@ -18,9 +18,9 @@ from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
 from geodata.validate import ARTEFACT_FLAG
-from hotspots.analysis import AnalysisParams, AnalysisResult, run_analysis
+from hotspots.analysis import ANALYSIS_COLUMNS, AnalysisParams, AnalysisResult, run_analysis
 from hotspots.harm import HarmWeights
-from hotspots.provenance import library_versions
+from hotspots.provenance import StageTimer, library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 
 from .disclosure import Disclosure
@@ -43,26 +43,34 @@ def analyse_store(
 
     ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
     restricted view that roles below analyst are shown (:mod:`api.disclosure`)."""
-    # the restricted view's months come from the incidents it may use
-    covered = coverage_of(st, include_sensitive).covered(
-        params.categories, params.start, params.end
-    )
-    incidents = st.query_incidents(
-        IncidentQuery(
-            start=params.start,
-            end=params.end,
-            categories=params.categories,
-            include_sensitive=include_sensitive,
+    timer = StageTimer()
+    with timer("coverage"):  # the restricted view's months come from the incidents it may use
+        covered = coverage_of(st, include_sensitive).covered(
+            params.categories, params.start, params.end
         )
-    ).to_pandas()
-    # months a source of these categories lacks are left out, never counted as zero
-    incidents = incidents.loc[in_months(incidents["occurred_at"], covered.months)]
-    places = [] if include_artefacts else artefact_places(incidents)
-    incidents, artefacts = without_artefacts(incidents, include_artefacts)
-    months = list(covered.months)
-    district = st.boundaries("district")
-    area = shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
-    batches = {b.batch_id: b.content_hash for b in st.list_batches()}
+    with timer("read"):  # only the columns the analysis reads (the flags for recording places)
+        incidents = st.query_incidents(
+            IncidentQuery(
+                start=params.start,
+                end=params.end,
+                categories=params.categories,
+                include_sensitive=include_sensitive,
+                columns=[*ANALYSIS_COLUMNS, "flags"],
+            )
+        ).to_pandas()
+    with timer("months+area"):
+        # months a source of these categories lacks are left out, never counted as zero
+        listed = in_months(incidents["occurred_at"], covered.months)
+        if not listed.all():  # (a copy of every column only when some rows go)
+            incidents = incidents.loc[listed]
+        places = [] if include_artefacts else artefact_places(incidents)
+        incidents, artefacts = without_artefacts(incidents, include_artefacts)
+        months = list(covered.months)
+        district = st.boundaries("district")
+        area = (
+            shapely.union_all(district.to_crs(WGS84).geometry.to_numpy()) if len(district) else None
+        )
+        batches = {b.batch_id: b.content_hash for b in st.list_batches()}
     result = run_stoppable(  # stopped at the request's time limit (api.worker)
         run_analysis,
         incidents,
@@ -81,6 +89,11 @@ def analyse_store(
     )
     if include_sensitive:  # the analyst's view: the places are marked on analysts' maps
         result.artefact_places = places
+    # the store's part first, then the analysis's own stages (timing: not in the run id)
+    result.provenance.stages = {
+        **{k: round(v, 4) for k, v in timer.seconds.items()},
+        **result.provenance.stages,
+    }
     return result
 
 
@@ -127,7 +140,7 @@ def without_artefacts(incidents, include: bool = False):
     if include or "flags" not in incidents or not len(incidents):
         return incidents, 0
     at = incidents["flags"].fillna("").str.contains(ARTEFACT_FLAG, regex=False).to_numpy()
-    return incidents.loc[~at], int(at.sum())
+    return (incidents.loc[~at] if at.any() else incidents), int(at.sum())
 
 
 def params_from_request(request: dict) -> tuple[AnalysisParams, RankingWeights | None]:

@@ -31,7 +31,7 @@ DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 #: share of the time left that the computation may take (the rest is for storing it)
 SHARE = 0.9
-PRELOAD = ["hotspots.analysis", "hotspots.planner"]
+PRELOAD = ["hotspots.analysis", "hotspots.planner", "hotspots.hdbscan"]
 
 
 class WorkAbandoned(HotspotsError):

@@ -41,6 +41,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:(?:\.\.|-)(\d{4})(?:-(\d{2}))?)?$")
 
@@ -213,19 +214,30 @@ class Coverage:
         }
 
 
-def build_coverage(batches, incidents: pd.DataFrame) -> Coverage:
+def build_coverage(batches, incidents: pd.DataFrame | pa.Table) -> Coverage:
     """Coverage from batch records and incidents (``batch_id``, ``source``, ``category``,
-    ``occurred_at``)."""
+    ``occurred_at``), as a DataFrame or an Arrow table (grouped in Arrow: no Python
+    string per incident)."""
     months: dict[str, set[str]] = {}
     by_batch = {}
-    if len(incidents):
-        at = pd.to_datetime(incidents["occurred_at"])
-        key = (at.dt.year * 100 + at.dt.month).to_numpy()
-        frame = pd.DataFrame({"batch_id": incidents["batch_id"].to_numpy(), "k": key})
-        span = frame.groupby("batch_id", sort=False)["k"].agg(["min", "max"])
+    cols = ["batch_id", "source", "category", "occurred_at"]
+    if isinstance(incidents, pd.DataFrame):
+        frame = incidents[cols].copy()
+        frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
+        incidents = pa.Table.from_pandas(frame, preserve_index=False)
+    if incidents.num_rows:
+        # each batch's first and last instants: their months are the span's ends
+        span = incidents.group_by("batch_id").aggregate(
+            [("occurred_at", "min"), ("occurred_at", "max")]
+        )
         by_batch = {
-            b: (f"{lo // 100:04d}-{lo % 100:02d}", f"{hi // 100:04d}-{hi % 100:02d}")
-            for b, lo, hi in zip(span.index, span["min"], span["max"])
+            b: (f"{lo.year:04d}-{lo.month:02d}", f"{hi.year:04d}-{hi.month:02d}")
+            for b, lo, hi in zip(
+                span.column("batch_id").to_pylist(),
+                span.column("occurred_at_min").to_pylist(),
+                span.column("occurred_at_max").to_pylist(),
+            )
+            if lo is not None
         }
     for b in batches:
         if b.batch_id not in by_batch:
@@ -237,9 +249,11 @@ def build_coverage(batches, incidents: pd.DataFrame) -> Coverage:
         else:
             covered.update(month_range(*by_batch[b.batch_id]))
     sources: dict[str, set[str]] = {}
-    if len(incidents):
-        pairs = incidents[["category", "source"]].drop_duplicates()
-        for cat, src in zip(pairs["category"], pairs["source"]):
+    if incidents.num_rows:
+        pairs = incidents.group_by(["category", "source"]).aggregate([])
+        for cat, src in zip(
+            pairs.column("category").to_pylist(), pairs.column("source").to_pylist()
+        ):
             sources.setdefault(str(cat), set()).add(str(src))
     return Coverage(
         {s: tuple(sorted(m)) for s, m in months.items()},
@@ -270,7 +284,7 @@ def coverage_of(store, include_sensitive: bool = True) -> Coverage:
             columns=["batch_id", "source", "category", "occurred_at"],
             include_sensitive=include_sensitive,
         )
-    ).to_pandas()
+    )
     cov = build_coverage(batches, table)
     with _LOCK:
         _CACHE.setdefault(store, {})[include_sensitive] = (state, cov)

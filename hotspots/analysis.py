@@ -50,6 +50,11 @@ METHODS = ("dbscan", "hdbscan", "hexes", "gistar", "emerging", "kde")
 #: sources whose locations are anonymised before publication (police.uk snap points)
 ANONYMISED_SOURCES = ("police-uk/",)
 PROFILE_LIMIT = 200  # temporal profiles for this many top-ranked hotspots
+#: the incident columns :func:`run_analysis` reads (a store read asks for these only)
+ANALYSIS_COLUMNS = (
+    "x", "y", "lon", "lat", "category", "occurred_at", "occurred_precision", "location",
+    "batch_id", "source",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,8 @@ def category_window_mask(
 def select(incidents: pd.DataFrame, params: AnalysisParams) -> pd.DataFrame:
     """Incidents in the window and categories of ``params``."""
     keep = category_window_mask(incidents, params.categories, params.start, params.end)
+    if keep.all():  # a new frame on the same columns (copy on write): no copy of the rows
+        return incidents.reset_index(drop=True)
     return incidents.loc[keep].reset_index(drop=True)
 
 
@@ -245,7 +252,7 @@ def run_analysis(
     with timer("select"):
         data = select(incidents, params)
     with timer("harm"):
-        data["harm"] = harm_weights.weigh(data["category"].to_numpy())
+        data["harm"] = harm_weights.weigh(data["category"])
     with timer("months"):
         months = (
             sorted(months) if months is not None else sorted(set(month_keys(data["occurred_at"])))
@@ -257,10 +264,10 @@ def run_analysis(
         notes.append("no incidents match the categories and window")
 
     finder = {"dbscan": clusters, "hdbscan": clusters, "kde": kde}.get(params.method, grid)
-    with timer(params.method):
-        hotspots, cells, surface, params = finder(
-            data, params, crs, area_lonlat, months, automatic, notes
-        )
+    # the finder times its own stages (grid, statistics, hotspot table, ...)
+    hotspots, cells, surface, params = finder(
+        data, params, crs, area_lonlat, months, automatic, notes, timer=timer
+    )
 
     # Monthly series, trend and profiles per hotspot, vectorised over hotspots
     hs_of = hotspots.attrs.pop("hs_of", np.full(len(data), -1))
@@ -282,7 +289,7 @@ def run_analysis(
     with timer("profiles"):
         if n_h:
             # Only the two columns a profile reads, as arrays: no take of the whole frame.
-            precision = data["occurred_precision"].to_numpy()
+            precision = short_strings(data["occurred_precision"])
             position = {h: i for i, h in enumerate(hotspots["hotspot_id"])}
             order = np.argsort(hs_of, kind="stable")
             starts = np.searchsorted(hs_of[order], np.arange(n_h + 1))
@@ -294,7 +301,7 @@ def run_analysis(
                 notes.append(f"temporal profiles are given for the top {PROFILE_LIMIT} hotspots")
         ranked = gpd.GeoDataFrame(ranked, geometry="geometry", crs=crs)
 
-    used = sorted(set(pd.unique(data["batch_id"].to_numpy()))) if "batch_id" in data else []
+    used = sorted(set(data["batch_id"].unique())) if "batch_id" in data else []
     prov = Provenance(
         method=params.method,
         parameters=params.method_parameters(),
@@ -323,6 +330,15 @@ def run_analysis(
     return AnalysisResult(
         prov, ranked, crs, cells, surface, profiles, notes, outlines, surroundings
     )
+
+
+def short_strings(values: pd.Series) -> np.ndarray:
+    """A column of a few distinct short strings (e.g. ``occurred_precision``) as a NumPy
+    unicode array, missing values as ``""``: one conversion per distinct value, not a
+    Python string per row."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([*(str(u) for u in uniques), ""])
+    return table[codes]  # code -1 (missing) → the last entry, ""
 
 
 def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
@@ -363,4 +379,11 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
     return out
 
 
-__all__ = ["METHODS", "AnalysisParams", "AnalysisResult", "run_analysis", "select"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "METHODS",
+    "AnalysisParams",
+    "AnalysisResult",
+    "run_analysis",
+    "select",
+]

@@ -9,7 +9,9 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
+from .codes import text_codes, texts
 from .points import collapse
+from .uniq import unique, unique_inverse
 
 SUMMARY_COLUMNS = (
     "cluster_id", "count", "harm", "centroid_x", "centroid_y", "centroid_lon", "centroid_lat",
@@ -75,23 +77,28 @@ def summarise_clusters(
     if not len(member):
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
-    ids, inv, count = np.unique(labels[member], return_inverse=True, return_counts=True)
+    ids, inv = unique_inverse(labels[member])
+    count = np.bincount(inv, minlength=ids.size)
     k = len(ids)
-    sub = incidents.iloc[member]
-    x, y = sub["x"].to_numpy(np.float64), sub["y"].to_numpy(np.float64)
+    x = incidents["x"].to_numpy(np.float64)[member]
+    y = incidents["y"].to_numpy(np.float64)[member]
     harm_sum = np.bincount(inv, weights=harm[member], minlength=k)
     cx = np.bincount(inv, weights=x, minlength=k) / count
     cy = np.bincount(inv, weights=y, minlength=k) / count
     # Distinct points per cluster, and the hull of each cluster's distinct points.
     wp = collapse(x, y)
-    pairs = np.unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
+    pairs = unique(inv.astype(np.int64) * wp.n_distinct + wp.inverse)
     cl, pt = np.divmod(pairs, wp.n_distinct)
-    hull = shapely.convex_hull(shapely.multipoints(np.c_[wp.ux[pt], wp.uy[pt]], indices=cl))
+    px, py = wp.ux[pt], wp.uy[pt]
+    hull_side = _not_inside_extremes(cl, px, py, k)  # the others cannot be hull vertices
+    hull = shapely.convex_hull(
+        shapely.multipoints(np.c_[px[hull_side], py[hull_side]], indices=cl[hull_side])
+    )
     geometry = shapely.buffer(hull, float(buffer_m), quad_segs=16)
     area = shapely.area(geometry)
     km2 = area / 1e6
     lon, lat = xy_to_lonlat(cx, cy, crs)
-    when = pd.Series(sub["occurred_at"].to_numpy()).groupby(inv)
+    when = pd.Series(incidents["occurred_at"].to_numpy()[member]).groupby(inv)
     out = pd.DataFrame(
         {
             "cluster_id": ids.astype(np.int64),
@@ -104,10 +111,10 @@ def summarise_clusters(
             "area_m2": area,
             "density_per_km2": count / km2,
             "harm_density_per_km2": harm_sum / km2,
-            "top_locations": _tallies(inv, sub["location"], k, top_n, as_pairs=True),
+            "top_locations": _tallies(inv, incidents["location"], member, k, top_n, as_pairs=True),
             "first_date": when.min().to_numpy(),
             "last_date": when.max().to_numpy(),
-            "categories": _tallies(inv, sub["category"], k, None, as_pairs=False),
+            "categories": _tallies(inv, incidents["category"], member, k, None, as_pairs=False),
             "distinct_points": np.bincount(cl, minlength=k),
         }
     )
@@ -116,13 +123,52 @@ def summarise_clusters(
     return out.iloc[order].reset_index(drop=True)
 
 
-def _tallies(group: np.ndarray, values: pd.Series, k: int, top: int | None, as_pairs: bool):
-    """Per group: value counts, most frequent first (ties by value), as pairs or a dict."""
-    codes, uniques = pd.factorize(values, sort=True)  # sorted: code order is text order
+#: m²: a point this close to a side of its cluster's extreme quadrilateral is kept
+_INSIDE_MARGIN = 1e-3
+
+
+def _not_inside_extremes(group: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """False for the points strictly inside the quadrilateral of their group's extreme
+    points (leftmost, lowest, rightmost, highest): they lie inside the group's convex
+    hull, so dropping them leaves the hull as it is (Akl–Toussaint) and saves making a
+    geometry of every point. ``group`` is sorted; points within :data:`_INSIDE_MARGIN`
+    of a side, and every point of a degenerate quadrilateral, are kept.
+
+    Examples
+    --------
+    >>> g = np.zeros(5, int)
+    >>> x, y = np.array([0.0, 2, 4, 2, 2]), np.array([2.0, 0, 2, 4, 2])
+    >>> _not_inside_extremes(g, x, y, 1).tolist()
+    [True, True, True, True, False]
+    """
+    starts = np.searchsorted(group, np.arange(k))
+    ext = []
+    for coord, other, pick in ((x, y, np.minimum), (y, x, np.minimum), (x, y, np.maximum),
+                               (y, x, np.maximum)):  # fmt: skip
+        best = pick.reduceat(coord, starts)
+        # the other coordinate of a point reaching it (the smallest, for ties)
+        at = np.where(coord == best[group], other, np.inf)
+        ext.append((best, np.minimum.reduceat(at, starts)))
+    # counter-clockwise: leftmost (x, y), lowest (y, x), rightmost (x, y), highest (y, x)
+    (wx, wy), (sy, sx), (ex, ey), (ny, nx) = ext
+    corners = [(wx, wy), (sx, sy), (ex, ey), (nx, ny)]
+    inside = np.ones(x.size, dtype=bool)
+    for (ax, ay), (bx, by) in zip(corners, corners[1:] + corners[:1]):
+        ax, ay, bx, by = ax[group], ay[group], bx[group], by[group]
+        inside &= (bx - ax) * (y - ay) - (by - ay) * (x - ax) > _INSIDE_MARGIN
+    return ~inside
+
+
+def _tallies(
+    group: np.ndarray, values: pd.Series, rows: np.ndarray, k: int, top: int | None, as_pairs: bool
+):
+    """Per group: value counts of ``values[rows]``, most frequent first (ties by value),
+    as pairs or a dict (:func:`hotspots.codes.text_codes`: no Python string per incident)."""
+    codes, names = text_codes(values, rows)  # code order is text order
     ok = codes >= 0  # missing values are not counted
-    key = group[ok].astype(np.int64) * max(len(uniques), 1) + codes[ok]
+    key = group[ok].astype(np.int64) * max(len(names), 1) + codes[ok]
     pairs, counts = np.unique(key, return_counts=True)
-    g, code = np.divmod(pairs, max(len(uniques), 1))
+    g, code = np.divmod(pairs, max(len(names), 1))
     order = np.lexsort((code, -counts, g))
     g, code, counts = g[order], code[order], counts[order]
     if top is not None:
@@ -130,8 +176,7 @@ def _tallies(group: np.ndarray, values: pd.Series, k: int, top: int | None, as_p
         keep = np.arange(len(g)) - first < top
         g, code, counts = g[keep], code[keep], counts[keep]
     out: list = [[] if as_pairs else {} for _ in range(k)]
-    used = np.unique(code)
-    names = dict(zip(used.tolist(), (str(u) for u in uniques.take(used))))
+    names = texts(names, code)
     for gi, ci, n in zip(g.tolist(), code.tolist(), counts.tolist()):
         if as_pairs:
             out[gi].append([names[ci], n])

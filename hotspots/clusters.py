@@ -16,14 +16,12 @@ import numpy as np
 from .cluster_summary import SUMMARY_COLUMNS, summarise_clusters
 from .dbscan import dbscan_labels
 from .eps import suggest_eps_m
-from .hdbscan import hdbscan_labels
 
 __all__ = [
     "METHODS",
     "SUMMARY_COLUMNS",
     "DensityClusterer",
     "dbscan_labels",
-    "hdbscan_labels",
     "suggest_eps_m",
     "summarise_clusters",
 ]
@@ -111,6 +109,8 @@ class DensityClusterer:
             labels, core = dbscan_labels(x, y, self.eps_m, self.min_samples, weight)
             self.probabilities_ = None
         else:
+            from .hdbscan import hdbscan_labels  # numba: imported when HDBSCAN runs
+
             labels, self.probabilities_ = hdbscan_labels(
                 x,
                 y,

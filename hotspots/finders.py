@@ -18,10 +18,12 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
+from .codes import text_codes, texts
 from .emerging import PATTERNS
+from .provenance import StageTimer
 
 
-def clusters(data, params, crs, area_lonlat, months, automatic, notes):
+def clusters(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
     """DBSCAN / HDBSCAN clusters; scales not given are chosen at patrol scale
     (:mod:`hotspots.cluster_scale`, whose rule the provenance quotes)."""
     from .cluster_scale import (
@@ -33,6 +35,7 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes):
     )
     from .clusters import DensityClusterer, summarise_clusters
 
+    lap = (timer or StageTimer()).laps()
     x, y = data["x"].to_numpy(), data["y"].to_numpy()
     if len(data) == 0:
         return _empty(crs), None, None, params
@@ -58,6 +61,7 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes):
         cluster_selection=params.cluster_selection,
     ).fit(x, y)
     labels = model.labels_
+    lap("clustering")
     summary = summarise_clusters(data, labels, data["harm"].to_numpy(), crs=crs)
     if params.method == "hdbscan" and not summary.empty:
         dense = dense_enough(summary["count"], summary["area_m2"], density)
@@ -70,6 +74,7 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes):
             labels = np.where(np.isin(labels, summary["cluster_id"].to_numpy()), labels, -1)
     if summary.empty:
         notes.append(no_cluster_advice(x, y, params.method, params.eps_m, params.min_samples))
+        lap("cluster summary")
         return _empty(crs), None, None, params
     summary = summary.copy()
     summary["hotspot_id"] = [f"c{int(c)}" for c in summary["cluster_id"]]
@@ -78,19 +83,24 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes):
     summary.attrs["hs_of"] = lookup[labels]  # labels -1 (noise) → lookup[-1] = -1
     summary["harm_density_per_km2"] = summary["harm"] / (summary["area_m2"] / 1e6)
     summary["top_locations"] = [_named(locs) for locs in summary["top_locations"]]
+    lap("cluster summary")
     return summary, None, None, params
 
 
-def grid(data, params, crs, area_lonlat, months, automatic, notes):
+def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
     from .grid import build_grid, suggest_resolution
 
+    lap = (timer or StageTimer()).laps()
     res = params.resolution
     if res is None:
         res, reason = suggest_resolution(data, area_lonlat=area_lonlat)
         automatic["resolution"] = {"value": res, "reason": reason}
         params = replace(params, resolution=res)
+        lap("resolution")
     grid = build_grid(data, res=res, area_lonlat=area_lonlat, months=months)
-    cells = grid.to_geodataframe().to_crs(crs)
+    lap("grid")  # H3 index of the points, the area's cells, counts per cell and month
+    cells = grid.to_geodataframe(crs)
+    lap("cell polygons")
     values = grid.harm if params.value == "harm" else grid.count
     if params.method == "hexes":
         keep = np.flatnonzero(values > 0)
@@ -130,6 +140,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
         keep = np.flatnonzero(np.isin(result.category, [f"{c} hot spot" for c in PATTERNS]))
+    lap("statistics")  # Gi* or emerging hot spots, with the k-ring neighbours
     if params.method in ("gistar", "emerging") and len(keep):
         from .surroundings import NEIGHBOUR_CLASS, note, split_hot_cells, surroundings_table
 
@@ -145,6 +156,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes):
     pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
     if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")
+        lap("hotspot table")
         return _empty(crs), cells, None, params
     hs_index = np.full(len(grid.cells) + 1, -1)
     hs_index[keep] = np.arange(len(keep))
@@ -162,12 +174,14 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes):
         cells.geometry.to_numpy()[keep],
         crs,
     )
+    lap("hotspot table")
     return out, cells, None, params
 
 
-def kde(data, params, crs, area_lonlat, months, automatic, notes):
+def kde(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
     from .kde import density_contours, kernel_density
 
+    lap = (timer or StageTimer()).laps()
     if len(data) < 2:
         notes.append("too few incidents for a density surface")
         return _empty(crs), None, None, params
@@ -185,6 +199,7 @@ def kde(data, params, crs, area_lonlat, months, automatic, notes):
         }
         params = replace(params, bandwidth_m=surface.bandwidth_m)
     contours = density_contours(surface, (params.kde_top_share,), crs=crs)
+    lap("density")
     parts = list(shapely.get_parts(contours.geometry.iloc[0])) if len(contours) else []
     pts = shapely.points(data["x"].to_numpy(), data["y"].to_numpy())
     hs_of = np.full(len(data), -1)
@@ -204,6 +219,7 @@ def kde(data, params, crs, area_lonlat, months, automatic, notes):
         np.array(kept, dtype=object),
         crs,
     )
+    lap("hotspot table")
     return out, None, surface, params
 
 
@@ -229,23 +245,28 @@ def _hotspot_table(
     h = hs_of[inside]
     count = np.bincount(h, minlength=n)
     harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
-    sub = pd.DataFrame({"h": h, "category": data["category"].to_numpy()[inside]})
+    # strings as codes in text order (hotspots.codes): no Python string per incident
+    codes, names = text_codes(data["category"], inside)
+    rows = _pair_counts(h, codes, len(names))
+    text = texts(names, rows[:, 1])
     cats: list[dict] = [{} for _ in range(n)]
-    for (hi, cat), k in sub.groupby(["h", "category"], sort=True).size().items():
-        cats[hi][str(cat)] = int(k)
+    for hi, code, k in rows.tolist():
+        cats[hi][text[code]] = k
     tops: list[list] = [[] for _ in range(n)]
     if "location" in data:
-        sub["location"] = data["location"].to_numpy()[inside]
-        named = sub.dropna(subset=["location"])
-        named = named[~named["location"].str.strip().str.lower().isin(["on or near", ""])]
-        sizes = named.groupby(["h", "location"], sort=False).size().reset_index(name="k")
-        sizes = sizes.sort_values(["h", "k", "location"], ascending=[True, False, True])
-        sizes = sizes[sizes.groupby("h", sort=False).cumcount().to_numpy() < top_n]
-        hs, locs, ks = (sizes[c].to_numpy() for c in ("h", "location", "k"))
-        if len(hs):  # each hotspot's rows are contiguous: split at the changes of h
-            cuts = np.flatnonzero(np.diff(hs)) + 1
-            for hi, loc, k in zip(hs[np.r_[0, cuts]], np.split(locs, cuts), np.split(ks, cuts)):
-                tops[hi] = [[str(a), int(b)] for a, b in zip(loc, k)]
+        codes, names = text_codes(data["location"], inside)
+        unnamed = names.str.strip().str.lower().isin(["on or near", ""])
+        named = (codes >= 0) & ~np.append(np.asarray(unnamed, bool), True)[codes]  # -1: missing
+        rows = _pair_counts(h[named], codes[named], len(names))
+        # most incidents first, ties by text; the first top_n of each hotspot
+        rows = rows[np.lexsort((rows[:, 1], -rows[:, 2], rows[:, 0]))]
+        first = np.searchsorted(rows[:, 0], rows[:, 0])
+        rows = rows[np.arange(len(rows)) - first < top_n]
+        if len(rows):  # each hotspot's rows are contiguous: split at the changes of h
+            text = texts(names, rows[:, 1])
+            cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+            for part in np.split(rows, cuts):
+                tops[int(part[0, 0])] = [[text[c], k] for _, c, k in part.tolist()]
     out = gpd.GeoDataFrame(
         {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
         geometry=geometry,
@@ -259,6 +280,16 @@ def _hotspot_table(
     )
     out.attrs["hs_of"] = hs_of
     return out
+
+
+def _pair_counts(group: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Rows ``(group, code, count)`` of the pairs present (codes ≥ 0), sorted by group
+    then code."""
+    ok = codes >= 0
+    width = max(n_codes, 1)
+    pairs, counts = np.unique(group[ok].astype(np.int64) * width + codes[ok], return_counts=True)
+    g, c = np.divmod(pairs, width)
+    return np.column_stack([g, c, counts]).astype(np.int64)
 
 
 def _empty(crs: str) -> gpd.GeoDataFrame:

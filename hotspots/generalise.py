@@ -32,6 +32,7 @@ import shapely
 from h3.api import basic_int as h3i
 
 from .grid import _point_ids
+from .uniq import unique, unique_inverse, unique_pairs
 
 #: H3 resolution of generalised outlines (≈ 0.1 km² cells, edge ≈ 175 m)
 OUTLINE_RES = 9
@@ -46,8 +47,8 @@ def distinct_places(lat, lng, hs_of: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     lat = np.asarray(lat, dtype=float)[inside]
     lng = np.asarray(lng, dtype=float)[inside]
-    _, place = np.unique(lat + 1j * lng, return_inverse=True)
-    pairs = np.unique(hs_of[inside] * (int(place.max()) + 1) + place)
+    _, place = unique_pairs(lat, lng)
+    pairs = unique(hs_of[inside] * (int(place.max()) + 1) + place)
     return np.bincount(pairs // (int(place.max()) + 1), minlength=n).astype(np.int64)
 
 
@@ -74,12 +75,14 @@ def cell_outlines(lat, lng, hs_of: np.ndarray, n: int, res: int = OUTLINE_RES) -
         return out
     cells = _point_ids(np.asarray(lat)[inside], np.asarray(lng)[inside], res)
     ok = cells >= 0
-    pairs = np.unique(np.column_stack([hs_of[inside][ok], cells[ok]]), axis=0)
-    if not len(pairs):
+    if not ok.any():
         return out
-    unique_cells, cell_index = np.unique(pairs[:, 1], return_inverse=True)
+    # (hotspot, cell) pairs as one integer each: hotspot × cells + the cell's rank
+    unique_cells, rank = unique_inverse(cells[ok])
+    pairs = unique(hs_of[inside][ok] * unique_cells.size + rank)
+    hs, cell_index = np.divmod(pairs, unique_cells.size)
     polygons = _cell_polygons(unique_cells)
-    starts = np.searchsorted(pairs[:, 0], np.arange(n + 1))
+    starts = np.searchsorted(hs, np.arange(n + 1))
     for h in range(n):
         members = cell_index[starts[h] : starts[h + 1]]
         if len(members):

@@ -16,6 +16,7 @@ whole neighbourhoods; finer ones leave most cells with zero or one incident.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -29,9 +30,11 @@ from h3.api import basic_int as h3i
 from h3ronpy import vector as h3vector
 from scipy import sparse
 
+from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 
 from .temporal import month_keys, month_positions
+from .uniq import unique, unique_inverse, unique_pairs
 
 MIN_RES, MAX_RES = 7, 10
 EDGE_M = {res: h3.average_hexagon_edge_length(res, unit="m") for res in range(MIN_RES, MAX_RES + 1)}
@@ -95,9 +98,7 @@ def _area_ids(area_lonlat, res: int) -> np.ndarray:
     shape = _h3shape(area_lonlat)
     if isinstance(shape, h3.LatLngMultiPoly) and len(shape) == 0:
         return np.empty(0, np.int64)
-    return np.unique(
-        np.array([h3.str_to_int(c) for c in h3.h3shape_to_cells(shape, res)], dtype=np.int64)
-    )
+    return np.unique(np.array(h3i.h3shape_to_cells(shape, res), dtype=np.int64))
 
 
 def _to_str(ids: np.ndarray) -> np.ndarray:
@@ -143,9 +144,9 @@ def _point_ids(lat, lng, res: int) -> np.ndarray:
         )
     out = np.full(lat.size, -1, dtype=np.int64)
     # police.uk snaps points to a few thousand map points: index distinct pairs only
-    pairs, inverse = np.unique(lat[ok] + 1j * lng[ok], return_inverse=True)
+    pairs, inverse = unique_pairs(lat[ok], lng[ok])
     # h3ronpy indexes a whole array at once (the same cells as h3-py's latlng_to_cell)
-    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs.real.copy(), pairs.imag.copy(), res))
+    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs[:, 0].copy(), pairs[:, 1].copy(), res))
     out[ok] = ids[inverse]
     return out
 
@@ -164,7 +165,7 @@ def assign_cells(lat, lng, res: int) -> np.ndarray:
     """
     res = validate_resolution(res)
     ids = _point_ids(lat, lng, res)
-    uniq, inverse = np.unique(ids, return_inverse=True)
+    uniq, inverse = unique_inverse(ids)
     names = _to_str(uniq)
     names[uniq < 0] = ""
     return names[inverse]
@@ -186,7 +187,9 @@ class Grid:
     monthly_count, monthly_harm : cells × months. A listed month with no
         incident in a cell is 0; months with no data at all are simply not
         listed (see :func:`hotspots.emerging.emerging_hotspots`).
-    cell_of_incident : H3 id of each input row (``""`` if it has no coordinates).
+    cell_names : H3 id of each input row (``""`` if it has no coordinates), or ``None``:
+        made from ``cell_index`` when :attr:`cell_of_incident` is first read (a 1M-row
+        array of strings the analysis itself never reads).
     n_unlocated : rows without finite coordinates (not counted anywhere).
     cell_index : position in ``cells`` of each input row (-1 without coordinates);
         ``None`` when the grid was built without incidents.
@@ -199,13 +202,23 @@ class Grid:
     months: list[str]
     monthly_count: np.ndarray
     monthly_harm: np.ndarray
-    cell_of_incident: np.ndarray
+    cell_names: np.ndarray | None
     n_unlocated: int = 0
     cell_index: np.ndarray | None = None
     _ids: np.ndarray = field(init=False, repr=False)  # int64 ids, sorted like cells
 
     def __post_init__(self) -> None:
         self._ids = np.array([int(str(c), 16) for c in self.cells], dtype=np.int64)
+
+    @property
+    def cell_of_incident(self) -> np.ndarray:
+        """H3 id of each input row (``""`` if it has no coordinates)."""
+        if self.cell_names is None:
+            index = np.full(0, -1) if self.cell_index is None else self.cell_index
+            names = np.full(index.size, "", dtype="<U15")
+            names[index >= 0] = self.cells[index[index >= 0]]
+            self.cell_names = names
+        return self.cell_names
 
     def neighbours(self, k: int = 1) -> sparse.csr_matrix:
         """Binary adjacency: cells within ``k`` grid steps of each other, self included.
@@ -230,20 +243,27 @@ class Grid:
         W.sort_indices()
         return W
 
-    def to_geodataframe(self) -> gpd.GeoDataFrame:
-        """One hexagon per cell (EPSG:4326) with ``cell``, ``count`` and ``harm``."""
+    def to_geodataframe(self, crs: str | None = None) -> gpd.GeoDataFrame:
+        """One hexagon per cell with ``cell``, ``count`` and ``harm``: in EPSG:4326, or in
+        ``crs`` (its vertices projected before the polygons are made: the same numbers as
+        ``.to_crs(crs)`` without building the hexagons twice)."""
         geometry = np.empty(0, dtype=object)
         if self._ids.size:
-            boundaries = [h3i.cell_to_boundary(int(c)) for c in self._ids.tolist()]
-            lengths = np.fromiter((len(b) for b in boundaries), dtype=np.int64)
-            latlng = np.array([p for b in boundaries for p in b], dtype=float)
+            boundaries = [h3i.cell_to_boundary(c) for c in self._ids.tolist()]
+            lengths = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
+            flat = itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries))
+            latlng = np.fromiter(flat, dtype=float, count=2 * int(lengths.sum())).reshape(-1, 2)
             # H3 gives (lat, lng); shapely wants (lon, lat)
+            lon, lat = latlng[:, 1], latlng[:, 0]
+            if crs is not None:
+                lon, lat = lonlat_to_xy(lon, lat, crs)
             indices = np.repeat(np.arange(lengths.size), lengths)
-            geometry = shapely.polygons(shapely.linearrings(latlng[:, ::-1], indices=indices))
+            rings = shapely.linearrings(lon, lat, indices=indices)
+            geometry = shapely.polygons(rings)
         return gpd.GeoDataFrame(
             {"cell": self.cells, "count": self.count, "harm": self.harm},
             geometry=geometry,
-            crs="EPSG:4326",
+            crs=crs or "EPSG:4326",
         )
 
 
@@ -284,7 +304,7 @@ def build_grid(
         area_lonlat = shapely.MultiPoint(np.c_[lon, lat]).convex_hull
         if not isinstance(area_lonlat, shapely.Polygon):
             area_lonlat = None  # one point or a line: no area to fill
-    ids = np.union1d(_area_ids(area_lonlat, res), point_ids[located])
+    ids = unique(np.concatenate([_area_ids(area_lonlat, res), point_ids[located]]))
     n = ids.size
     pos = np.searchsorted(ids, point_ids[located])
     harm = (
@@ -302,8 +322,6 @@ def build_grid(
         n, len(months)
     )
     names = _to_str(ids)
-    cell_of = np.full(len(incidents), "", dtype="<U15")
-    cell_of[located] = names[pos]
     cell_index = np.full(len(incidents), -1, dtype=np.int64)
     cell_index[located] = pos
     return Grid(
@@ -314,7 +332,7 @@ def build_grid(
         months=months,
         monthly_count=monthly_count,
         monthly_harm=monthly_harm,
-        cell_of_incident=cell_of,
+        cell_names=None,
         n_unlocated=int((~located).sum()),
         cell_index=cell_index,
     )

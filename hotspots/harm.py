@@ -111,10 +111,13 @@ class HarmWeights:
     def as_dict(self) -> dict[str, float]:
         return {e.slug: e.weight for e in self.entries}
 
-    def weigh(self, categories: np.ndarray) -> np.ndarray:
-        """Harm per incident for an array of category slugs (unknown slugs weigh 1)."""
+    def weigh(self, categories: np.ndarray | pd.Series) -> np.ndarray:
+        """Harm per incident for an array or Series of category slugs (unknown slugs weigh
+        1); a Series is factorised as it is (no Python string per incident)."""
         table = self.as_dict()
-        codes, uniques = pd.factorize(np.asarray(categories, dtype=object), use_na_sentinel=False)
+        if not isinstance(categories, pd.Series | pd.Index):  # a Series: Arrow strings stay
+            categories = np.asarray(categories, dtype=object)
+        codes, uniques = pd.factorize(categories, use_na_sentinel=False)
         return np.array([table.get(str(u), 1.0) for u in uniques], dtype=float)[codes]
 
     def describe(self) -> list[dict]:

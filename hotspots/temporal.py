@@ -133,7 +133,6 @@ def temporal_profile(
 ) -> TemporalProfile:
     """Profile of one hotspot's incidents over the months with data (``YYYY-MM``, sorted)."""
     stamps = pd.to_datetime(pd.Series(np.asarray(occurred_at, "datetime64[us]")))
-    keys = month_keys(stamps)
     counts = monthly_counts(stamps, months_observed)
     monthly = {m: int(c) for m, c in zip(months_observed, counts)}
 
@@ -171,7 +170,7 @@ def temporal_profile(
         )
 
     n = len(stamps)
-    month_no = np.array([int(k[5:7]) for k in keys], dtype=int) if n else np.zeros(0, int)
+    month_no = stamps.dt.month.to_numpy(dtype=int) if n else np.zeros(0, int)
     obs_months = np.array([int(m[5:7]) for m in months_observed], dtype=int)
     summer = _season(
         np.isin(month_no, SUMMER_MONTHS),

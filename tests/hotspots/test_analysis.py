@@ -205,3 +205,26 @@ def test_store_query_feeds_analysis(tmp_path) -> None:
     assert (table["category"] == "violent-crime").all()
     result = run_analysis(table, AnalysisParams(method="hexes", resolution=8))
     assert result.hotspots["count"].sum() == len(table)
+
+
+@pytest.mark.parametrize("method", ["gistar", "dbscan"])
+def test_stage_times_are_in_the_provenance_not_the_run_id(tmp_path, method: str) -> None:
+    """Each stage's seconds are recorded (store read to profiles); runs of the same
+    request keep one run id whatever their timings."""
+    from api.service import analyse_store
+
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    load_demo(store)
+    params = AnalysisParams(method=method, categories=("violent-crime",), resolution=9)
+    a, b = analyse_store(store, params), analyse_store(store, params)
+    store.close()
+    finder = {"gistar": ["grid", "cell polygons", "statistics", "hotspot table"],
+              "dbscan": ["clustering", "cluster summary"]}[method]  # fmt: skip
+    expected = ["coverage", "read", "months+area", "select", "harm", *finder, "outlines"]
+    stages = a.provenance.stages
+    assert [k for k in stages if k in expected] == expected
+    assert all(isinstance(v, float) and v >= 0 for v in stages.values())
+    assert a.run_id == b.run_id
+    b.provenance.stages = {k: v + 1.0 for k, v in b.provenance.stages.items()}
+    assert b.provenance.compute_run_id() == a.run_id
+    assert a.provenance.to_dict()["stages"] == stages

@@ -269,3 +269,21 @@ def test_suggest_eps_weights_equal_duplicates():
     raw = suggest_eps_m(df["x"], df["y"], 10)
     weighted = suggest_eps_m(wp.ux, wp.uy, 10, weight=wp.weight)
     assert raw[0] == weighted[0]
+
+
+def test_points_left_out_of_hulls_never_change_them() -> None:
+    """The Akl–Toussaint filter keeps every hull vertex: same hulls, to the bit."""
+    import shapely
+
+    from hotspots.cluster_summary import _not_inside_extremes
+
+    rng = np.random.default_rng(11)
+    k = 300
+    group = np.sort(rng.integers(0, k, 20_000))
+    x = np.round(rng.normal(560_000, 80, group.size) + group * 500, 1)  # snapped: ties
+    y = np.round(rng.normal(170_000, 80, group.size), 1)
+    keep = _not_inside_extremes(group, x, y, k)
+    assert 0 < keep.sum() < keep.size / 2
+    every = shapely.convex_hull(shapely.multipoints(np.c_[x, y], indices=group))
+    kept = shapely.convex_hull(shapely.multipoints(np.c_[x[keep], y[keep]], indices=group[keep]))
+    assert (shapely.to_wkb(every) == shapely.to_wkb(kept)).all()
