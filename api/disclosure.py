@@ -56,6 +56,9 @@ _LEADING_COUNT = re.compile(r"^(\d[\d,]*) incidents at \d+ recording places? ")
 #: the ``type`` of a stored plan run's result (:mod:`api.plan_runs`): its views are
 #: ``analyst`` and ``restricted`` (made as a partner is), not hotspot features
 PLAN_TYPE = "days-of-action-plan-run"
+#: the ``type`` of a stored backtest's or evaluation's result (:mod:`api.stored_documents`):
+#: one JSON ``document``, analysts' work
+DOCUMENT_TYPE = "document-run"
 
 SUPPRESSED_RATE_FIELDS = (
     "count", "rate", "rate_low", "rate_high", "ratio_to_borough", "previous_year_count",
@@ -155,6 +158,16 @@ class Disclosure:
         """A run's stored FeatureCollection as this role may see it (a new dict)."""
         if fc.get("type") == PLAN_TYPE:
             return self.plan_view(fc)
+        if fc.get("type") == DOCUMENT_TYPE:  # a backtest or an evaluation: no features
+            out = {"type": "FeatureCollection", "features": [], "run_id": fc.get("run_id")}
+            if self.analyst:
+                return {**out, "document": fc["document"], "disclosure": self.describe()}
+            return {
+                **out,
+                "provenance": {"run_id": fc.get("run_id")},
+                "notes": ["backtests and evaluations are shown to analysts only"],
+                "disclosure": self.describe(),
+            }
         if self.analyst:
             out = {k: v for k, v in fc.items() if k != "restricted"}
             out["features"] = [

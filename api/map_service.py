@@ -15,15 +15,23 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from geodata.errors import NotFound
+from geodata.errors import HotspotsError, NotFound
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
 from .area_figures import areas_geojson
-from .disclosure import PLAN_TYPE, Disclosure
+from .disclosure import DOCUMENT_TYPE, PLAN_TYPE, Disclosure
 from .filters import Window
+
+
+class NotAMap(HotspotsError):
+    """A stored backtest or evaluation was asked for as a map."""
+
+    status = 409
+    type = "not-a-map"
+
 
 #: boundaries are simplified to about this many degrees (≈ 5 m) for the page
 SIMPLIFY_DEG = 0.00005
@@ -117,6 +125,11 @@ def run_map_page(
 
     settings = settings or MapSettings()
     policy = policy or Disclosure(role=role, min_count=min_count)
+    if run.result.get("type") == DOCUMENT_TYPE:
+        raise NotAMap(
+            f"run {run.run_id!r} is a {run.method}: it has no map (`hotspots runs show "
+            f"{run.run_id}` or GET /runs/{run.run_id}/hotspots gives its document)"
+        )
     if run.result.get("type") == PLAN_TYPE:  # a stored plan: its sites and route
         view = policy.run_view(run.result)
         return plan_map_page(view, role, min_count, settings, assets=assets, asset_base=asset_base)

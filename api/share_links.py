@@ -16,6 +16,7 @@ from geodata.model import ShareLinkRecord
 from geodata.taxonomy import validate_slugs
 from hotspots.temporal import month_or_day
 
+from .disclosure import DOCUMENT_TYPE
 from .plan_service import resolve_area
 from .security import new_link_id, now_utc, sign_link
 from .service import params_from_request, profiles_from_request, run_or_reuse
@@ -116,6 +117,13 @@ def create_link(
     if not 1 <= expires_in_days <= max_days:
         raise InvalidShareLink(
             "expires_in_days", f"expected 1 to {max_days} days; received {expires_in_days}"
+        )
+    if run.result and run.result.get("type") == DOCUMENT_TYPE:
+        raise InvalidShareLink(
+            "run_id",
+            f"run {run_id!r} is a {run.method}, analysts' work with no map: it is not shared; "
+            "share a hotspot run or a plan",
+            409,
         )
     if run.method == "plan":  # a plan is shared whole, with those who patrol
         _check_plan_link(run, role, filters or {})

@@ -141,13 +141,14 @@ def backtest_cmd(
     Uses only the months every source of the categories has loaded; a window across
     a gap is skipped and test months with fewer than --min-test-count incidents are
     shown but left out of the averages (the notes say which)."""
-    from ..backtests import NoStudyArea, run_backtest
+    from ..backtests import NoStudyArea
+    from ..stored_documents import stored_backtest
 
     cats, start, end = _selection(categories, from_, to, as_json)
     names = _split_methods(methods)
     with reporting_errors(as_json), _store(store) as st:
         try:
-            result, doc, n_incidents = run_backtest(
+            doc, created = stored_backtest(
                 st,
                 categories=cats,
                 start=start,
@@ -171,13 +172,13 @@ def backtest_cmd(
 
         from ..evaluation_design import finite_json
 
-        page = backtest_html(finite_json(json.loads(json.dumps(doc, default=str))))
+        page = backtest_html(finite_json(doc))
         write_text_file(html_file, page, "--html", as_json)
         doc["html"] = {"file": str(html_file), "bytes": len(page)}
     if as_json:
-        print_json(json.loads(json.dumps(doc, default=str)))
+        print_json(doc)
         return
-    print_backtest(result, title=f"Backtest, {n_incidents:,} incidents")
+    print_backtest(doc, title=f"Backtest, {doc['incidents']:,} incidents")
     if doc.get("choice"):
         out.print(f"Default forecast: {doc['choice']['sentence']}")
     if doc.get("next_month"):
@@ -188,28 +189,35 @@ def backtest_cmd(
         )
     if html_file is not None:
         out.print(f"Chart and tables: wrote {html_file}")
+    out.print(
+        f"Stored as run {doc['run_id']}"
+        + ("" if created else " (the same backtest was already stored)")
+        + "; `hotspots runs show` gives it again."
+    )
 
 
-def print_backtest(result, title: str) -> None:
-    """PAI per test window and method, then the summary and the verdict."""
-    t = result.table
-    labels = list(dict.fromkeys(t["method"]))
+def print_backtest(doc: dict, title: str) -> None:
+    """PAI per test window and method, then the summary and the verdict, from a backtest's
+    document (:func:`api.backtests.run_backtest`, as stored)."""
+    rows = doc["windows"]
+    labels = list(dict.fromkeys(r["method"] for r in rows))
     table = Table(
-        title=f"{title}: PAI with {result.area_share:.1%} of the area flagged "
-        f"({result.k_cells} of {result.n_cells} H3 res-{result.res} cells), "
-        f"{result.train_months}-month training",
+        title=f"{title}: PAI with {doc['area_share']:.1%} of the area flagged "
+        f"({doc['cells_selected']} of {doc['cells']} H3 res-{doc['h3_resolution']} cells), "
+        f"{doc['train_months']}-month training",
         title_justify="left",
     )
     table.add_column("test month")
     table.add_column("incidents", justify="right")
     for label in labels:
         table.add_column(label, justify="right")
-    for origin, rows in t.groupby("origin", sort=True):
-        pai = dict(zip(rows["method"], rows["pai"], strict=True))
+    for origin in sorted({r["origin"] for r in rows}):
+        these = [r for r in rows if r["origin"] == origin]
+        pai = {r["method"]: _nan(r["pai"]) for r in these}
         best = max(pai, key=lambda k: -1 if math.isnan(pai[k]) else pai[k])
         table.add_row(
             origin,
-            f"{rows['total'].iloc[0]:,.0f}",
+            f"{these[0]['total']:,.0f}",
             *(
                 f"[bold]{_fmt(pai[m])}[/]" if m == best else _fmt(pai.get(m, math.nan))
                 for m in labels
@@ -219,20 +227,25 @@ def print_backtest(result, title: str) -> None:
     summary = Table(title="Summary over the test windows", title_justify="left")
     for col in ("method", "mean PAI", "median PAI", "hit rate", "PEI", "RRI", "best in"):
         summary.add_column(col, justify="left" if col == "method" else "right")
-    for _, r in result.summary().iterrows():
+    for r in doc["summary"]:
         summary.add_row(
             r["method"],
-            _fmt(r["mean_pai"]),
-            _fmt(r["median_pai"]),
-            _fmt(r["mean_hit_rate"], ".1%"),
-            _fmt(r["mean_pei"]),
-            _fmt(r["mean_rri"]),
-            str(r["wins"]),
+            _fmt(_nan(r.get("mean_pai"))),
+            _fmt(_nan(r.get("median_pai"))),
+            _fmt(_nan(r.get("mean_hit_rate")), ".1%"),
+            _fmt(_nan(r.get("mean_pei"))),
+            _fmt(_nan(r.get("mean_rri"))),
+            str(r.get("wins")),
         )
     out.print(summary)
-    out.print(result.best()["sentence"] + ".")
-    for note in result.notes:
+    out.print(doc["best"]["sentence"] + ".")
+    for note in doc["notes"]:
         out.print(f"[yellow]{note}[/]")
+
+
+def _nan(value) -> float:
+    """A stored figure (``None`` where it was not a number) as a float."""
+    return math.nan if value is None else float(value)
 
 
 def knox_cmd(

@@ -264,14 +264,15 @@ def evaluate(
                     as_json,
                 )
             control_arg = _read_geojson(path, "--control")
-        from ..evaluation_design import InvalidEvaluation, evaluate_intervention
+        from ..evaluation_design import InvalidEvaluation
+        from ..stored_documents import stored_evaluation
 
         weights = None
         if harm_weights is not None:
             weights = load_harm_weights(harm_weights)
         with _store(store) as st:
             try:
-                doc = evaluate_intervention(
+                doc, _ = stored_evaluation(
                     st,
                     intervention_id,
                     harm_weights=weights,

@@ -86,6 +86,16 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
 
         print_plan(plan_document(doc))
         return
+    if run.method == "backtest":
+        from .backtest import print_backtest
+
+        print_backtest(doc["document"], title=f"Backtest {run.run_id}")
+        return
+    if run.method == "evaluation":
+        from .interventions import print_evaluation
+
+        print_evaluation(doc["document"])
+        return
     print_ranked(doc, 10)
 
 

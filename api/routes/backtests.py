@@ -8,18 +8,17 @@ problem naming the field; a backtest the stored data cannot support is a 409.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..backtests import NoStudyArea, run_backtest
+from ..backtests import NoStudyArea
 from ..deps import AnalystDep, SettingsDep, StoreDep
-from ..evaluation_design import finite_json
 from ..filters import parse_categories, parse_window
 from ..params import Bool, CategorySlug, Int, MonthOrDay, Num
 from ..problems import Problem
+from ..stored_documents import stored_backtest
 
 router = APIRouter(tags=["evaluation"])
 
@@ -96,7 +95,7 @@ def create_backtest(
     window = parse_window(body.date_from, body.date_to, None, settings, where="body")
     cats = parse_categories(",".join(body.categories), "body") if body.categories else None
     try:
-        _, doc, _ = run_backtest(
+        doc, _ = stored_backtest(
             store,
             categories=cats,
             start=window.start,
@@ -120,7 +119,6 @@ def create_backtest(
     except ValueError as exc:  # e.g. too few loaded months for the windows asked
         raise Problem(409, str(exc)) from None
     doc["request"] = body.model_dump(mode="json", by_alias=True)
-    doc = finite_json(json.loads(json.dumps(doc, default=str)))
     if f == "html" or (f is None and "text/html" in request.headers.get("accept", "")):
         from maps.evaluation import backtest_html
 

@@ -18,7 +18,7 @@ from geodata.model import INTERVENTION_KINDS
 from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
 
 from ..deps import AnalystDep, PartnerDep, StoreDep
-from ..evaluation_design import InvalidEvaluation, evaluate_intervention
+from ..evaluation_design import InvalidEvaluation
 from ..filters import DATE_RANGE, check_date_range, parse_categories
 from ..interventions import build_intervention, interventions_geojson
 from ..params import (
@@ -34,6 +34,7 @@ from ..params import (
     Num,
 )
 from ..problems import Problem
+from ..stored_documents import stored_evaluation
 
 router = APIRouter(tags=["evaluation"])
 
@@ -283,7 +284,7 @@ def create_intervention_evaluation(
     if store.get_intervention(intervention_id) is None:
         raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
     try:
-        return evaluate_intervention(
+        doc, _ = stored_evaluation(
             store,
             intervention_id,
             buffer_m=body.buffer_m,
@@ -293,5 +294,6 @@ def create_intervention_evaluation(
             months=body.months,
             categories=cats,
         )
+        return doc
     except InvalidEvaluation as exc:
         raise _invalid(exc) from None
