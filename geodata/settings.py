@@ -10,6 +10,7 @@ variable                            meaning
 ``HOTSPOTS_DUCKDB_PATH``            the DuckDB file (default ``./hotspots.duckdb``)
 ``HOTSPOTS_ANALYSIS_CRS``           projected CRS for x/y metres (default EPSG:27700)
 ``HOTSPOTS_CONNECT_TIMEOUT_S``      wait for the PostGIS server when connecting (default 1)
+``HOTSPOTS_MIGRATIONS_DIR``         another folder of PostGIS migrations (tests, forks)
 ``HOTSPOTS_STUDY_AREA``             boundary file; rows outside are quarantined
 ``HOTSPOTS_STUDY_AREA_BUFFER_M``    buffer round the study area, metres (default 0)
 ``HOTSPOTS_SENSITIVE_CATEGORIES``   comma-separated slugs (default domestic-abuse,
@@ -40,6 +41,8 @@ class StoreSettings(BaseSettings):
     pool_max_size: int = 4
     #: how long to wait for the PostGIS server when connecting, seconds
     connect_timeout_s: float = Field(1.0, gt=0)
+    #: another folder of PostGIS migrations (default: the shipped ``migrations/``)
+    migrations_dir: Path | None = None
 
     @field_validator("analysis_crs")
     @classmethod

@@ -27,6 +27,7 @@ def open_store(
             upgrade=upgrade,
             max_size=settings.pool_max_size,
             timeout_s=settings.connect_timeout_s,
+            migrations=settings.migrations_dir,
         )
     try:
         return DuckDBStore(settings.duckdb_path, settings.analysis_crs)

@@ -8,13 +8,10 @@ bounding-box condition in SQL followed by an exact polygon test with shapely.
 A DuckDB file takes one writing process at a time; a second one gets
 :class:`~geodata.errors.StoreUnavailable` naming the file.
 
-The service records (runs, API keys, share links, jobs) are kept in tables
-added by schema v2 (the interventions log by v3), with JSON as text and times
-as naive UTC ``TIMESTAMP``.
-Each service call uses a cursor of its own (a separate DuckDB connection to
-the same database), so it has its own transaction: a job's progress can be
-written from inside :meth:`DuckDBStore.apply`'s progress callback, or from
-another thread, without joining the import's transaction.
+The service records are :mod:`geodata.stores.service_records`' (JSON as text, times
+as naive UTC). Each service call uses a cursor of its own, so it has its own
+transaction: a job's progress can be written from inside :meth:`DuckDBStore.apply`'s
+progress callback, or from another thread, without joining the import's transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -35,17 +31,11 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
-from ..interventions import check_intervention
+from ..errors import ConfigurationError, StoreError, StoreUnavailable
 from ..model import (
     INCIDENT_SCHEMA,
     QUARANTINE_SCHEMA,
-    ApiKeyRecord,
     BatchInfo,
-    InterventionRecord,
-    JobRecord,
-    RunRecord,
-    ShareLinkRecord,
 )
 from ..validate import ValidatedBatch
 from .base import (
@@ -55,15 +45,12 @@ from .base import (
     Store,
     attribute_filters,
     batch_from_row,
-    check_job_status,
     check_kind,
-    check_progress,
-    check_role,
     dump_json,
-    job_changes,
-    utc_naive,
 )
 from .run_rows import DUCKDB_DDL, RunRows
+from .service_records import ServiceRecords
+from .service_tables import duckdb_ddl
 
 SCHEMA_VERSION = 5
 
@@ -97,52 +84,15 @@ _SCHEMA_V1 = [
         PRIMARY KEY (kind, area_code, year))""",
 ]
 
-# v2: the web service's records. Additive only, so a v1 file upgrades in place.
-# Times are naive UTC; JSON is text. Roles and statuses are also checked in code
-# (base.check_role / check_job_status), which gives both stores the same error.
-_ROLE_CHECK = "CHECK (role IN ('analyst', 'partner', 'public'))"
-_SCHEMA_V2 = [
-    """CREATE TABLE IF NOT EXISTS runs (
-        run_id VARCHAR PRIMARY KEY, method VARCHAR NOT NULL, params VARCHAR NOT NULL,
-        provenance VARCHAR NOT NULL, result VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
-    f"""CREATE TABLE IF NOT EXISTS api_keys (
-        key_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, role VARCHAR NOT NULL {_ROLE_CHECK},
-        key_hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
-    f"""CREATE TABLE IF NOT EXISTS share_links (
-        link_id VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL,
-        role VARCHAR NOT NULL {_ROLE_CHECK}, filters VARCHAR NOT NULL,
-        created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
-        expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
-    "CREATE SEQUENCE IF NOT EXISTS share_opens_seq",
-    """CREATE TABLE IF NOT EXISTS share_opens (
-        seq BIGINT NOT NULL DEFAULT nextval('share_opens_seq'), link_id VARCHAR NOT NULL,
-        opened_at TIMESTAMP NOT NULL, client VARCHAR)""",
-    "CREATE INDEX IF NOT EXISTS share_opens_link ON share_opens (link_id)",
-    """CREATE TABLE IF NOT EXISTS jobs (
-        job_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
-        status VARCHAR NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
-        progress DOUBLE NOT NULL CHECK (progress >= 0 AND progress <= 1),
-        message VARCHAR NOT NULL, result VARCHAR,
-        created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
-]
-
-# v3: the interventions log (days of action, CCTV, ...). Additive, like v2.
-_SCHEMA_V3 = [
-    """CREATE TABLE IF NOT EXISTS interventions (
-        intervention_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-        area_type VARCHAR NOT NULL, area_codes VARCHAR NOT NULL, geometry VARCHAR NOT NULL,
-        start_date DATE NOT NULL, end_date DATE NOT NULL CHECK (end_date >= start_date),
-        officer_hours DOUBLE CHECK (officer_hours >= 0), notes VARCHAR NOT NULL,
-        created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL)""",
-]
-
+# v2: the web service's records; v3: the interventions log. Additive only, so older
+# files upgrade in place; declared once for both stores (geodata.stores.service_tables).
 #: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
 # v4: run features as rows, one per feature of each disclosure view (run_rows).
 # v5: each run's request key, indexed, so that an identical request finds its run.
 SCHEMA_STEPS: dict[int, list[str]] = {
     1: _SCHEMA_V1,
-    2: _SCHEMA_V2,
-    3: _SCHEMA_V3,
+    2: duckdb_ddl(2),
+    3: duckdb_ddl(3),
     4: DUCKDB_DDL,
     5: [
         "CREATE TABLE run_keys (request_key VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL)",
@@ -152,45 +102,8 @@ SCHEMA_STEPS: dict[int, list[str]] = {
     ],
 }
 
-_RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
-_RUN_LISTED = "run_id, method, params, provenance, '{}' AS result, created_at"
-_KEY_COLUMNS = "key_id, name, role, key_hash, created_at, revoked_at"
-_LINK_COLUMNS = "link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at"
-_JOB_COLUMNS = "job_id, kind, status, progress, message, result, created_at, updated_at"
-_INTERVENTION_COLUMNS = (
-    "intervention_id, title, kind, area_type, area_codes, geometry, start_date, end_date, "
-    "officer_hours, notes, created_at, created_by"
-)
 
-
-def _run_record(row: tuple) -> RunRecord:
-    run_id, method, params, provenance, result, created_at = row
-    return RunRecord(
-        run_id, method, json.loads(params), json.loads(provenance), json.loads(result), created_at
-    )
-
-
-def _link_record(row: tuple) -> ShareLinkRecord:
-    link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at = row
-    return ShareLinkRecord(
-        link_id, run_id, role, json.loads(filters), created_by, created_at, expires_at, revoked_at
-    )
-
-
-def _intervention_record(row: tuple) -> InterventionRecord:
-    values = list(row)
-    values[4] = json.loads(values[4])  # area_codes
-    values[5] = json.loads(values[5])  # geometry
-    return InterventionRecord(*values)
-
-
-def _job_record(row: tuple) -> JobRecord:
-    job_id, kind, status, progress, message, result, created_at, updated_at = row
-    result = None if result is None else json.loads(result)
-    return JobRecord(job_id, kind, status, float(progress), message, result, created_at, updated_at)
-
-
-class DuckDBStore(Store):
+class DuckDBStore(ServiceRecords, Store):
     """Store in a DuckDB file (``":memory:"`` for a throwaway one).
 
     Parameters
@@ -537,10 +450,16 @@ class DuckDBStore(Store):
             .to_pandas()
         )
 
-    # -- service records -----------------------------------------------------
+    # -- service records (geodata.stores.service_records): this store's dialect -----------
+    ERRORS = ((duckdb.CatalogException,), (duckdb.ConstraintException,), (), duckdb.Error)
+
+    @property
+    def where(self) -> str:  # type: ignore[override]
+        return f"the store {self.path}"
+
     @contextmanager
-    def _service(self, action: str, duplicate: str = "") -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of its own, in a transaction committed on success; errors translated."""
+    def _transaction(self, action: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own (its own transaction), committed on success."""
         try:
             cur = self.con.cursor()
         except duckdb.Error as exc:
@@ -554,298 +473,19 @@ class DuckDBStore(Store):
                     cur.rollback()
                 raise
             cur.commit()
-        except duckdb.CatalogException as exc:
-            raise StoreError(
-                f"{action}: the store {self.path} lacks the service tables (its schema is "
-                "out of date); run `hotspots db upgrade`"
-            ) from exc
-        except duckdb.ConstraintException as exc:
-            raise StoreError(f"{action}: {duplicate or 'a constraint was violated'}") from exc
-        except duckdb.Error as exc:
-            raise StoreError(
-                f"{action} failed; nothing was changed ({type(exc).__name__})"
-            ) from exc
         finally:
             cur.close()
 
+    def _to_json(self, value: object, what: str) -> str:
+        return dump_json(value, what)
+
+    def _from_json(self, value: object) -> object:
+        return json.loads(value)  # type: ignore[arg-type]
+
     @staticmethod
-    def _count(cur: duckdb.DuckDBPyConnection, query: str, params: list) -> int:
-        """Rows changed by an INSERT / UPDATE / DELETE."""
-        row = cur.execute(query, params).fetchone()
+    def _changed(cur, result) -> int:
+        row = result.fetchone()  # DuckDB answers a change with its row count
         return int(row[0]) if row else 0
-
-    def save_run(self, record: RunRecord) -> bool:
-        values = [
-            record.run_id,
-            record.method,
-            dump_json(record.params, "run params"),
-            dump_json(record.provenance, "run provenance"),
-            dump_json(record.result, "run result"),
-            utc_naive(record.created_at, "created_at"),
-        ]
-        try:
-            with self._service("saving the run") as cur:
-                stored = self._count(
-                    cur,
-                    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    values,
-                )
-                if record.params.get("request_key"):
-                    cur.execute(
-                        "INSERT INTO run_keys VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        [record.params["request_key"], record.run_id],
-                    )
-                return bool(stored)
-        except StoreError:
-            # Another thread stored the same run id first (a write-write conflict).
-            if self.get_run(record.run_id) is not None:
-                return False
-            raise
-
-    def get_run(self, run_id: str) -> RunRecord | None:
-        with self._service("reading the run") as cur:
-            row = cur.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", [run_id]
-            ).fetchone()
-        return _run_record(row) if row else None
-
-    def list_runs(self, method: str | None = None, limit: int = 100) -> list[RunRecord]:
-        limit = int(limit)
-        if limit < 0:
-            raise ValueError(f"limit must be 0 or more; got {limit}")
-        where, params = ("WHERE method = ? ", [method]) if method is not None else ("", [])
-        with self._service("listing runs") as cur:
-            rows = cur.execute(
-                f"SELECT {_RUN_LISTED} FROM runs {where}"
-                "ORDER BY created_at DESC, run_id DESC LIMIT ?",
-                [*params, limit],
-            ).fetchall()
-        return [_run_record(r) for r in rows]
-
-    def latest_run(self, method: str) -> RunRecord | None:
-        with self._service("reading the latest run") as cur:
-            row = cur.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE method = ? "
-                "ORDER BY created_at DESC, run_id DESC LIMIT 1",
-                [method],
-            ).fetchone()
-        return _run_record(row) if row else None
-
-    def delete_run(self, run_id: str) -> bool:
-        with self._service("deleting the run") as cur:
-            self.run_rows.delete(cur, run_id)
-            cur.execute("DELETE FROM run_keys WHERE run_id = ?", [run_id])
-            return bool(self._count(cur, "DELETE FROM runs WHERE run_id = ?", [run_id]))
-
-    def run_for_request(self, request_key: str) -> RunRecord | None:
-        with self._service("finding the run of a request") as cur:
-            row = cur.execute(
-                f"SELECT {_RUN_COLUMNS} FROM run_keys JOIN runs USING (run_id) "
-                "WHERE request_key = ?",
-                [request_key],
-            ).fetchone()
-        return _run_record(row) if row else None
-
-    def add_api_key(self, record: ApiKeyRecord) -> None:
-        values = [
-            record.key_id,
-            record.name,
-            check_role(record.role),
-            record.key_hash,
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.revoked_at, "revoked_at"),
-        ]
-        with self._service(
-            "adding the API key", "an API key with this id or hash is already stored"
-        ) as cur:
-            cur.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", values)
-
-    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        with self._service("looking up the API key") as cur:
-            row = cur.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", [key_hash]
-            ).fetchone()
-        return ApiKeyRecord(*row) if row else None
-
-    def list_api_keys(self) -> list[ApiKeyRecord]:
-        with self._service("listing API keys") as cur:
-            rows = cur.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
-            ).fetchall()
-        return [ApiKeyRecord(*r) for r in rows]
-
-    def revoke_api_key(self, key_id: str, when: datetime) -> bool:
-        with self._service("revoking the API key") as cur:
-            return bool(
-                self._count(
-                    cur,
-                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                    [utc_naive(when, "when"), key_id],
-                )
-            )
-
-    def add_share_link(self, record: ShareLinkRecord) -> None:
-        values = [
-            record.link_id,
-            record.run_id,
-            check_role(record.role),
-            dump_json(record.filters, "share link filters"),
-            record.created_by,
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.expires_at, "expires_at"),
-            utc_naive(record.revoked_at, "revoked_at"),
-        ]
-        with self._service(
-            "adding the share link", "a share link with this id is already stored"
-        ) as cur:
-            cur.execute(
-                f"INSERT INTO share_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-
-    def get_share_link(self, link_id: str) -> ShareLinkRecord | None:
-        with self._service("reading the share link") as cur:
-            row = cur.execute(
-                f"SELECT {_LINK_COLUMNS} FROM share_links WHERE link_id = ?", [link_id]
-            ).fetchone()
-        return _link_record(row) if row else None
-
-    def list_share_links(self) -> list[ShareLinkRecord]:
-        with self._service("listing share links") as cur:
-            rows = cur.execute(
-                f"SELECT {_LINK_COLUMNS} FROM share_links ORDER BY created_at DESC, link_id DESC"
-            ).fetchall()
-        return [_link_record(r) for r in rows]
-
-    def revoke_share_link(self, link_id: str, when: datetime) -> bool:
-        with self._service("revoking the share link") as cur:
-            return bool(
-                self._count(
-                    cur,
-                    "UPDATE share_links SET revoked_at = ? "
-                    "WHERE link_id = ? AND revoked_at IS NULL",
-                    [utc_naive(when, "when"), link_id],
-                )
-            )
-
-    def log_share_open(self, link_id: str, opened_at: datetime, client: str | None) -> None:
-        opened = utc_naive(opened_at, "opened_at")
-        with self._service("logging the share link open") as cur:
-            if not cur.execute("SELECT 1 FROM share_links WHERE link_id = ?", [link_id]).fetchone():
-                raise NotFound(f"no share link {link_id!r}")
-            cur.execute(
-                "INSERT INTO share_opens (link_id, opened_at, client) VALUES (?, ?, ?)",
-                [link_id, opened, client],
-            )
-
-    def share_link_opens(self, link_id: str) -> list[tuple[datetime, str | None]]:
-        with self._service("reading share link opens") as cur:
-            rows = cur.execute(
-                "SELECT opened_at, client FROM share_opens WHERE link_id = ? "
-                "ORDER BY opened_at, seq",
-                [link_id],
-            ).fetchall()
-        return [(opened, client) for opened, client in rows]
-
-    def add_job(self, record: JobRecord) -> None:
-        values = [
-            record.job_id,
-            record.kind,
-            check_job_status(record.status),
-            check_progress(record.progress),
-            record.message,
-            None if record.result is None else dump_json(record.result, "job result"),
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.updated_at, "updated_at"),
-        ]
-        with self._service("adding the job", "a job with this id is already stored") as cur:
-            cur.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
-            )
-
-    def update_job(
-        self,
-        job_id: str,
-        *,
-        status: str | None = None,
-        progress: float | None = None,
-        message: str | None = None,
-        result: dict | None = None,
-        when: datetime,
-    ) -> bool:
-        changes = job_changes(
-            status=status,
-            progress=progress,
-            message=message,
-            result=result,
-            when=when,
-            encode_result=dump_json,
-        )
-        sets = ", ".join(f"{col} = ?" for col in changes)  # column names are literals above
-        with self._service("updating the job") as cur:
-            return bool(
-                self._count(
-                    cur, f"UPDATE jobs SET {sets} WHERE job_id = ?", [*changes.values(), job_id]
-                )
-            )
-
-    def get_job(self, job_id: str) -> JobRecord | None:
-        with self._service("reading the job") as cur:
-            row = cur.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]
-            ).fetchone()
-        return _job_record(row) if row else None
-
-    def add_intervention(self, record: InterventionRecord) -> InterventionRecord:
-        rec = check_intervention(record)
-        values = [
-            rec.intervention_id,
-            rec.title,
-            rec.kind,
-            rec.area_type,
-            dump_json(rec.area_codes, "intervention area codes"),
-            dump_json(rec.geometry, "intervention geometry"),
-            rec.start_date,
-            rec.end_date,
-            rec.officer_hours,
-            rec.notes,
-            utc_naive(rec.created_at, "created_at"),
-            rec.created_by,
-        ]
-        with self._service(
-            "adding the intervention", "an intervention with this id is already stored"
-        ) as cur:
-            cur.execute(
-                f"INSERT INTO interventions ({_INTERVENTION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-        return replace(rec, created_at=values[10])
-
-    def get_intervention(self, intervention_id: str) -> InterventionRecord | None:
-        with self._service("reading the intervention") as cur:
-            row = cur.execute(
-                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions WHERE intervention_id = ?",
-                [intervention_id],
-            ).fetchone()
-        return _intervention_record(row) if row else None
-
-    def list_interventions(self) -> list[InterventionRecord]:
-        with self._service("listing interventions") as cur:
-            rows = cur.execute(
-                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions "
-                "ORDER BY start_date DESC, intervention_id DESC"
-            ).fetchall()
-        return [_intervention_record(r) for r in rows]
-
-    def delete_intervention(self, intervention_id: str) -> bool:
-        with self._service("deleting the intervention") as cur:
-            return bool(
-                self._count(
-                    cur, "DELETE FROM interventions WHERE intervention_id = ?", [intervention_id]
-                )
-            )
 
     def close(self) -> None:
         self._closed = True

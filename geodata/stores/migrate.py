@@ -9,7 +9,6 @@ advisory lock keeps two upgrades from racing.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -35,10 +34,8 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """``migrations/`` beside the packages (source checkout) or inside the wheel."""
-    override = os.environ.get("HOTSPOTS_MIGRATIONS_DIR")
-    if override:
-        return Path(override)
+    """``migrations/`` beside the packages (source checkout) or inside the wheel (another
+    folder is given by ``StoreSettings.migrations_dir``, ``HOTSPOTS_MIGRATIONS_DIR``)."""
     here = Path(__file__).resolve().parents[2] / "migrations"
     if here.is_dir():
         return here
@@ -76,9 +73,9 @@ def applied(conn: psycopg.Connection) -> dict[int, tuple[str, str]]:
     return {v: (n, c) for v, n, c in rows}
 
 
-def status(conn: psycopg.Connection) -> dict[str, object]:
+def status(conn: psycopg.Connection, folder: Path | None = None) -> dict[str, object]:
     done = applied(conn)
-    known = load_migrations()
+    known = load_migrations(folder)
     changed = [
         f"{m.version:04d}_{m.name}"
         for m in known
@@ -93,14 +90,15 @@ def status(conn: psycopg.Connection) -> dict[str, object]:
     }
 
 
-def upgrade(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations; return their names. ``conn`` must be in autocommit mode."""
+def upgrade(conn: psycopg.Connection, folder: Path | None = None) -> list[str]:
+    """Apply pending migrations (of ``folder``, default :func:`migrations_dir`); return
+    their names. ``conn`` must be in autocommit mode."""
     ran: list[str] = []
     conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK_ID])
     try:
         conn.execute(_BOOKKEEPING)
         done = applied(conn)
-        for m in load_migrations():
+        for m in load_migrations(folder):
             label = f"{m.version:04d}_{m.name}"
             if m.version in done:
                 if done[m.version][1] != m.checksum:

@@ -19,8 +19,8 @@ import json
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -34,17 +34,13 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 
 from .. import crs as crsmod
-from ..errors import ConfigurationError, NotFound, StoreError, StoreUnavailable
-from ..interventions import check_intervention, intervention_polygon
+from ..errors import ConfigurationError, StoreError, StoreUnavailable
+from ..interventions import intervention_polygon
 from ..model import (
     INCIDENT_SCHEMA,
     QUARANTINE_SCHEMA,
-    ApiKeyRecord,
     BatchInfo,
     InterventionRecord,
-    JobRecord,
-    RunRecord,
-    ShareLinkRecord,
 )
 from ..validate import ValidatedBatch
 from . import migrate
@@ -55,16 +51,12 @@ from .base import (
     Store,
     attribute_filters,
     batch_from_row,
-    check_job_status,
     check_kind,
-    check_progress,
-    check_role,
     dump_json,
-    job_changes,
-    utc_naive,
 )
 from .pg_pool import GuardedPool
 from .run_rows import RunRows
+from .service_records import ServiceRecords
 
 _HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
 _POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
@@ -98,17 +90,6 @@ def _jsonb(value: object, what: str) -> Jsonb:
     """``value`` for a jsonb parameter, checked and serialised once by :func:`dump_json`
     (the same strict JSON the DuckDB store keeps)."""
     return Jsonb(dump_json(value, what), dumps=_verbatim)
-
-
-_RUN_COLUMNS = "run_id, method, params, provenance, result, created_at"
-_RUN_LISTED = "run_id, method, params, provenance, '{}'::jsonb AS result, created_at"
-_KEY_COLUMNS = "key_id, name, role, key_hash, created_at, revoked_at"
-_LINK_COLUMNS = "link_id, run_id, role, filters, created_by, created_at, expires_at, revoked_at"
-_JOB_COLUMNS = "job_id, kind, status, progress, message, result, created_at, updated_at"
-_INTERVENTION_COLUMNS = (
-    "intervention_id, title, kind, area_type, area_codes, geometry, start_date, end_date, "
-    "officer_hours, notes, created_at, created_by"
-)
 
 
 _CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -146,7 +127,7 @@ _BOX_LONLAT = sql.SQL(
 )
 
 
-class PostGISStore(Store):
+class PostGISStore(ServiceRecords, Store):
     """Store in PostgreSQL/PostGIS.
 
     Parameters
@@ -167,8 +148,10 @@ class PostGISStore(Store):
         min_size: int = 1,
         max_size: int = 4,
         timeout_s: float = 1.0,
+        migrations: Path | None = None,
     ) -> None:
         self.url = url
+        self.migrations = migrations  #: the folder of migrations (default: the shipped one)
         self.analysis_crs = analysis_crs
         self.srid = crsmod.srid(analysis_crs)
         self.run_rows = RunRows(self, postgis=True)  #: run features as rows
@@ -198,7 +181,7 @@ class PostGISStore(Store):
         with self._conn() as conn:
             conn.autocommit = True
             try:
-                ran = migrate.upgrade(conn)
+                ran = migrate.upgrade(conn, self.migrations)
                 if not conn.execute(
                     "SELECT 1 FROM hotspots_meta WHERE key = 'analysis_crs'"
                 ).fetchone():
@@ -211,7 +194,7 @@ class PostGISStore(Store):
 
     def schema_status(self) -> dict[str, object]:
         with self._conn() as conn:
-            return migrate.status(conn)
+            return migrate.status(conn, self.migrations)
 
     def _check_crs(self) -> None:
         with self._conn() as conn:
@@ -479,294 +462,30 @@ class PostGISStore(Store):
         frame = pd.DataFrame(rows, columns=["kind", "area_code", "year", "population"])
         return frame.astype({"year": "int32", "population": "float64"})
 
-    # -- service records -----------------------------------------------------
+    # -- service records (geodata.stores.service_records): this store's dialect -----------
+    PH = "%s"
+    EMPTY_JSON = "'{}'::jsonb"
+    ERRORS = (
+        (psycopg.errors.UndefinedTable,),
+        (psycopg.errors.UniqueViolation,),
+        (psycopg.OperationalError,),
+        psycopg.Error,
+    )
+    where = "the database"
+
     @contextmanager
-    def _service(self, action: str, duplicate: str = "") -> Iterator[psycopg.Connection]:
-        """A pooled connection in a transaction committed on success; errors translated."""
-        try:
-            with self._conn() as conn, conn.transaction():
-                yield conn
-        except psycopg.errors.UndefinedTable as exc:
-            raise StoreError(
-                f"{action}: the database lacks the service tables (its schema is out of "
-                "date); run `hotspots db upgrade`"
-            ) from exc
-        except psycopg.errors.UniqueViolation as exc:
-            raise StoreError(f"{action}: {duplicate or 'a constraint was violated'}") from exc
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"{action}: lost the PostGIS connection") from exc
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"{action} failed; nothing was changed ({type(exc).__name__})"
-            ) from exc
+    def _transaction(self, action: str) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction committed on success."""
+        with self._conn() as conn, conn.transaction():
+            yield conn
 
-    def save_run(self, record: RunRecord) -> bool:
-        values = [
-            record.run_id,
-            record.method,
-            _jsonb(record.params, "run params"),
-            _jsonb(record.provenance, "run provenance"),
-            _jsonb(record.result, "run result"),
-            utc_naive(record.created_at, "created_at"),
-        ]
-        with self._service("saving the run") as conn:
-            cur = conn.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (run_id) DO NOTHING",
-                values,
-            )
-            if record.params.get("request_key"):
-                conn.execute(
-                    "INSERT INTO run_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    [record.params["request_key"], record.run_id],
-                )
-            return cur.rowcount > 0
+    def _to_json(self, value: object, what: str) -> Jsonb:
+        return _jsonb(value, what)
 
-    def get_run(self, run_id: str) -> RunRecord | None:
-        with self._service("reading the run") as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s", [run_id]
-            ).fetchone()
-        return RunRecord(*row) if row else None
-
-    def run_for_request(self, request_key: str) -> RunRecord | None:
-        with self._service("finding the run of a request") as conn:
-            row = conn.execute(
-                f"SELECT {', '.join('r.' + c for c in _RUN_COLUMNS.split(', '))} "
-                "FROM run_keys k JOIN runs r USING (run_id) WHERE k.request_key = %s",
-                [request_key],
-            ).fetchone()
-        return RunRecord(*row) if row else None
-
-    def list_runs(self, method: str | None = None, limit: int = 100) -> list[RunRecord]:
-        limit = int(limit)
-        if limit < 0:
-            raise ValueError(f"limit must be 0 or more; got {limit}")
-        where, params = ("WHERE method = %s ", [method]) if method is not None else ("", [])
-        with self._service("listing runs") as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_LISTED} FROM runs {where}"
-                "ORDER BY created_at DESC, run_id DESC LIMIT %s",
-                [*params, limit],
-            ).fetchall()
-        return [RunRecord(*r) for r in rows]
-
-    def latest_run(self, method: str) -> RunRecord | None:
-        with self._service("reading the latest run") as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE method = %s "
-                "ORDER BY created_at DESC, run_id DESC LIMIT 1",
-                [method],
-            ).fetchone()
-        return RunRecord(*row) if row else None
-
-    def delete_run(self, run_id: str) -> bool:
-        with self._service("deleting the run") as conn:
-            return conn.execute("DELETE FROM runs WHERE run_id = %s", [run_id]).rowcount > 0
-
-    def add_api_key(self, record: ApiKeyRecord) -> None:
-        values = [
-            record.key_id,
-            record.name,
-            check_role(record.role),
-            record.key_hash,
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.revoked_at, "revoked_at"),
-        ]
-        with self._service(
-            "adding the API key", "an API key with this id or hash is already stored"
-        ) as conn:
-            conn.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)", values
-            )
-
-    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        with self._service("looking up the API key") as conn:
-            row = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", [key_hash]
-            ).fetchone()
-        return ApiKeyRecord(*row) if row else None
-
-    def list_api_keys(self) -> list[ApiKeyRecord]:
-        with self._service("listing API keys") as conn:
-            rows = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
-            ).fetchall()
-        return [ApiKeyRecord(*r) for r in rows]
-
-    def revoke_api_key(self, key_id: str, when: datetime) -> bool:
-        with self._service("revoking the API key") as conn:
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL",
-                [utc_naive(when, "when"), key_id],
-            )
-            return cur.rowcount > 0
-
-    def add_share_link(self, record: ShareLinkRecord) -> None:
-        values = [
-            record.link_id,
-            record.run_id,
-            check_role(record.role),
-            _jsonb(record.filters, "share link filters"),
-            record.created_by,
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.expires_at, "expires_at"),
-            utc_naive(record.revoked_at, "revoked_at"),
-        ]
-        with self._service(
-            "adding the share link", "a share link with this id is already stored"
-        ) as conn:
-            conn.execute(
-                f"INSERT INTO share_links ({_LINK_COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                values,
-            )
-
-    def get_share_link(self, link_id: str) -> ShareLinkRecord | None:
-        with self._service("reading the share link") as conn:
-            row = conn.execute(
-                f"SELECT {_LINK_COLUMNS} FROM share_links WHERE link_id = %s", [link_id]
-            ).fetchone()
-        return ShareLinkRecord(*row) if row else None
-
-    def list_share_links(self) -> list[ShareLinkRecord]:
-        with self._service("listing share links") as conn:
-            rows = conn.execute(
-                f"SELECT {_LINK_COLUMNS} FROM share_links ORDER BY created_at DESC, link_id DESC"
-            ).fetchall()
-        return [ShareLinkRecord(*r) for r in rows]
-
-    def revoke_share_link(self, link_id: str, when: datetime) -> bool:
-        with self._service("revoking the share link") as conn:
-            cur = conn.execute(
-                "UPDATE share_links SET revoked_at = %s WHERE link_id = %s AND revoked_at IS NULL",
-                [utc_naive(when, "when"), link_id],
-            )
-            return cur.rowcount > 0
-
-    def log_share_open(self, link_id: str, opened_at: datetime, client: str | None) -> None:
-        opened = utc_naive(opened_at, "opened_at")
-        with self._service("logging the share link open") as conn:
-            if not conn.execute(
-                "SELECT 1 FROM share_links WHERE link_id = %s", [link_id]
-            ).fetchone():
-                raise NotFound(f"no share link {link_id!r}")
-            conn.execute(
-                "INSERT INTO share_opens (link_id, opened_at, client) VALUES (%s, %s, %s)",
-                [link_id, opened, client],
-            )
-
-    def share_link_opens(self, link_id: str) -> list[tuple[datetime, str | None]]:
-        with self._service("reading share link opens") as conn:
-            rows = conn.execute(
-                "SELECT opened_at, client FROM share_opens WHERE link_id = %s "
-                "ORDER BY opened_at, seq",
-                [link_id],
-            ).fetchall()
-        return [(opened, client) for opened, client in rows]
-
-    def add_job(self, record: JobRecord) -> None:
-        values = [
-            record.job_id,
-            record.kind,
-            check_job_status(record.status),
-            check_progress(record.progress),
-            record.message,
-            None if record.result is None else _jsonb(record.result, "job result"),
-            utc_naive(record.created_at, "created_at"),
-            utc_naive(record.updated_at, "updated_at"),
-        ]
-        with self._service("adding the job", "a job with this id is already stored") as conn:
-            conn.execute(
-                f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                values,
-            )
-
-    def update_job(
-        self,
-        job_id: str,
-        *,
-        status: str | None = None,
-        progress: float | None = None,
-        message: str | None = None,
-        result: dict | None = None,
-        when: datetime,
-    ) -> bool:
-        changes = job_changes(
-            status=status,
-            progress=progress,
-            message=message,
-            result=result,
-            when=when,
-            encode_result=_jsonb,
-        )
-        query = sql.SQL("UPDATE jobs SET {} WHERE job_id = %s").format(
-            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(col)) for col in changes)
-        )
-        with self._service("updating the job") as conn:
-            return conn.execute(query, [*changes.values(), job_id]).rowcount > 0
-
-    def get_job(self, job_id: str) -> JobRecord | None:
-        with self._service("reading the job") as conn:
-            row = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = %s", [job_id]
-            ).fetchone()
-        return JobRecord(*row) if row else None
-
-    def add_intervention(self, record: InterventionRecord) -> InterventionRecord:
-        rec = check_intervention(record)
-        rec = replace(rec, created_at=utc_naive(rec.created_at, "created_at"))
+    def _intervention_geom(self, rec: InterventionRecord) -> tuple[str, str, list]:
+        """The outline in the analysis CRS, GIST-indexed (PostGIS only)."""
         geom = shapely.to_wkb(intervention_polygon(rec, self.analysis_crs))
-        values = [
-            rec.intervention_id,
-            rec.title,
-            rec.kind,
-            rec.area_type,
-            _jsonb(rec.area_codes, "intervention area codes"),
-            _jsonb(rec.geometry, "intervention geometry"),
-            geom,
-            self.srid,
-            rec.start_date,
-            rec.end_date,
-            rec.officer_hours,
-            rec.notes,
-            rec.created_at,
-            rec.created_by,
-        ]
-        with self._service(
-            "adding the intervention", "an intervention with this id is already stored"
-        ) as conn:
-            conn.execute(
-                "INSERT INTO interventions (intervention_id, title, kind, area_type, area_codes, "
-                "geometry, geom, start_date, end_date, officer_hours, notes, created_at, "
-                "created_by) VALUES (%s, %s, %s, %s, %s, %s, "
-                "ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), %s)), %s, %s, %s, %s, %s, %s)",
-                values,
-            )
-        return rec
-
-    def get_intervention(self, intervention_id: str) -> InterventionRecord | None:
-        with self._service("reading the intervention") as conn:
-            row = conn.execute(
-                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions WHERE intervention_id = %s",
-                [intervention_id],
-            ).fetchone()
-        return InterventionRecord(*row) if row else None
-
-    def list_interventions(self) -> list[InterventionRecord]:
-        with self._service("listing interventions") as conn:
-            rows = conn.execute(
-                f"SELECT {_INTERVENTION_COLUMNS} FROM interventions "
-                "ORDER BY start_date DESC, intervention_id DESC"
-            ).fetchall()
-        return [InterventionRecord(*r) for r in rows]
-
-    def delete_intervention(self, intervention_id: str) -> bool:
-        with self._service("deleting the intervention") as conn:
-            cur = conn.execute(
-                "DELETE FROM interventions WHERE intervention_id = %s", [intervention_id]
-            )
-            return cur.rowcount > 0
+        return ", geom", ", ST_Multi(ST_SetSRID(ST_GeomFromWKB(?), ?))", [geom, self.srid]
 
     def close(self) -> None:
         self.pool.close()

@@ -129,19 +129,15 @@ def _old_postgis(admin_url: str, folder: Path, runs):
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
     try:
-        os.environ["HOTSPOTS_MIGRATIONS_DIR"] = str(old)
-        try:
-            with PostGISStore(url, max_size=2) as st:
-                assert st.schema_status()["applied"][-1] == "0003_interventions"
-            with psycopg.connect(url) as conn:  # as that schema's code stored them
-                for r in runs:
-                    conn.execute(
-                        "INSERT INTO runs VALUES (%s, %s, %s, %s, %s, %s)",
-                        [r.run_id, r.method, json.dumps(r.params), json.dumps(r.provenance),
-                         json.dumps(r.result), r.created_at],
-                    )  # fmt: skip
-        finally:
-            del os.environ["HOTSPOTS_MIGRATIONS_DIR"]
+        with PostGISStore(url, max_size=2, migrations=old) as st:
+            assert st.schema_status()["applied"][-1] == "0003_interventions"
+        with psycopg.connect(url) as conn:  # as that schema's code stored them
+            for r in runs:
+                conn.execute(
+                    "INSERT INTO runs VALUES (%s, %s, %s, %s, %s, %s)",
+                    [r.run_id, r.method, json.dumps(r.params), json.dumps(r.provenance),
+                     json.dumps(r.result), r.created_at],
+                )  # fmt: skip
         yield url
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
