@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from geodata.stores import IncidentQuery
@@ -26,6 +25,7 @@ from .params import (
 )
 from .problems import Problem
 from .settings import ApiSettings
+from .window import Window
 
 BBOX_HELP = "minLon,minLat,maxLon,maxLat in WGS84 degrees"
 
@@ -92,12 +92,6 @@ def check_month_or_day(text: str, param: str, where: str = "query") -> str:
     if not MONTH_OR_DAY_RE.fullmatch(text):
         raise invalid(param, DATE_HELP, text, where)
     return text
-
-
-@dataclass
-class Window:
-    start: datetime | None = None
-    end: datetime | None = None  # exclusive
 
 
 def parse_window(

@@ -23,7 +23,7 @@ from maps.settings import MapSettings
 
 from .area_figures import areas_geojson
 from .disclosure import DOCUMENT_TYPE, PLAN_TYPE, Disclosure
-from .filters import Window
+from .window import Window
 
 
 class NotAMap(HotspotsError):

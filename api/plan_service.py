@@ -25,8 +25,8 @@ from hotspots.rates import area_rates, lsoa_population_to_areas
 
 from .area_figures import incidents_in_months, sensitive_categories_stored
 from .disclosure import Disclosure
-from .filters import Window
 from .service import ARTEFACT_NOTE, without_artefacts
+from .window import Window
 from .worker import run_stoppable
 
 BOROUGH_WORDS = ("borough", "district", "all")

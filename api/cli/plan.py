@@ -204,8 +204,8 @@ def briefing(
 
     from maps.briefing import PdfUnavailable, html_to_pdf, ward_briefing_html
 
-    from ..filters import Window
     from ..plan_service import ward_briefing
+    from ..window import Window
 
     cats = [c.strip() for c in categories.split(",")] if categories else None
     try:

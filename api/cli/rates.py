@@ -32,7 +32,7 @@ def rates(
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
     from ..area_figures import area_table
     from ..evaluation_design import finite_json
-    from ..filters import Window
+    from ..window import Window
 
     if kind not in ("lsoa", "ward"):
         fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)

@@ -28,8 +28,9 @@ from geodata.crs import BNG
 from geodata.stores import IncidentQuery
 
 from ..area_figures import areas_geojson
-from ..filters import Window, invalid
+from ..filters import invalid
 from ..incident_points import POINT_COLUMNS, find_incident
+from ..window import Window
 from .collections import Collection, policy_for
 from .crs import (
     BNG_URI,

@@ -26,8 +26,8 @@ from shapely.geometry import shape
 
 from geodata.crs import WGS84, transformer
 
-from ..filters import Window
 from ..problems import Problem
+from ..window import Window
 from .collections import Collection
 from .crs import CRS84
 from .items import Selection, select

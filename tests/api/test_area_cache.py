@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from api.area_figures import AreaTableCache, _compute_area_table
-from api.filters import Window
+from api.window import Window
 
 
 def test_cached_area_tables_equal_fresh_ones_and_follow_imports(api_env) -> None:
