@@ -359,6 +359,13 @@ class ShapedRunCache:
             entries[key] = shaped
         return shaped
 
+    def forget(self, st: Store, run_id: str) -> None:
+        """Stop serving ``run_id`` from memory at once (it was deleted), for every role."""
+        with self._lock:
+            entries = self._stores.get(st, {})
+            for key in [k for k in entries if k[0] == run_id]:
+                del entries[key]
+
 
 #: the web API's cache of hotspot documents (one per process)
 SHAPED_RUNS = ShapedRunCache()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -23,6 +24,7 @@ from ..service import (
 )
 
 router = APIRouter(tags=["analyses"])
+audit = logging.getLogger("hotspots.audit")
 
 
 class RunSummary(BaseModel):
@@ -121,6 +123,20 @@ def read_run(run_id: str, store: StoreDep, policy: DisclosureDep) -> dict:
         "request": run.params.get("request"),
         "disclosure": policy.describe(),
     }
+
+
+@router.delete(
+    "/runs/{run_id}",
+    operation_id="delete_run",
+    status_code=204,
+    summary="Delete a stored run, as `hotspots runs delete` (its share links stop working)",
+)
+def delete_run(run_id: str, store: StoreDep, caller: AnalystDep) -> Response:
+    if not store.delete_run(run_id):
+        raise Problem(404, f"no run {run_id!r}; see /runs")
+    SHAPED_RUNS.forget(store, run_id)
+    audit.warning("run %s deleted by %s (%s)", run_id, caller.name, caller.key_id)
+    return Response(status_code=204)
 
 
 @router.get(
