@@ -7,7 +7,7 @@ role. The rules and their reasoning are in ``docs/disclosure.md``; in short:
 
 - ``analyst`` sees everything.
 - Below analyst, hotspots come from the run's **restricted view**, analysed
-  without sensitive incidents (:func:`api.service.run_or_reuse` stores it beside
+  without sensitive incidents (:func:`api.usecases.analyse.run_or_reuse` stores it beside
   the full result), drawn as **generalised outlines** (H3 cells, never buffers
   round incidents: :mod:`hotspots.generalise`), and a hotspot on fewer than
   ``min_places`` distinct places is withheld, whatever the method.
@@ -50,14 +50,14 @@ PUBLIC_DROPPED = frozenset(
         "distinct_points", "snap_points", "gi_p", "gi_p_sim", "gi_p_fdr", "emerging_trend_p",
     }
 )  # fmt: skip
-#: a note leading with a count of incidents left out at recording places (api.service)
+#: a note leading with a count of incidents left out at recording places (api.usecases.analyse)
 _LEADING_COUNT = re.compile(r"^(\d[\d,]*) incidents at \d+ recording places? ")
 #: an area's figures blanked for the public when its count is suppressed
-#: the ``type`` of a stored plan run's result (:mod:`api.plan_runs`): its views are
+#: the ``type`` of a stored plan run's result (:mod:`api.usecases.plan_runs`): its views are
 #: ``analyst`` and ``restricted`` (made as a partner is), not hotspot features
 PLAN_TYPE = "days-of-action-plan-run"
-#: the ``type`` of a stored backtest's or evaluation's result (:mod:`api.stored_documents`):
-#: one JSON ``document``, analysts' work
+#: the ``type`` of a stored backtest's or evaluation's result
+#: (:mod:`api.usecases.stored_documents`): one JSON ``document``, analysts' work
 DOCUMENT_TYPE = "document-run"
 
 SUPPRESSED_RATE_FIELDS = (

@@ -25,7 +25,7 @@ from .params import (
 )
 from .problems import Problem
 from .settings import ApiSettings
-from .window import Window
+from .usecases.window import Window
 
 BBOX_HELP = "minLon,minLat,maxLon,maxLat in WGS84 degrees"
 

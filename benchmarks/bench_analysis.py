@@ -9,7 +9,7 @@ analysis clips to it as the district boundary). The import is set-up, not timed
 (``--keep DIR`` keeps the store there and uses it again: a 5M import takes minutes).
 
 Timed, each in a fresh process, ``--repeat`` times (median, min–max): what
-``hotspots analyse`` runs (``api.service.analyse_store``: the store read,
+``hotspots analyse`` runs (``api.usecases.analyse.analyse_store``: the store read,
 study area, months, harm weights, ranking) for the README's three methods:
 
 - ``gistar``: H3 res 9, k = 1, analytical Gi* (no permutations: the CLI's
@@ -136,7 +136,7 @@ def build_store(n: int, seed: int, folder: Path) -> dict:
 
 def one(path: str, step: str) -> dict:
     """One timed analysis from the store in this fresh process."""
-    from api.service import analyse_store
+    from api.usecases.analyse import analyse_store
     from geodata.stores.duckdb_store import DuckDBStore
     from hotspots.analysis import AnalysisParams
 
@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     repeat = max(3, args.repeat)
     print(
-        f"whole analysis from a DuckDB store with a study area (api.service.analyse_store, "
+        "whole analysis from a DuckDB store with a study area "
+        "(api.usecases.analyse.analyse_store, "
         f"as `hotspots analyse`); median of {repeat} fresh-process runs (min–max) per method, "
         f"methods, floors{' and the baseline' if args.baseline else ''} alternated round by "
         f"round; load average {_load_average()} at the start",

@@ -122,7 +122,7 @@ def rows_page(store, settings, caller, sel) -> bytes:
 def kinds(props: dict, n: int):
     from api.ogc.filters import parse
     from api.ogc.items import Selection
-    from api.window import Window
+    from api.usecases.window import Window
 
     def sel(**kw):
         base = dict(bbox=None, bbox_crs=CRS84, crs=CRS84, window=Window(), limit=1000, offset=0)

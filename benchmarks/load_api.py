@@ -99,10 +99,10 @@ def _drop_database(admin_url: str, url: str) -> None:
 
 def fill_store(store) -> dict:
     """Load the demo into an open store, run the two demo analyses, add a partner key."""
-    from api.analysis_request import AnalysisRequest
     from api.cli.demo import DEMO_ANALYSES
     from api.security import new_api_key, now_utc
-    from api.service import run_or_reuse
+    from api.usecases.analyse import run_or_reuse
+    from api.usecases.analysis_request import AnalysisRequest
     from geodata.demo import load_demo
     from geodata.model import ApiKeyRecord
     from hotspots.analysis import AnalysisParams

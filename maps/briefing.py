@@ -225,7 +225,7 @@ def _method_sentence(plan: Plan) -> str:
 
 
 def ward_briefing_html(briefing: dict) -> str:
-    """A printable Ward Member briefing from :func:`api.plan_service.ward_briefing`'s dict.
+    """A printable Ward Member briefing from :func:`api.usecases.plans.ward_briefing`'s dict.
 
     The dict has ``ward`` (code, name), ``period``, ``totals``, ``borough``,
     ``categories`` (rows), ``hotspots`` (with GeoJSON ``geometry``),

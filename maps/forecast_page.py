@@ -2,7 +2,7 @@
 figures and the cells it flags, drawn as an inline SVG (no script, prints as is).
 
 Input is the ``choice`` and ``next_month`` of a backtest document
-(:func:`api.backtests.run_backtest`); nothing is fetched.
+(:func:`api.usecases.backtests.run_backtest`); nothing is fetched.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 near-repeat risk zones, with their legend entries.
 
 Both are small layers of lines drawn from GeoJSON in WGS84: the interventions
-log as :func:`api.interventions.interventions_geojson` gives it (one feature
+log as :func:`api.usecases.interventions.interventions_geojson` gives it (one feature
 per part, ``properties.part`` being ``target``, ``buffer`` or ``control``) and
 risk zones as ``POST /knox`` (``risk_zones``) or ``hotspots knox --zones``
 write them (``incidents``, ``first_occurred``, ``last_occurred``, ``expires``).

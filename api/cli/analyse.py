@@ -124,7 +124,7 @@ def analyse(
         "include_artefacts": include_artefacts,
     }
     with reporting_errors(as_json), _store(store) as st:
-        from ..service import run_or_reuse
+        from ..usecases.analyse import run_or_reuse
 
         harm = _load_harm_weights(harm_weights)
         profile = _load_concern(concern)

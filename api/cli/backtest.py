@@ -141,8 +141,8 @@ def backtest_cmd(
     Uses only the months every source of the categories has loaded; a window across
     a gap is skipped and test months with fewer than --min-test-count incidents are
     shown but left out of the averages (the notes say which)."""
-    from ..backtests import NoStudyArea
-    from ..stored_documents import stored_backtest
+    from ..usecases.backtests import NoStudyArea
+    from ..usecases.stored_documents import stored_backtest
 
     cats, start, end = _selection(categories, from_, to, as_json)
     names = _split_methods(methods)
@@ -170,7 +170,7 @@ def backtest_cmd(
     if html_file is not None:
         from maps.evaluation import backtest_html
 
-        from ..evaluation_design import finite_json
+        from ..usecases.evaluation import finite_json
 
         page = backtest_html(finite_json(doc))
         write_text_file(html_file, page, "--html", as_json)
@@ -198,7 +198,7 @@ def backtest_cmd(
 
 def print_backtest(doc: dict, title: str) -> None:
     """PAI per test window and method, then the summary and the verdict, from a backtest's
-    document (:func:`api.backtests.run_backtest`, as stored)."""
+    document (:func:`api.usecases.backtests.run_backtest`, as stored)."""
     rows = doc["windows"]
     labels = list(dict.fromkeys(r["method"] for r in rows))
     table = Table(
@@ -275,7 +275,7 @@ def knox_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Knox test of near repeats (space-time pairs vs chance), optionally risk zones."""
-    from ..knox_service import KnoxQuery, run_knox
+    from ..usecases.knox import KnoxQuery, run_knox
 
     cats, start, end = _selection(categories, from_, to, as_json)
     query = KnoxQuery(

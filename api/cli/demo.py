@@ -105,8 +105,8 @@ def demo(
     from geodata.demo import ATTRIBUTION, load_demo
     from hotspots.analysis import AnalysisParams
 
-    from ..analysis_request import AnalysisRequest
-    from ..service import run_or_reuse
+    from ..usecases.analyse import run_or_reuse
+    from ..usecases.analysis_request import AnalysisRequest
 
     if serve_after is None:
         serve_after = not as_json and sys.stdin.isatty() and sys.stdout.isatty()

@@ -85,7 +85,7 @@ def add(
         )
     from geodata.interventions import InvalidIntervention
 
-    from ..interventions import build_intervention
+    from ..usecases.interventions import build_intervention
 
     with reporting_errors(as_json):
         geometry = _read_geojson(polygon, "--polygon") if polygon is not None else None
@@ -264,8 +264,8 @@ def evaluate(
                     as_json,
                 )
             control_arg = _read_geojson(path, "--control")
-        from ..evaluation_design import InvalidEvaluation
-        from ..stored_documents import stored_evaluation
+        from ..usecases.evaluation import InvalidEvaluation
+        from ..usecases.stored_documents import stored_evaluation
 
         weights = None
         if harm_weights is not None:

@@ -52,7 +52,7 @@ def write_map(
     """Write a run's map to a standalone HTML file (scripts inlined; works offline)."""
     from maps.assets import MissingAssets
 
-    from ..map_service import run_map_page
+    from ..usecases.maps import run_map_page
 
     if role not in ROLES:
         fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}", EXIT_USAGE, as_json)

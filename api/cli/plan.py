@@ -74,7 +74,7 @@ def plan(
     """Plan a day of action: the places that cover the most harm, when to go, in what order."""
     from hotspots.planner import InvalidPlan, PlanParams
 
-    from .. import plan_service as _plan
+    from ..usecases import plans as _plan
 
     try:
         params = PlanParams(
@@ -102,7 +102,7 @@ def plan(
     from maps.briefing import PdfUnavailable
 
     from ..disclosure import Disclosure
-    from ..plan_runs import PlanRequest, plan_document, plan_run
+    from ..usecases.plan_runs import PlanRequest, plan_document, plan_run
 
     asked = PlanRequest(params, area, include_artefacts, forecast)
     policy = Disclosure(role="analyst")  # the command line is the analyst's door
@@ -118,7 +118,7 @@ def plan(
     except PdfUnavailable as exc:
         fail(str(exc), EXIT_CONFIG, as_json)
     if map_file is not None:
-        from ..map_service import plan_map_page
+        from ..usecases.maps import plan_map_page
 
         page = plan_map_page(view, "analyst", 1, settings.maps, assets="inline")
         map_file.write_text(page, encoding="utf-8")
@@ -154,7 +154,7 @@ def _write_plan(doc: dict, view: dict, plan, path: Path) -> Path:
 
 
 def print_plan(doc: dict) -> None:
-    """A plan document (:func:`api.plan_runs.plan_document`) as a table and its notes."""
+    """A plan document (:func:`api.usecases.plan_runs.plan_document`) as a table and its notes."""
     s = doc["summary"]
     sites = doc["sites"]
     table = Table(
@@ -204,8 +204,8 @@ def briefing(
 
     from maps.briefing import PdfUnavailable, html_to_pdf, ward_briefing_html
 
-    from ..plan_service import ward_briefing
-    from ..window import Window
+    from ..usecases.plans import ward_briefing
+    from ..usecases.window import Window
 
     cats = [c.strip() for c in categories.split(",")] if categories else None
     try:

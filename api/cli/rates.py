@@ -30,9 +30,9 @@ def rates(
     as_json: JsonOpt = False,
 ) -> None:
     """Incidents per 1,000 residents by LSOA or ward, against the borough rate."""
-    from ..area_figures import area_table
-    from ..evaluation_design import finite_json
-    from ..window import Window
+    from ..usecases.evaluation import finite_json
+    from ..usecases.rates import area_table
+    from ..usecases.window import Window
 
     if kind not in ("lsoa", "ward"):
         fail(f"--kind must be lsoa or ward; got {kind!r}", 2, as_json)

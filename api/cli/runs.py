@@ -2,7 +2,7 @@
 
 Registered on the main app by :mod:`api.cli`. Runs are what ``hotspots analyse``,
 ``POST /analyses`` and the demo store; a share link made here is the same as one
-made with ``POST /share-links`` (:mod:`api.share_links`), signed with
+made with ``POST /share-links`` (:mod:`api.usecases.share_links`), signed with
 ``HOTSPOTS_SECRET_KEY`` or, for the embedded store, the key kept beside it
 (:mod:`api.cli.secret`, which ``hotspots serve`` uses too).
 """
@@ -35,7 +35,7 @@ def runs_list(
     if ctx.invoked_subcommand is not None:
         return
     from ..disclosure import Disclosure
-    from ..run_counts import run_counts
+    from ..usecases.run_counts import run_counts
 
     with reporting_errors(as_json), closing(open_cli_store(store)) as st:
         runs = st.list_runs(method, limit=limit)
@@ -81,7 +81,7 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
         print_json({"run_id": run.run_id, "request": run.params.get("request"), **doc})
         return
     if run.method == "plan":  # a day-of-action plan: its sites in visiting order
-        from ..plan_runs import plan_document
+        from ..usecases.plan_runs import plan_document
         from .plan import print_plan
 
         print_plan(plan_document(doc))
@@ -158,7 +158,10 @@ def share_cmd(
                 )
             print_json({"revoked": link_id}) if as_json else out.print(f"Revoked {link_id}.")
             return
-        from ..share_links import InvalidShareLink, create_link  # plans and maps: only here
+        from ..usecases.share_links import (  # plans and maps: only here
+            InvalidShareLink,
+            create_link,
+        )
 
         try:
             secret = service_secret(settings).value

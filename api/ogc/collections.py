@@ -22,7 +22,7 @@ from hotspots.analysis import METHODS
 from ..deps import Caller, require
 from ..disclosure import Disclosure
 from ..problems import Problem
-from ..service import run_counts
+from ..usecases.analyse import run_counts
 from .common import GREGORIAN, iso
 from .crs import CRS84, SUPPORTED
 
@@ -212,7 +212,7 @@ def _run_bbox(coll: Collection, policy: Disclosure, run_bounds) -> list | None:
     run = coll.run
     key = (run.run_id, run.created_at, policy)
     kept = (run.params or {}).get("disclosed", {}).get(policy.counts_key())
-    if kept is not None:  # kept with the run when it was made (api.service)
+    if kept is not None:  # kept with the run when it was made (api.usecases.analyse)
         return kept["bbox"]
     if key not in _RUN_BOUNDS:
         if len(_RUN_BOUNDS) >= _RUN_BOUNDS_KEPT:

@@ -27,10 +27,10 @@ from shapely.geometry import mapping, shape
 from geodata.crs import BNG
 from geodata.stores import IncidentQuery
 
-from ..area_figures import areas_geojson
 from ..filters import invalid
-from ..incident_points import POINT_COLUMNS, find_incident
-from ..window import Window
+from ..usecases.incidents import POINT_COLUMNS, find_incident
+from ..usecases.rates import areas_geojson
+from ..usecases.window import Window
 from .collections import Collection, policy_for
 from .crs import (
     BNG_URI,
@@ -160,7 +160,7 @@ def _filtered(q: IncidentQuery, f: Filter, analysis_crs: str) -> IncidentQuery |
 
 def point_features(table: pa.Table, policy) -> list[dict]:
     """GeoJSON Point features of an incident page, column-wise: the same features as
-    :func:`api.incident_points.incident_features` (ids as the policy's role is shown
+    :func:`api.usecases.incidents.incident_features` (ids as the policy's role is shown
     them), at a fraction of its cost on pages of thousands."""
     if "occurred_at" in table.column_names:
         at = table.column_names.index("occurred_at")

@@ -27,7 +27,7 @@ from shapely.geometry import shape
 from geodata.crs import WGS84, transformer
 
 from ..problems import Problem
-from ..window import Window
+from ..usecases.window import Window
 from .collections import Collection
 from .crs import CRS84
 from .items import Selection, select

@@ -9,19 +9,19 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..analysis_request import AnalysisRequest
 from ..deps import AnalystDep, DisclosureDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
 from ..params import Int
 from ..problems import Problem
-from ..service import (
+from ..usecases.analyse import (
     SHAPED_RUNS,
     params_from_request,
     profiles_from_request,
     run_counts,
     run_or_reuse,
 )
+from ..usecases.analysis_request import AnalysisRequest
 
 router = APIRouter(tags=["analyses"])
 audit = logging.getLogger("hotspots.audit")

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from ..area_figures import areas_geojson
 from ..deps import DisclosureDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
 from ..params import CategoriesQuery, FromQuery, ToQuery
+from ..usecases.rates import areas_geojson
 
 router = APIRouter(tags=["areas"])
 

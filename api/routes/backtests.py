@@ -1,4 +1,5 @@
-"""Forecast backtests: ``POST /backtests`` (analysts only), over :func:`api.backtests.run_backtest`.
+"""Forecast backtests: ``POST /backtests`` (analysts only), over
+:func:`api.usecases.backtests.run_backtest`.
 
 The answer gives PAI, PEI and RRI per month and method, the method the backtest
 chose as the default forecast (``choice``) and, when asked, that method's map
@@ -13,12 +14,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..backtests import NoStudyArea
 from ..deps import AnalystDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
 from ..params import Bool, CategorySlug, Int, MonthOrDay, Num
 from ..problems import Problem
-from ..stored_documents import stored_backtest
+from ..usecases.backtests import NoStudyArea
+from ..usecases.stored_documents import stored_backtest
 
 router = APIRouter(tags=["evaluation"])
 

@@ -18,9 +18,7 @@ from geodata.model import INTERVENTION_KINDS
 from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
 
 from ..deps import AnalystDep, PartnerDep, StoreDep
-from ..evaluation_design import InvalidEvaluation
 from ..filters import DATE_RANGE, check_date_range, parse_categories
-from ..interventions import build_intervention, interventions_geojson
 from ..params import (
     CODE,
     CONTROL,
@@ -34,7 +32,9 @@ from ..params import (
     Num,
 )
 from ..problems import Problem
-from ..stored_documents import stored_evaluation
+from ..usecases.evaluation import InvalidEvaluation
+from ..usecases.interventions import build_intervention, interventions_geojson
+from ..usecases.stored_documents import stored_evaluation
 
 router = APIRouter(tags=["evaluation"])
 

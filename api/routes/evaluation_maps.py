@@ -25,10 +25,10 @@ from geodata.vocab import DEFAULT_BUFFER_M, DEFAULT_WINDOW_MONTHS
 
 from ..deps import PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
-from ..evaluation_design import InvalidEvaluation, evaluate_intervention
 from ..filters import parse_categories
 from ..params import CONTROL, WINDOW_PAIR, CategoriesQuery, query_schema
 from ..problems import Problem
+from ..usecases.evaluation import InvalidEvaluation, evaluate_intervention
 from .evaluation import _invalid
 
 router = APIRouter(tags=["evaluation"])

@@ -19,8 +19,8 @@ from ..filters import (
     parse_categories,
     parse_window,
 )
-from ..incident_points import POINT_COLUMNS, incident_features
 from ..params import AREA, BBOX4, CategoriesQuery, FromQuery, ToQuery, query_schema
+from ..usecases.incidents import POINT_COLUMNS, incident_features
 
 router = APIRouter(tags=["incidents"])
 

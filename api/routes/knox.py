@@ -14,8 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..deps import AnalystDep, SettingsDep, StoreDep
 from ..filters import parse_categories, parse_window
-from ..knox_service import DEFAULT_SPACE_BANDS_M, KnoxLimits, KnoxQuery, run_knox
 from ..params import Bool, CategorySlug, Day, Int, MonthOrDay, Num, distinct_sorted
+from ..usecases.knox import DEFAULT_SPACE_BANDS_M, KnoxLimits, KnoxQuery, run_knox
 
 router = APIRouter(tags=["evaluation"])
 #: a Knox test must answer within the request's time limit

@@ -25,7 +25,6 @@ from maps.briefing import PdfUnavailable, html_to_pdf, plan_briefing_html, ward_
 from ..deps import CallerDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
-from ..map_service import plan_map_page
 from ..params import (
     HOURS,
     JSON_NUMBER,
@@ -39,10 +38,11 @@ from ..params import (
     Num,
     ToQuery,
 )
-from ..plan_runs import PlanRequest as PlanRun
-from ..plan_runs import plan_document, plan_run
-from ..plan_service import parse_times, ward_briefing
 from ..problems import Problem
+from ..usecases.maps import plan_map_page
+from ..usecases.plan_runs import PlanRequest as PlanRun
+from ..usecases.plan_runs import plan_document, plan_run
+from ..usecases.plans import parse_times, ward_briefing
 
 router = APIRouter(tags=["plans"])
 

@@ -22,12 +22,12 @@ from geodata.errors import NotFound
 
 from ..deps import AnalystDep, PartnerDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
-from ..map_service import keep_within, run_map_page
 from ..params import LINE, CategorySlug, Int, MonthOrDay
-from ..plan_service import resolve_area
 from ..problems import Problem
 from ..security import now_utc, verify_link
-from ..share_links import InvalidShareLink, create_link
+from ..usecases.maps import keep_within, run_map_page
+from ..usecases.plans import resolve_area
+from ..usecases.share_links import InvalidShareLink, create_link
 
 router = APIRouter(tags=["maps and share links"])
 audit = logging.getLogger("hotspots.audit")

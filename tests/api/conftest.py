@@ -33,8 +33,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.security import new_api_key, now_utc
-from api.service import run_or_reuse
 from api.settings import ApiSettings, Settings
+from api.usecases.analyse import run_or_reuse
 from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir, load_demo
 from geodata.ingest import context_for, import_records
 from geodata.model import ApiKeyRecord

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from api.area_figures import AreaTableCache, _compute_area_table
-from api.window import Window
+from api.usecases.rates import AreaTableCache, _compute_area_table
+from api.usecases.window import Window
 
 
 def test_cached_area_tables_equal_fresh_ones_and_follow_imports(api_env) -> None:

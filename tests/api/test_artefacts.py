@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from api.plan_service import plan_from_store
-from api.service import run_or_reuse
+from api.usecases.analyse import run_or_reuse
+from api.usecases.plans import plan_from_store
 from geodata.demo import load_demo
 from geodata.stores import DuckDBStore, IncidentQuery
 from hotspots.analysis import AnalysisParams

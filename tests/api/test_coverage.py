@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.backtests import run_backtest
-from api.plan_service import ward_briefing
-from api.service import analyse_store
+from api.usecases.analyse import analyse_store
+from api.usecases.backtests import run_backtest
+from api.usecases.plans import ward_briefing
 from geodata.coverage import build_coverage
 from geodata.demo import demo_dir
 from geodata.ingest import context_for, import_records

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from api.evaluation_design import evaluate_intervention
-from api.interventions import interventions_geojson
-from api.map_service import run_map_page
+from api.usecases.evaluation import evaluate_intervention
+from api.usecases.interventions import interventions_geojson
+from api.usecases.maps import run_map_page
 from maps import overlays
 from maps.evaluation import backtest_html, evaluation_map_html, pai_chart_svg
 from maps.overlays import PART_STYLES, InvalidOverlay

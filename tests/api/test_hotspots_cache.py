@@ -13,7 +13,7 @@ import time
 import pytest
 
 from api.disclosure import Disclosure
-from api.service import SHAPED_RUNS
+from api.usecases.analyse import SHAPED_RUNS
 
 ROLES = ("public", "partner", "analyst")
 

@@ -1,4 +1,4 @@
-"""The Knox use case both doors run (``api.knox_service``), on both stores: the route's
+"""The Knox use case both doors run (``api.usecases.knox``), on both stores: the route's
 answer is the use case's, refusals name what to narrow, and risk zones default to the
 window's last day."""
 
@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from api.knox_service import KnoxError, KnoxLimits, KnoxQuery, run_knox
 from api.routes.knox import KNOX_LIMITS
+from api.usecases.knox import KnoxError, KnoxLimits, KnoxQuery, run_knox
 
 PAYLOAD = {
     "categories": ["burglary"],

@@ -166,7 +166,7 @@ def test_partners_never_see_sensitive_places_as_points_or_names(env):
 
 
 def test_a_partners_forecast_plan_is_made_without_sensitive_incidents(env):
-    from api.backtests import run_backtest
+    from api.usecases.backtests import run_backtest
 
     # the forecast behind a plan stands on the incidents the role may use
     for include, expect_any in ((True, True), (False, False)):

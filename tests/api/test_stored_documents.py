@@ -13,8 +13,8 @@ import json
 import pytest
 from test_plans import cli  # runs ``hotspots`` on the module's store (both kinds)
 
-import api.backtests
-import api.evaluation_design
+import api.usecases.backtests
+import api.usecases.evaluation
 
 BACKTEST = {
     "categories": ["anti-social-behaviour"],
@@ -55,7 +55,7 @@ def counting(monkeypatch, module, name: str) -> list:
 
 
 def test_a_backtest_is_a_run_reused_through_either_door(env, monkeypatch):
-    calls = counting(monkeypatch, api.backtests, "run_backtest")
+    calls = counting(monkeypatch, api.usecases.backtests, "run_backtest")
     first = env.post("/backtests", json=BACKTEST)
     assert first.status_code == 200, first.text
     run_id = first.json()["run_id"]
@@ -102,7 +102,7 @@ def test_a_backtest_is_a_run_reused_through_either_door(env, monkeypatch):
 
 
 def test_an_evaluation_is_a_run_and_a_changed_intervention_a_new_one(env, monkeypatch):
-    calls = counting(monkeypatch, api.evaluation_design, "evaluate_intervention")
+    calls = counting(monkeypatch, api.usecases.evaluation, "evaluate_intervention")
     logged = env.post(
         "/interventions",
         json={

@@ -13,6 +13,6 @@ def test_the_baseline_imports_what_the_commands_defer():
     mods = deferred_imports()
     # the web service, the analysis, planning and maps, the store: all deferred today
     assert {"api.app", "uvicorn", "hotspots.analysis", "hotspots.planner"} <= set(mods)
-    assert {"geodata.stores", "api.map_service", "api.plan_service"} <= set(mods)
+    assert {"geodata.stores", "api.usecases.maps", "api.usecases.plans"} <= set(mods)
     missing = [m for m in mods if importlib.util.find_spec(m) is None]
     assert missing == []

@@ -60,7 +60,7 @@ def plain(v):
 
 def snapshot(store, names=None) -> dict:
     """Runs of :data:`RUNS` (all, or ``names``) on ``store``: hotspots, profiles, provenance."""
-    from api.service import analyse_store
+    from api.usecases.analyse import analyse_store
     from hotspots.analysis import AnalysisParams
 
     out = {}

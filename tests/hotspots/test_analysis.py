@@ -211,7 +211,7 @@ def test_store_query_feeds_analysis(tmp_path) -> None:
 def test_stage_times_are_in_the_provenance_not_the_run_id(tmp_path, method: str) -> None:
     """Each stage's seconds are recorded (store read to profiles); runs of the same
     request keep one run id whatever their timings."""
-    from api.service import analyse_store
+    from api.usecases.analyse import analyse_store
 
     store = DuckDBStore(tmp_path / "s.duckdb")
     load_demo(store)

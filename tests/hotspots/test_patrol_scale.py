@@ -1,7 +1,7 @@
 """Issue 13: default hotspots an officer can patrol, on real Gravesham police.uk months.
 
 The demo (2022, shipped with the project) and the 2024 months in the shared data
-are analysed as the service does (``api.service.analyse_store``: recording places
+are analysed as the service does (``api.usecases.analyse.analyse_store``: recording places
 left out), with no scale given.
 """
 
@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from api.service import analyse_store
+from api.usecases.analyse import analyse_store
 from geodata.demo import STUDY_AREA_BUFFER_M, demo_dir, load_demo
 from geodata.ingest import context_for, import_records
 from geodata.readers.areas import read_boundaries

@@ -46,7 +46,7 @@ def test_every_placed_visit_lies_inside_its_shift_and_nothing_is_lost(
 
 
 def test_a_friday_and_saturday_evening_plan_on_the_demo_is_split_to_fit(demo_store):
-    from api.plan_service import plan_from_store
+    from api.usecases.plans import plan_from_store
     from hotspots.planner import PlanParams
 
     plan = plan_from_store(

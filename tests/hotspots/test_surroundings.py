@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from api.service import without_artefacts
+from api.usecases.analyse import without_artefacts
 from geodata.crs import WGS84
 from geodata.demo import load_demo
 from geodata.stores import DuckDBStore

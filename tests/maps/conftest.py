@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from api.security import new_api_key, now_utc
-from api.service import run_or_reuse
+from api.usecases.analyse import run_or_reuse
 from geodata.demo import load_demo
 from geodata.model import ApiKeyRecord
 from geodata.settings import StoreSettings

@@ -222,7 +222,7 @@ def _pages(page: str) -> int:
 def test_real_plans_and_ward_briefings_print_on_one_a4_page(demo, sites):
     """On the Gravesham demo: a Fri/Sat evening plan of 6 or 12 sites and the ward
     briefings of the two busiest wards each print as one page."""
-    from api.plan_service import plan_from_store, ward_briefing
+    from api.usecases.plans import plan_from_store, ward_briefing
     from hotspots.planner import PlanParams
 
     store = demo["store"]

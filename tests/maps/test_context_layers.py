@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.disclosure import Disclosure
-from api.map_service import run_map_page
+from api.usecases.maps import run_map_page
 from maps.context_layers import ARTEFACT_TEXT
 
 STATION = "On or near Police Station"

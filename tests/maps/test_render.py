@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
-from api.map_service import run_map_page
 from api.settings import ApiSettings, Settings
+from api.usecases.maps import run_map_page
 from geodata.settings import StoreSettings
 from geodata.stores import IncidentQuery
 from maps import style

@@ -1,6 +1,6 @@
 """Plans on next month's forecast: sites chosen inside the cells the default forecast flags.
 
-:func:`forecast_filter` runs the backtest use case (:func:`api.backtests.run_backtest`,
+:func:`forecast_filter` runs the backtest use case (:func:`api.usecases.backtests.run_backtest`,
 the one path to a forecast) for the plan's categories over every covered month,
 with the candidate methods of :data:`hotspots.forecast.CANDIDATES` at H3 res 9 and
 5 % of the area, and keeps the plan's incidents that lie in the cells the chosen

@@ -16,10 +16,10 @@ from geodata.model import ShareLinkRecord
 from geodata.taxonomy import validate_slugs
 from hotspots.temporal import month_or_day
 
-from .disclosure import DOCUMENT_TYPE
-from .plan_service import resolve_area
-from .security import new_link_id, now_utc, sign_link
-from .service import params_from_request, profiles_from_request, run_or_reuse
+from ..disclosure import DOCUMENT_TYPE
+from ..security import new_link_id, now_utc, sign_link
+from .analyse import params_from_request, profiles_from_request, run_or_reuse
+from .plans import resolve_area
 
 ROLES = ("partner", "public")
 

@@ -1,7 +1,7 @@
 """How many incidents and hotspots a stored run shows to a role, for run listings.
 
 Listings (``GET /runs``, OGC collections, ``hotspots runs``) read no results: the
-figures kept with a run at save time (:func:`api.service.disclosed_summary`) are
+figures kept with a run at save time (:func:`api.usecases.analyse.disclosed_summary`) are
 used, else the run is read once and the figures are kept per run and policy (a run
 never changes: its id names its inputs). Light on purpose: ``hotspots runs`` imports
 this, not the analysis stack.
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from geodata.model import RunRecord
     from geodata.stores import Store
 
-    from .disclosure import Disclosure
+    from ..disclosure import Disclosure
 
 _RUN_COUNTS: dict = {}
 _RUN_COUNTS_LOCK = threading.Lock()

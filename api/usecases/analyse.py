@@ -23,10 +23,10 @@ from hotspots.harm import HarmWeights
 from hotspots.provenance import StageTimer, library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 
-from .disclosure import Disclosure
+from ..disclosure import Disclosure
+from ..security import now_utc
+from ..worker import run_stoppable
 from .run_counts import run_counts  # noqa: F401  (its home was here; importers keep working)
-from .security import now_utc
-from .worker import run_stoppable
 
 
 def analyse_store(

@@ -23,11 +23,11 @@ from hotspots.harm import HarmWeights
 from hotspots.planner import Plan, PlanParams, plan_days_of_action
 from hotspots.rates import area_rates, lsoa_population_to_areas
 
-from .area_figures import incidents_in_months, sensitive_categories_stored
-from .disclosure import Disclosure
-from .service import ARTEFACT_NOTE, without_artefacts
+from ..disclosure import Disclosure
+from ..worker import run_stoppable
+from .analyse import ARTEFACT_NOTE, without_artefacts
+from .rates import incidents_in_months, sensitive_categories_stored
 from .window import Window
-from .worker import run_stoppable
 
 BOROUGH_WORDS = ("borough", "district", "all")
 
@@ -151,7 +151,7 @@ def plan_from_store(
     """A plan for the store's incidents in an area, as the role's disclosure ``policy``
     allows (default: ``role`` with ``min_count``). With ``forecast`` the sites are
     chosen inside the cells the backtest's default forecast flags for next month
-    (:func:`api.plan_forecast.forecast_filter`); a note gives its PAI and PEI.
+    (:func:`api.usecases.plan_forecast.forecast_filter`); a note gives its PAI and PEI.
 
     Below ``analyst`` the plan is made without sensitive incidents, and a place on fewer
     than ``policy.min_places`` distinct locations is not offered as a site."""

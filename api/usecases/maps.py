@@ -21,8 +21,8 @@ from geodata.stores import IncidentQuery, Store
 from maps.render import MapOptions, build_map, render_html
 from maps.settings import MapSettings
 
-from .area_figures import areas_geojson
-from .disclosure import DOCUMENT_TYPE, PLAN_TYPE, Disclosure
+from ..disclosure import DOCUMENT_TYPE, PLAN_TYPE, Disclosure
+from .rates import areas_geojson
 from .window import Window
 
 

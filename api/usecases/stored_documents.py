@@ -4,7 +4,7 @@
 /interventions/{id}/evaluation`` call :func:`stored_backtest` / :func:`stored_evaluation`:
 the request (built here from the use case's own arguments, so both doors make the
 same one) with the stored batches and library versions is the run's key
-(:func:`api.service.request_key`); an identical request on unchanged data finds its
+(:func:`api.usecases.analyse.request_key`); an identical request on unchanged data finds its
 run by that indexed key and answers from it, anything else is computed and stored as a
 run (method ``backtest`` or ``evaluation``) holding the JSON document the doors answer.
 
@@ -25,9 +25,9 @@ from geodata.errors import NotFound
 from geodata.model import RunRecord
 from geodata.stores import Store
 
-from .disclosure import DOCUMENT_TYPE
-from .security import now_utc
-from .service import disclosed_summary, request_key
+from ..disclosure import DOCUMENT_TYPE
+from ..security import now_utc
+from .analyse import disclosed_summary, request_key
 
 
 def _plain(value: Any) -> Any:
@@ -39,7 +39,7 @@ def stored_document(
 ) -> tuple[RunRecord, bool]:
     """The run of ``method`` for ``request`` (found by its key), or a new one from
     ``compute()``'s document; True when made now."""
-    from .evaluation_design import finite_json
+    from .evaluation import finite_json
 
     request = _plain(request)
     key = request_key(store, {"method": method, **request})
@@ -80,7 +80,7 @@ def _when(value: datetime | None) -> str | None:
 
 def stored_backtest(store: Store, **kw: Any) -> tuple[dict, bool]:
     """(the backtest's document with its ``run_id``, made now) for
-    :func:`api.backtests.run_backtest`'s keyword arguments."""
+    :func:`api.usecases.backtests.run_backtest`'s keyword arguments."""
     from .backtests import run_backtest
 
     request = {
@@ -95,10 +95,10 @@ def stored_backtest(store: Store, **kw: Any) -> tuple[dict, bool]:
 
 def stored_evaluation(store: Store, intervention_id: str, **kw: Any) -> tuple[dict, bool]:
     """(the evaluation's document with its ``run_id``, made now) for
-    :func:`api.evaluation_design.evaluate_intervention`'s arguments. The intervention as
+    :func:`api.usecases.evaluation.evaluate_intervention`'s arguments. The intervention as
     logged is part of the request: changing it makes a new evaluation; deleting it keeps
     its evaluations (they are history)."""
-    from .evaluation_design import evaluate_intervention
+    from .evaluation import evaluate_intervention
 
     record = store.get_intervention(intervention_id)
     if record is None:

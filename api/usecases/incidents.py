@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from geodata.stores import IncidentQuery
 
-from .disclosure import Disclosure
+from ..disclosure import Disclosure
 
 POINT_COLUMNS = [
     "id",

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .params import JSON_NUMBER, LINE, TEXT, Bool, CategorySlug, Int, MonthOrDay, Num
+from ..params import JSON_NUMBER, LINE, TEXT, Bool, CategorySlug, Int, MonthOrDay, Num
 
 
 class HarmWeightEntry(BaseModel):

@@ -16,8 +16,8 @@ from geodata.errors import HotspotsError
 from geodata.stores import IncidentQuery, Store
 from hotspots.harm import HarmWeights
 
-from .evaluation_design import study_area
-from .worker import run_stoppable
+from ..worker import run_stoppable
+from .evaluation import study_area
 
 
 class NoStudyArea(HotspotsError, ValueError):

@@ -12,7 +12,7 @@ A plan is made for each view it may be shown in and stored as one run (method
   places. Partners, and share links, only ever get this one; the public gets no plan.
 
 An identical request on unchanged data finds its run by the indexed request key
-(:func:`api.service.request_key`), whichever door asks and whichever role.
+(:func:`api.usecases.analyse.request_key`), whichever door asks and whichever role.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from hotspots.harm import HarmWeights
 from hotspots.plan_model import Plan, PlanParams
 from hotspots.provenance import library_versions
 
-from .disclosure import PLAN_TYPE, Disclosure
-from .plan_service import plan_from_store
-from .security import now_utc
-from .service import disclosed_summary, request_key
+from ..disclosure import PLAN_TYPE, Disclosure
+from ..security import now_utc
+from .analyse import disclosed_summary, request_key
+from .plans import plan_from_store
 
 METHOD = "plan"
 

@@ -1,5 +1,5 @@
 """What the CLI and the web API share for interventions: logging one and drawing the
-log as GeoJSON for maps (its evaluation: :mod:`api.evaluation_design`).
+log as GeoJSON for maps (its evaluation: :mod:`api.usecases.evaluation`).
 
 An intervention's area comes as a drawn polygon (GeoJSON, WGS84), a stored ward
 or LSOA code, or a list of H3 cells; :func:`build_intervention` turns any of
@@ -29,11 +29,11 @@ from geodata.model import InterventionRecord
 from geodata.stores import Store
 from geodata.vocab import DEFAULT_BUFFER_M
 
-from .evaluation_design import (
+from ..security import now_utc
+from .evaluation import (
     InvalidEvaluation,
     evaluation_areas,
 )
-from .security import now_utc
 
 
 class UnknownArea(InvalidIntervention):

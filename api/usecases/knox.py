@@ -22,8 +22,8 @@ import pandas as pd
 from geodata.errors import HotspotsError
 from geodata.stores import IncidentQuery, Store
 
-from .evaluation_design import finite_json
-from .worker import run_stoppable
+from ..worker import run_stoppable
+from .evaluation import finite_json
 
 DEFAULT_SPACE_BANDS_M = (0.0, 100.0, 200.0, 400.0, 800.0)
 
