@@ -204,7 +204,8 @@ def create_plan(
     fmt = _format(request, f)
     view = stored.view(policy)
     if fmt == "map":
-        page = plan_map_page(view, caller.role, settings.public_min_count)
+        maps = request.app.state.settings.maps  # the server's base map, as on run maps
+        page = plan_map_page(view, caller.role, settings.public_min_count, maps)
         return Response(page, media_type=MEDIA["map"], headers=response_headers)
     if fmt in ("html", "pdf"):
         page = plan_briefing_html(stored.plan_for(store, asked, policy), generated=_today())

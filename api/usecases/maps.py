@@ -193,7 +193,7 @@ def plan_map_page(
             f"{s['sites']} sites numbered in visiting order: {s['harm_share']:.1%} of the harm "
             f"on {s['area_share']:.2%} of the area"
             + (f" (PAI {s['pai']:.0f})" if s.get("pai") else "")
-            + f"; route {s['distance_m']:,.0f} m (dashed line)."
+            + f"; route in visiting order {s['distance_m']:,.0f} m (the dashed line)."
         )
     else:
         lead = "No site to show in this view."
@@ -217,11 +217,12 @@ def plan_map_page(
     if len(route) > 1:  # the walking order, site to site (straight lines)
         import folium
 
-        folium.PolyLine(
+        line = folium.PolyLine(
             [(lat, lon) for lon, lat in route],
             color="#333333",
             weight=3,
             dash_array="6 6",
-            tooltip="route in visiting order",
-        ).add_to(m)
+        )
+        line.options["interactive"] = False  # a tap on a site under it opens the site's popup
+        line.add_to(m)
     return render_html(m)

@@ -188,3 +188,41 @@ def test_share_link_map_fits_a_phone(server, browser, demo):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map-dbscan-public-phone.png"))
     page.close()
+
+
+def test_a_shared_plan_opens_on_a_phone_with_numbered_sites_and_tappable_popups(
+    server, browser, demo
+):
+    """A neighbourhood team's link to a day-of-action plan: every site numbered in visiting
+    order, the route drawn, and a tap on a site (even under the route) says when to go."""
+    import httpx
+
+    keys = {"X-API-Key": demo["keys"]["analyst"]}
+    plan = httpx.post(
+        f"{server}/plans",
+        json={"categories": ["violent-crime"], "sites": 5, "days": ["Fri"], "times": "18-23"},
+        headers=keys,
+        timeout=60,
+    )
+    assert plan.status_code == 200, plan.text
+    link = httpx.post(
+        f"{server}/share-links",
+        json={"run_id": plan.json()["run_id"], "role": "partner"},
+        headers=keys,
+    ).json()
+    page, log = open_map(browser, link["url"], "", width=390, height=844)
+    assert [c for c in log["console"] if not is_tile(c[1])] == []
+    assert all(is_tile(u) for u in log["outside"])  # nothing fetched but (blocked) tiles
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    labels = sorted(int(t) for t in page.locator(".hs-rank").all_inner_texts() if t.strip())
+    sites = plan.json()["sites"]
+    assert labels == list(range(1, len(sites) + 1))
+    assert page.locator("path.leaflet-interactive").count() >= len(sites)  # sites, not route
+    assert page.locator("path[stroke-dasharray='6 6']").count() == 1  # the route
+    first = page.locator("path.leaflet-interactive").first
+    first.tap()
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "When:" in page.locator(".leaflet-popup-content").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "plan-partner-phone.png"))
+    page.close()
