@@ -32,6 +32,8 @@ from ..params import (
     Num,
 )
 from ..problems import Problem
+from ..usecases.analyse import profiles_from_request
+from ..usecases.analysis_request import HarmWeightsBody
 from ..usecases.evaluation import InvalidEvaluation
 from ..usecases.interventions import build_intervention, interventions_geojson
 from ..usecases.stored_documents import stored_evaluation
@@ -266,6 +268,11 @@ class EvaluationRequest(BaseModel):
     categories: list[CategorySlug] | None = Field(
         None, description="category slugs; all when left out"
     )
+    harm_weights: HarmWeightsBody | None = Field(
+        None,
+        description="your own harm weights, as `hotspots evaluate --harm-weights` reads them "
+        "(default: the shipped table)",
+    )
 
 
 @router.post(
@@ -284,9 +291,16 @@ def create_intervention_evaluation(
     if store.get_intervention(intervention_id) is None:
         raise Problem(404, f"no intervention {intervention_id!r}; see /interventions")
     try:
+        weights, _ = profiles_from_request(
+            body.model_dump(mode="json", by_alias=True, include={"harm_weights"})
+        )
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from exc
+    try:
         doc, _ = stored_evaluation(
             store,
             intervention_id,
+            harm_weights=weights,
             buffer_m=body.buffer_m,
             control=body.control,
             before=body.before,

@@ -107,7 +107,7 @@ def test_knox(both) -> None:
     assert sum(c["observed"] for c in cli["cells"]) > 0
 
 
-def test_interventions_and_their_evaluation(both, ward: str) -> None:
+def test_interventions_and_their_evaluation(both, ward: str, tmp_path) -> None:
     name = "test analyst"  # the analyst key's name (conftest.add_key)
     by_cli = both.cli("interventions", "add", "--title", "Parity patrols", "--kind", "patrols",
                       "--start", "2022-04-01", "--end", "2022-04-30", "--ward", ward,
@@ -132,6 +132,19 @@ def test_interventions_and_their_evaluation(both, ward: str) -> None:
     )
     same(cli, http, ignore=STORED)
     assert cli["run_id"] == http["run_id"]  # one stored evaluation, whichever door asked
+    # the analyst's own harm weights: a file on the command line, a table in the body
+    weights = tmp_path / "w.toml"
+    weights.write_text(f'version = "parity"\n[weights.{ASB}]\nweight = 7\n')
+    table = {"version": "parity", "weights": {ASB: {"weight": 7}}}
+    weighed = both.cli("evaluate", iid, "--months", "2", "--categories", ASB,
+                       "--harm-weights", str(weights))  # fmt: skip
+    same(
+        weighed,
+        both.http("POST", f"/interventions/{iid}/evaluation",
+                  json={"months": 2, "categories": [ASB], "harm_weights": table}),
+        ignore=VOLATILE,
+    )  # fmt: skip
+    assert weighed["run_id"] != cli["run_id"]  # another request: another stored evaluation
     assert cli["verdict"] and cli["summary"] and cli["plan"]["before"] and cli["plan"]["after"]
     windows = {"before": ["2022-01", "2022-04"], "after": ["2022-05", "2022-08"]}
     same(
