@@ -18,15 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geodata.errors import ConfigurationError
 
+from .secret_key import HOW_TO_SET_SECRET, SECRET_VAR
+
 if TYPE_CHECKING:  # imported when first asked for: `hotspots --help` loads no data stack
     from geodata.settings import IngestSettings, StoreSettings
     from maps.settings import MapSettings
 
-SECRET_VAR = "HOTSPOTS_SECRET_KEY"
-HOW_TO_SET_SECRET = (
-    f"set {SECRET_VAR} to a random string of at least 32 characters "
-    "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-)
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "hotspots", "password", "dev", "test"}
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..settings import HOW_TO_SET_SECRET as HOW_TO_SET
-from ..settings import SECRET_VAR as ENV_VAR
+from ..secret_key import HOW_TO_SET_SECRET as HOW_TO_SET
+from ..secret_key import SECRET_VAR as ENV_VAR
 
 if TYPE_CHECKING:
     from ..settings import Settings
