@@ -13,8 +13,9 @@ runs the same command. Both print the same output (checked on ``--json``).
 
 Floors, same run: the bare interpreter (``python -c pass``), the command line's
 own modules (``import api.cli``) and the store's imports (``import geodata.stores``:
-pandas, geopandas, shapely, pyarrow, DuckDB; every command that opens a store
-pays these, whatever the command line does).
+DuckDB, pyarrow, shapely and the settings; pandas and geopandas load only where a
+frame is built; every command that opens a store pays these, whatever the command
+line does).
 
 ``--repeat`` rounds; each round runs the floors, then every command both ways, ours
 and the baseline in fresh processes with the order reversed every round

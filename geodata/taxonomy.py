@@ -20,9 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads only where categories are mapped, not for every store
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,8 @@ def map_categories(
     (those rows get ``other``).
     """
     values = raw.fillna("").astype(str)
+    import pandas as pd
+
     uniques = pd.unique(values)
     mapping = {}
     unknown: dict[str, int] = {}

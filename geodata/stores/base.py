@@ -26,13 +26,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
 import pyarrow as pa
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from ..errors import UnstorableValue
 from ..model import (
@@ -44,7 +41,13 @@ from ..model import (
     RunRecord,
     ShareLinkRecord,
 )
-from ..validate import ValidatedBatch
+
+if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+    from ..validate import ValidatedBatch
 
 #: ``progress(rows_written, rows_total)`` — called while a write is under way.
 Progress = Callable[[int, int], None]
@@ -489,6 +492,8 @@ def batch_from_row(row: dict) -> BatchInfo:
 def to_geodataframe(table: pa.Table, crs: str) -> gpd.GeoDataFrame:
     """Incidents as a GeoDataFrame with point geometry from ``x``/``y`` (analysis CRS)."""
     frame = table.to_pandas()
+    import geopandas as gpd
+
     geometry = shapely.points(frame["x"].to_numpy(), frame["y"].to_numpy())
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
 

@@ -23,11 +23,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import shapely
 
@@ -37,7 +36,6 @@ from ..model import (
     QUARANTINE_SCHEMA,
     BatchInfo,
 )
-from ..validate import ValidatedBatch
 from .base import (
     WRITE_CHUNK_ROWS,
     IncidentQuery,
@@ -51,6 +49,12 @@ from .base import (
 from .run_rows import DUCKDB_DDL, RunRows
 from .service_records import ServiceRecords
 from .service_tables import duckdb_ddl
+
+if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
+    import geopandas as gpd
+    import pandas as pd
+
+    from ..validate import ValidatedBatch
 
 SCHEMA_VERSION = 5
 
@@ -376,6 +380,8 @@ class DuckDBStore(ServiceRecords, Store):
 
     # -- areas ---------------------------------------------------------------
     def replace_boundaries(self, kind: str, areas: gpd.GeoDataFrame) -> int:
+        import pandas as pd
+
         check_kind(kind)
         geoms = areas.geometry.to_numpy()
         geoms = [shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in geoms]
@@ -405,6 +411,8 @@ class DuckDBStore(ServiceRecords, Store):
         return len(frame)
 
     def boundaries(self, kind: str | None = None) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+
         sql = "SELECT kind, code, name, geom_wkb FROM boundaries"
         params: list = []
         if kind is not None:
@@ -417,6 +425,8 @@ class DuckDBStore(ServiceRecords, Store):
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=self.analysis_crs)
 
     def replace_population(self, kind: str, table: pd.DataFrame) -> int:
+        import pandas as pd
+
         check_kind(kind)
         frame = pd.DataFrame(
             {

@@ -21,10 +21,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -42,7 +41,6 @@ from ..model import (
     BatchInfo,
     InterventionRecord,
 )
-from ..validate import ValidatedBatch
 from . import migrate
 from .base import (
     WRITE_CHUNK_ROWS,
@@ -57,6 +55,12 @@ from .base import (
 from .pg_pool import GuardedPool
 from .run_rows import RunRows
 from .service_records import ServiceRecords
+
+if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
+    import geopandas as gpd
+    import pandas as pd
+
+    from ..validate import ValidatedBatch
 
 _HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
 _POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
@@ -423,6 +427,9 @@ class PostGISStore(ServiceRecords, Store):
         return len(areas)
 
     def boundaries(self, kind: str | None = None) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+        import pandas as pd
+
         query = "SELECT kind, code, name, ST_AsBinary(geom) FROM boundaries"
         params: list = []
         if kind is not None:
@@ -452,6 +459,8 @@ class PostGISStore(ServiceRecords, Store):
         return len(rows)
 
     def population(self, kind: str | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         query = "SELECT kind, area_code, year, population FROM population"
         params: list = []
         if kind is not None:

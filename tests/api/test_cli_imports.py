@@ -21,6 +21,8 @@ from api.cli import app
 
 #: the data stack: what a store-opening command may load, and nothing else may
 STORE_STACK = {"pandas", "geopandas", "numpy", "pyarrow", "duckdb", "shapely", "pyproj"}
+#: data frames: only commands that compute on incidents (coverage, import, analyse, …)
+FRAMES = {"pandas", "geopandas"}
 #: analysis, maps, the web service: only the commands that compute or serve load these
 HEAVY = {
     "scipy",
@@ -101,6 +103,8 @@ def test_light_commands_load_the_store_and_nothing_heavier(command, tmp_path):
     loaded = loaded_after(command, store=tmp_path / "s.duckdb")
     assert "duckdb" in loaded  # the command ran and opened the store
     assert not loaded & HEAVY, sorted(loaded & HEAVY)
+    if command[0] != "coverage":  # listing rows needs no data frames (pandas ~0.5 s)
+        assert not loaded & FRAMES, sorted(loaded & FRAMES)
 
 
 def test_a_computing_command_still_finds_what_it_imports_late(tmp_path):
