@@ -238,9 +238,7 @@ def emerging_hotspots(
     x = np.asarray(monthly_values, dtype=float)
     if x.ndim != 2:
         raise ValueError(f"monthly_values: expected cells × months, got shape {x.shape}")
-    if alpha not in CONFIDENCE_ALPHA:
-        raise ValueError(f"alpha: expected one of {CONFIDENCE_ALPHA}, got {alpha!r}")
-    level = sorted(CONFIDENCE_ALPHA, reverse=True).index(alpha) + 1
+    month_level(alpha)
     missing = np.isnan(x)
     partial = missing.any(axis=0) & ~missing.all(axis=0)
     if partial.any():
@@ -252,12 +250,36 @@ def emerging_hotspots(
     m, t = x.shape[0], used.size
     z = np.zeros((m, t))
     bins = np.zeros((m, t), dtype=np.int8)
-    seeds = np.random.SeedSequence(seed).spawn(t)
+    rngs = month_generators(seed, t)
     for j, col in enumerate(used):
-        r = gi_star(
-            x[:, col], W, permutations=permutations, seed=np.random.default_rng(seeds[j]), fdr=fdr
-        )
+        r = gi_star(x[:, col], W, permutations=permutations, seed=rngs[j], fdr=fdr)
         z[:, j], bins[:, j] = r.z, r.gi_bin
+    return from_series(z, bins, used, alpha, sporadic_needs_final)
+
+
+def month_generators(seed: int, months: int) -> list[np.random.Generator]:
+    """One independent random generator per month used, children of ``seed``."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(months)]
+
+
+def month_level(alpha: float) -> int:
+    """The Gi_Bin a month needs to count as hot (cold: its negative) at ``alpha``."""
+    if alpha not in CONFIDENCE_ALPHA:
+        raise ValueError(f"alpha: expected one of {CONFIDENCE_ALPHA}, got {alpha!r}")
+    return sorted(CONFIDENCE_ALPHA, reverse=True).index(alpha) + 1
+
+
+def from_series(
+    z: np.ndarray,
+    bins: np.ndarray,
+    used: np.ndarray,
+    alpha: float = 0.10,
+    sporadic_needs_final: bool = False,
+) -> EmergingResult:
+    """Trend and category of each cell from its monthly Gi* z and Gi_Bin (cells × months
+    used); cell by cell, so a partition of the cells gives the same rows."""
+    level = month_level(alpha)
+    m, t = z.shape
     _, _, trend_z, trend_p = _mk_rows(z)
     hot, cold = bins >= level, bins <= -level
     return EmergingResult(

@@ -111,14 +111,24 @@ def gi_bins(z: np.ndarray, p: np.ndarray, alpha: Sequence[float] = CONFIDENCE_AL
 
 
 def _analytical(y: np.ndarray, W: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    return analytical_rows(
+        y, W, float(y.mean()) if y.size else 0.0, float(y.std()) if y.size else 0.0
+    )
+
+
+def analytical_rows(
+    y: np.ndarray, W: sparse.csr_matrix, mean: float, std: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z of the rows of ``W`` (any subset of cells × all ``n`` cells of ``y``), given
+    the mean and standard deviation of all ``n`` values: ``(z, c)`` per row. One machine
+    passes every row; a partition of a Dask run its own (:mod:`hotspots.scaleout`)."""
     n = y.size
     card = np.diff(W.indptr).astype(float)
     if n == 0:
         return np.zeros(0), card
-    s = y.std()
-    spread = s * np.sqrt(np.maximum(n * card - card**2, 0.0) / max(n - 1, 1))
-    num = W @ y - y.mean() * card
-    z = np.zeros(n)
+    spread = std * np.sqrt(np.maximum(n * card - card**2, 0.0) / max(n - 1, 1))
+    num = W @ y - mean * card
+    z = np.zeros(card.size)
     ok = spread > 0
     z[ok] = num[ok] / spread[ok]
     return z, card
@@ -177,19 +187,32 @@ def permutation_counts(
         raise ValueError(f"permutations: expected ≥ 1, got {permutations}")
     n = y.size
     other = np.diff(W.indptr) - 1  # neighbours besides the cell itself
-    n_ge = np.full(n, P, dtype=np.int64)
-    n_le = np.full(n, P, dtype=np.int64)
     kmax = int(other.max()) if n else 0
     if kmax == 0:
-        return n_ge, n_le
-    rng = np.random.default_rng(seed)
-    rids = _random_neighbour_ids(rng, n, kmax, P)
-    observed = W @ y - y  # neighbour sum without the cell itself (fixed in every draw)
+        return np.full(n, P, dtype=np.int64), np.full(n, P, dtype=np.int64)
+    rids = _random_neighbour_ids(np.random.default_rng(seed), n, kmax, P)
+    return counts_for_rows(y, W, np.arange(n), rids)
+
+
+def counts_for_rows(
+    y: np.ndarray, W: sparse.csr_matrix, rows: np.ndarray, rids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`permutation_counts` of the cells ``rows`` (sorted positions in ``y``; ``W``
+    holds their rows) with the random indices ``rids`` drawn for all ``n`` cells. The
+    counts of a cell depend only on ``y``, its own neighbourhood and ``rids``, so any
+    partition of the rows gives the single run's counts."""
+    P, kmax = rids.shape
+    rows = np.asarray(rows, np.int64)
+    other = np.diff(W.indptr) - 1
+    n_ge = np.full(rows.size, P, dtype=np.int64)
+    n_le = np.full(rows.size, P, dtype=np.int64)
+    observed = W @ y - y[rows]  # neighbour sum without the cell itself (fixed in every draw)
     tol = 1e-9 * max(float(np.abs(y).max()) * (kmax + 1), np.finfo(float).tiny)
     block = max(1, _BLOCK_ELEMENTS // P)
     perm = np.arange(P)
     for c in np.unique(other[other > 0]):
-        cells = np.flatnonzero(other == c)
+        sel = np.flatnonzero(other == c)
+        cells = rows[sel]
         r = rids[:, :c]
         upper = y[r + 1]
         start = upper.sum(axis=1)
@@ -205,9 +228,9 @@ def permutation_counts(
             sims[0] = start + np.bincount(owner[:done], weights=step[:done], minlength=P)
             np.add.at(sims, (first[done:upto] - a, owner[done:upto]), step[done:upto])
             np.cumsum(sims, axis=0, out=sims)
-            obs = observed[cells[a:b], None]
-            n_ge[cells[a:b]] = np.count_nonzero(sims >= obs - tol, axis=1)
-            n_le[cells[a:b]] = np.count_nonzero(sims <= obs + tol, axis=1)
+            obs = observed[sel[a:b], None]
+            n_ge[sel[a:b]] = np.count_nonzero(sims >= obs - tol, axis=1)
+            n_le[sel[a:b]] = np.count_nonzero(sims <= obs + tol, axis=1)
     return n_ge, n_le
 
 
@@ -267,13 +290,27 @@ def gi_star(
     """
     y, W = _check(values, W)
     z, card = _analytical(y, W)
+    counts = permutation_counts(y, W, int(permutations), seed) if permutations else None
+    return finish(z, card, counts, permutations, fdr, alpha)
+
+
+def finish(
+    z: np.ndarray,
+    card: np.ndarray,
+    counts: tuple[np.ndarray, np.ndarray] | None,
+    permutations: int = 0,
+    fdr: bool = False,
+    alpha: Sequence[float] = CONFIDENCE_ALPHA,
+) -> GiStarResult:
+    """p-values and classes from the z-scores and permutation counts of every cell
+    (the FDR correction is over all cells, so it runs once, after any partitioned work)."""
     p = 2.0 * stats.norm.sf(np.abs(z))
-    p_sim = np.full(y.size, np.nan)
+    p_sim = np.full(z.size, np.nan)
     p_two = p
-    agree = np.ones(y.size, dtype=bool)
+    agree = np.ones(z.size, dtype=bool)
     if permutations:
         P = int(permutations)
-        n_ge, n_le = permutation_counts(y, W, P, seed)
+        n_ge, n_le = counts
         p_sim = (np.minimum(n_ge, n_le) + 1.0) / (P + 1.0)
         p_two = np.minimum(1.0, 2.0 * p_sim)
         agree = np.sign(n_le - n_ge) == np.sign(z)
