@@ -229,6 +229,7 @@ def run_analysis(
     ranking: RankingWeights | None = None,
     coverage: dict | None = None,
     extra_notes: list[str] | None = None,
+    engine=None,
 ) -> AnalysisResult:
     """Find, profile and rank hotspots.
 
@@ -245,7 +246,14 @@ def run_analysis(
         its ``skipped`` months and ``sources`` are recorded in the provenance's
         window and its note added to the run's notes.
     extra_notes : sentences about how the incidents were chosen, for the notes.
+    engine : a :class:`hotspots.scaleout.DaskEngine` to run DBSCAN, Gi* and emerging hot
+        spots on a Dask cluster, partition by partition (the same result as one machine,
+        :mod:`hotspots.scaleout`); ``None`` runs everything here.
     """
+    if engine is not None:
+        from .scaleout import check_method
+
+        check_method(params.method)
     harm_weights = harm_weights or HarmWeights.default()
     ranking = ranking or RankingWeights()
     timer = StageTimer()
@@ -266,7 +274,7 @@ def run_analysis(
     finder = {"dbscan": clusters, "hdbscan": clusters, "kde": kde}.get(params.method, grid)
     # the finder times its own stages (grid, statistics, hotspot table, ...)
     hotspots, cells, surface, params = finder(
-        data, params, crs, area_lonlat, months, automatic, notes, timer=timer
+        data, params, crs, area_lonlat, months, automatic, notes, timer=timer, engine=engine
     )
 
     # Monthly series, trend and profiles per hotspot, vectorised over hotspots
@@ -324,6 +332,7 @@ def run_analysis(
         seed=params.seed,
         n_incidents=len(data),
         stages={k: round(v, 4) for k, v in timer.seconds.items()},
+        execution=engine.describe() if engine is not None else {"backend": "local"},
     )
     ranked.insert(0, "run_id", prov.run_id)
     surroundings = cells.attrs.pop("surroundings", None) if cells is not None else None

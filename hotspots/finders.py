@@ -23,7 +23,7 @@ from .emerging import PATTERNS
 from .provenance import StageTimer
 
 
-def clusters(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
+def clusters(data, params, crs, area_lonlat, months, automatic, notes, timer=None, engine=None):
     """DBSCAN / HDBSCAN clusters; scales not given are chosen at patrol scale
     (:mod:`hotspots.cluster_scale`, whose rule the provenance quotes)."""
     from .cluster_scale import (
@@ -52,15 +52,26 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes, timer=Non
         auto, mcs, ms = hdbscan_scale(density, params.min_cluster_size, params.min_samples)
         params = replace(params, min_cluster_size=mcs, min_samples=ms)
     automatic.update(auto)
-    model = DensityClusterer(
-        eps_m=params.eps_m or 150.0,
-        min_samples=params.min_samples,
-        method=params.method,
-        min_cluster_size=params.min_cluster_size,
-        seed=params.seed,
-        cluster_selection=params.cluster_selection,
-    ).fit(x, y)
-    labels = model.labels_
+    if engine is not None:  # on a Dask cluster, partition by partition: the same labels
+        from .scaleout.dbscan import dbscan_labels
+
+        lat, lon = data["lat"].to_numpy(), data["lon"].to_numpy()
+        labels, _ = dbscan_labels(
+            engine, x, y, lat, lon, params.eps_m, params.min_samples, parent_res=engine.parent_res
+        )
+    else:
+        labels = (
+            DensityClusterer(
+                eps_m=params.eps_m or 150.0,
+                min_samples=params.min_samples,
+                method=params.method,
+                min_cluster_size=params.min_cluster_size,
+                seed=params.seed,
+                cluster_selection=params.cluster_selection,
+            )
+            .fit(x, y)
+            .labels_
+        )
     lap("clustering")
     summary = summarise_clusters(data, labels, data["harm"].to_numpy(), crs=crs)
     if params.method == "hdbscan" and not summary.empty:
@@ -87,7 +98,7 @@ def clusters(data, params, crs, area_lonlat, months, automatic, notes, timer=Non
     return summary, None, None, params
 
 
-def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
+def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, engine=None):
     from .grid import build_grid, suggest_resolution
 
     lap = (timer or StageTimer()).laps()
@@ -105,15 +116,29 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
     if params.method == "hexes":
         keep = np.flatnonzero(values > 0)
     elif params.method == "gistar":
-        from .gistar import gi_star
+        if engine is not None:
+            from .scaleout import gistar as dask_gi
 
-        result = gi_star(
-            values,
-            grid.neighbours(params.k),
-            permutations=params.permutations,
-            seed=params.seed,
-            fdr=params.fdr,
-        )
+            result = dask_gi.gi_star(
+                engine,
+                values,
+                grid.ids,
+                engine.cell_partitions(grid.ids),
+                k=params.k,
+                permutations=params.permutations,
+                seed=params.seed,
+                fdr=params.fdr,
+            )
+        else:
+            from .gistar import gi_star
+
+            result = gi_star(
+                values,
+                grid.neighbours(params.k),
+                permutations=params.permutations,
+                seed=params.seed,
+                fdr=params.fdr,
+            )
         for name in ("z", "p", "p_sim", "p_fdr", "gi_bin"):
             cells[f"gi_{name}" if not name.startswith("gi") else name] = getattr(result, name)
         keep = np.flatnonzero(result.gi_bin >= params.min_gi_bin)
@@ -125,17 +150,31 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
                 "use more permutations or analytical p-values (no --permutations)"
             )
     else:
-        from .emerging import emerging_hotspots
-
         monthly = grid.monthly_harm if params.value == "harm" else grid.monthly_count
         # ArcGIS Pro's current wording: sporadic needs a hot final time step.
-        result = emerging_hotspots(
-            monthly,
-            grid.neighbours(params.k),
-            permutations=params.permutations,
-            seed=params.seed,
-            sporadic_needs_final=True,
-        )
+        if engine is not None:
+            from .scaleout import gistar as dask_gi
+
+            result = dask_gi.emerging_hotspots(
+                engine,
+                monthly,
+                grid.ids,
+                engine.cell_partitions(grid.ids),
+                k=params.k,
+                permutations=params.permutations,
+                seed=params.seed,
+                sporadic_needs_final=True,
+            )
+        else:
+            from .emerging import emerging_hotspots
+
+            result = emerging_hotspots(
+                monthly,
+                grid.neighbours(params.k),
+                permutations=params.permutations,
+                seed=params.seed,
+                sporadic_needs_final=True,
+            )
         cells["emerging"] = result.category
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
@@ -178,7 +217,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
     return out, cells, None, params
 
 
-def kde(data, params, crs, area_lonlat, months, automatic, notes, timer=None):
+def kde(data, params, crs, area_lonlat, months, automatic, notes, timer=None, engine=None):
     from .kde import density_contours, kernel_density
 
     lap = (timer or StageTimer()).laps()

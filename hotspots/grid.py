@@ -211,6 +211,11 @@ class Grid:
         self._ids = np.array([int(str(c), 16) for c in self.cells], dtype=np.int64)
 
     @property
+    def ids(self) -> np.ndarray:
+        """The cells as int64 H3 ids, sorted (aligned with ``cells``)."""
+        return self._ids
+
+    @property
     def cell_of_incident(self) -> np.ndarray:
         """H3 id of each input row (``""`` if it has no coordinates)."""
         if self.cell_names is None:

@@ -42,6 +42,9 @@ class Provenance:
     libraries: dict = field(default_factory=library_versions)
     #: seconds per stage of the run (timing only: not part of the run id)
     stages: dict = field(default_factory=dict)
+    #: where the run was computed: ``{"backend": "local"}`` or the Dask cluster's scheduler,
+    #: workers and partitioning (not part of the run id: both give the same result)
+    execution: dict = field(default_factory=dict)
     run_id: str = ""
 
     def __post_init__(self) -> None:
@@ -51,6 +54,7 @@ class Provenance:
         body = asdict(self)
         body.pop("run_id", None)
         body.pop("stages", None)
+        body.pop("execution", None)
         text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
         return "run-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -35,8 +35,8 @@ RUNS = {
     "emerging": {"method": "emerging", "resolution": 9},
     "kde": {"method": "kde"},
 }
-#: provenance keys that change between runs or record timing, not results
-VOLATILE = {"run_id", "created_at", "stages", "libraries", "software"}
+#: provenance keys that change between runs or record timing or where it ran, not results
+VOLATILE = {"run_id", "created_at", "stages", "libraries", "software", "execution"}
 
 
 def plain(v):
