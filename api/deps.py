@@ -70,8 +70,17 @@ async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings.api
 
 
+async def get_engine_spec(request: Request):
+    """Where the service runs analyses (:mod:`api.usecases.compute`): ``None`` here, or
+    the Dask scheduler of ``HOTSPOTS_DASK_SCHEDULER``."""
+    from .usecases.compute import engine_spec
+
+    return engine_spec(request.app.state.settings.compute, service=True)
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+EngineDep = Annotated[object, Depends(get_engine_spec)]
 
 
 @dataclass(frozen=True)

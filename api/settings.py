@@ -25,6 +25,35 @@ if TYPE_CHECKING:  # imported when first asked for: `hotspots --help` loads no d
     from maps.settings import MapSettings
 
 
+class ComputeSettings(BaseSettings):
+    """Where analyses run. Unset, in the process that asks (nothing else changes)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTSPOTS_", extra="ignore")
+
+    #: run DBSCAN, Gi* and emerging hot spots on a Dask cluster: a scheduler address
+    #: (``tcp://scheduler:8786``) or ``local`` (worker processes on this machine; the
+    #: command line's choice, not the service's: see README "Beyond one machine")
+    dask_scheduler: str | None = None
+    #: H3 resolution of the partitions: 4, 5 or 6 (≈ 1,770, 250 or 36 km² each)
+    dask_parent_res: int = 5
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from hotspots.scaleout.engine import check_address
+
+        return check_address(value)
+
+    @field_validator("dask_parent_res")
+    @classmethod
+    def _parent(cls, value: int) -> int:
+        from hotspots.scaleout.partition import check_parent_res
+
+        return check_parent_res(value)
+
+
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "hotspots", "password", "dev", "test"}
 
 
@@ -71,7 +100,8 @@ class ApiSettings(BaseSettings):
 
 
 class Settings:
-    """The root settings object: the service's, the store's, imports' and the maps' settings.
+    """The root settings object: the service's, the store's, imports', the maps' and where
+    analyses run (``compute``).
 
     A part given to the constructor is used as it is; a part left out is read from the
     ``HOTSPOTS_*`` variables the first time it is asked for (then kept).
@@ -83,11 +113,11 @@ class Settings:
         store: StoreSettings | None = None,
         maps: MapSettings | None = None,
         ingest: IngestSettings | None = None,
+        compute: ComputeSettings | None = None,
     ):
+        given = (("api", api), ("store", store), ("maps", maps), ("ingest", ingest))
         self._parts: dict[str, object] = {
-            k: v
-            for k, v in (("api", api), ("store", store), ("maps", maps), ("ingest", ingest))
-            if v is not None
+            k: v for k, v in (*given, ("compute", compute)) if v is not None
         }
 
     @classmethod
@@ -126,6 +156,10 @@ class Settings:
     @property
     def ingest(self) -> IngestSettings:
         return self._part("ingest", "geodata.settings", "IngestSettings")
+
+    @property
+    def compute(self) -> ComputeSettings:
+        return self._part("compute", __name__, "ComputeSettings")
 
     def with_parts(self, **parts: BaseSettings) -> Settings:
         """A copy with some parts replaced (e.g. ``api=`` with the signing key found)."""

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOpt, StoreOpt
+from .cluster import DaskOpt, ParentResOpt, cluster_engine
+from .common import JsonOpt, StoreOpt, cli_settings
 from .common import load_concern as _load_concern
 from .common import load_harm_weights as _load_harm_weights
 from .common import open_cli_store as _store
@@ -72,6 +73,8 @@ def analyse(
         bool,
         typer.Option(help="Keep incidents at recording places (e.g. 'On or near Police Station')."),
     ] = False,
+    dask: DaskOpt = None,
+    dask_parent_res: ParentResOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -128,14 +131,16 @@ def analyse(
 
         harm = _load_harm_weights(harm_weights)
         profile = _load_concern(concern)
-        run, created = run_or_reuse(
-            st,
-            request,
-            params,
-            ranking,
-            weights=harm if harm_weights else None,
-            concern=profile if concern else None,
-        )
+        with cluster_engine(cli_settings(store), dask, dask_parent_res) as engine:
+            run, created = run_or_reuse(
+                st,
+                request,
+                params,
+                ranking,
+                weights=harm if harm_weights else None,
+                concern=profile if concern else None,
+                engine=engine,
+            )
     from ..disclosure import Disclosure
 
     doc = Disclosure(role="analyst").run_view(run.result)

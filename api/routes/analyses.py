@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..deps import AnalystDep, DisclosureDep, SettingsDep, StoreDep
+from ..deps import AnalystDep, DisclosureDep, EngineDep, SettingsDep, StoreDep
 from ..disclosure import Disclosure
 from ..filters import parse_categories, parse_window
 from ..params import Int
@@ -69,6 +69,7 @@ def create_analysis(
     settings: SettingsDep,
     caller: AnalystDep,
     response: Response,
+    engine: EngineDep,
 ) -> dict:
     parse_window(body.date_from, body.date_to, None, settings, where="body")
     if body.categories:
@@ -79,7 +80,9 @@ def create_analysis(
         weights, concern = profiles_from_request(request)
     except ValueError as exc:
         raise Problem(422, str(exc), type=getattr(exc, "type", None)) from exc
-    run, created = run_or_reuse(store, request, params, ranking, weights=weights, concern=concern)
+    run, created = run_or_reuse(
+        store, request, params, ranking, weights=weights, concern=concern, engine=engine
+    )
     if not created:
         response.status_code = 200
     return _summary(run, Disclosure.for_role(caller.role, settings))

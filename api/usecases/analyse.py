@@ -18,7 +18,7 @@ from geodata.crs import WGS84
 from geodata.model import RunRecord
 from geodata.stores import IncidentQuery, Store
 from geodata.validate import ARTEFACT_FLAG
-from hotspots.analysis import ANALYSIS_COLUMNS, AnalysisParams, AnalysisResult, run_analysis
+from hotspots.analysis import ANALYSIS_COLUMNS, AnalysisParams, AnalysisResult
 from hotspots.harm import HarmWeights
 from hotspots.provenance import StageTimer, library_versions
 from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
@@ -26,6 +26,7 @@ from hotspots.ranking import GRAVESHAM_2023, ConcernProfile, RankingWeights
 from ..disclosure import Disclosure
 from ..security import now_utc
 from ..worker import run_stoppable
+from .compute import analysis_on
 from .run_counts import run_counts  # noqa: F401  (its home was here; importers keep working)
 
 
@@ -38,11 +39,14 @@ def analyse_store(
     *,
     include_sensitive: bool = True,
     include_artefacts: bool = False,
+    engine=None,
 ) -> AnalysisResult:
     """Run an analysis on the incidents of a store, with its study area and months.
 
     ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
-    restricted view that roles below analyst are shown (:mod:`api.disclosure`)."""
+    restricted view that roles below analyst are shown (:mod:`api.disclosure`).
+    ``engine``: an open Dask engine, or an :class:`~api.usecases.compute.EngineSpec` to
+    connect to (:mod:`api.usecases.compute`); ``None`` runs here."""
     timer = StageTimer()
     with timer("coverage"):  # the restricted view's months come from the incidents it may use
         covered = coverage_of(st, include_sensitive).covered(
@@ -72,7 +76,8 @@ def analyse_store(
         )
         batches = {b.batch_id: b.content_hash for b in st.list_batches()}
     result = run_stoppable(  # stopped at the request's time limit (api.worker)
-        run_analysis,
+        analysis_on,
+        engine,
         incidents,
         params,
         crs=st.analysis_crs,
@@ -226,6 +231,7 @@ def run_or_reuse(
     *,
     weights: HarmWeights | None = None,
     concern: ConcernProfile | None = None,
+    engine=None,
 ) -> tuple[RunRecord, bool]:
     """The stored run for an identical request on unchanged data, or a new one (True).
 
@@ -248,7 +254,7 @@ def run_or_reuse(
     if found is not None:
         return found, False
     result = analyse_store(
-        st, params, weights, concern, ranking, include_artefacts=include_artefacts
+        st, params, weights, concern, ranking, include_artefacts=include_artefacts, engine=engine
     )
     fc = json.loads(result.to_json())
     fc["sensitive_categories"] = sensitive_categories(st, params)
@@ -262,6 +268,7 @@ def run_or_reuse(
             ranking,
             include_sensitive=False,
             include_artefacts=include_artefacts,
+            engine=engine,
         )
         fc["restricted"] = json.loads(restricted.to_json())
     record = RunRecord(
