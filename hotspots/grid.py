@@ -16,7 +16,6 @@ whole neighbourhoods; finer ones leave most cells with zero or one incident.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -254,17 +253,13 @@ class Grid:
         ``.to_crs(crs)`` without building the hexagons twice)."""
         geometry = np.empty(0, dtype=object)
         if self._ids.size:
-            boundaries = [h3i.cell_to_boundary(c) for c in self._ids.tolist()]
-            lengths = np.fromiter(map(len, boundaries), dtype=np.int64, count=len(boundaries))
-            flat = itertools.chain.from_iterable(itertools.chain.from_iterable(boundaries))
-            latlng = np.fromiter(flat, dtype=float, count=2 * int(lengths.sum())).reshape(-1, 2)
-            # H3 gives (lat, lng); shapely wants (lon, lat)
-            lon, lat = latlng[:, 1], latlng[:, 0]
-            if crs is not None:
-                lon, lat = lonlat_to_xy(lon, lat, crs)
-            indices = np.repeat(np.arange(lengths.size), lengths)
-            rings = shapely.linearrings(lon, lat, indices=indices)
-            geometry = shapely.polygons(rings)
+            # every hexagon at once (h3ronpy: h3-py's cell_to_boundary vertices, closed ring)
+            wkb = pa.array(h3vector.cells_to_wkb_polygons(pa.array(self._ids.astype(np.uint64))))
+            geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+            if crs is not None:  # project the vertices, keep the rings
+                lonlat = shapely.get_coordinates(geometry)
+                x, y = lonlat_to_xy(lonlat[:, 0], lonlat[:, 1], crs)
+                geometry = shapely.set_coordinates(geometry, np.c_[x, y])
         return gpd.GeoDataFrame(
             {"cell": self.cells, "count": self.count, "harm": self.harm},
             geometry=geometry,
