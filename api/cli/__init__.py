@@ -29,6 +29,7 @@ from . import (
     interventions,
     keys,
     maps,
+    partitions,
     plan,
     rates,
     runs,
@@ -61,6 +62,7 @@ app.command("knox")(backtest.knox_cmd)
 app.add_typer(runs.runs_app, name="runs")
 app.command("share")(runs.share_cmd)
 app.command("coverage")(coverage.coverage_cmd)
+app.command("export-partitions")(partitions.export_partitions)
 app.add_typer(interventions.interventions_app, name="interventions")
 app.command("evaluate")(interventions.evaluate)
 

@@ -95,6 +95,7 @@ def local_clusters(own: Part, halo: list[Part], eps: float, min_samples: int) ->
         reach_ptr[1:] = np.cumsum(sizes)
         reach = np.concatenate(lists) if lists else reach
     return {
+        "gid": own.gid,
         "core": core[:n_own],
         "labels": labels[:n_own],
         "link_gid": gid[link],
@@ -185,13 +186,46 @@ def dbscan_labels(engine, x, y, lat, lon, eps_m, min_samples, weight=None, paren
     if not len(groups):
         return np.full(n, -1, np.int64), np.zeros(n, bool)
     rows = [groups.rows(g) for g in range(len(groups))]
-    parts = [Part(x[r], y[r], w[r], r) for r in rows]
-    boxes = [p.bbox for p in parts]
-    held = [engine.hold(p) for p in parts]
+    held = [engine.hold(Part(x[r], y[r], w[r], r)) for r in rows]
+    boxes = [(x[r].min(), y[r].min(), x[r].max(), y[r].max()) for r in rows]
+    return _cluster(engine, held, boxes, n, eps, min_samples)
+
+
+def _cluster(engine, held: list, boxes: list, n: int, eps: float, min_samples: int):
     near = neighbours_of(boxes, 2.0 * eps)
     results = engine.map(
         local_clusters,
-        [(held[i], [held[j] for j in near[i]], eps, min_samples) for i in range(len(parts))],
+        [(held[i], [held[j] for j in near[i]], eps, min_samples) for i in range(len(held))],
         "DBSCAN per partition",
     )
-    return merge(results, rows, n)
+    return merge(results, [r["gid"] for r in results], n)
+
+
+def _read_part(folder: str, parent: str) -> Part:
+    """One parent cell of a partitioned export (every month), on a worker."""
+    from geodata.partitioned import read_partition
+
+    t = read_partition(folder, parent, ["x", "y", "row"])
+    x, y = t["x"].to_numpy(zero_copy_only=False), t["y"].to_numpy(zero_copy_only=False)
+    ok = np.isfinite(x) & np.isfinite(y)
+    row = t["row"].to_numpy(zero_copy_only=False)[ok]
+    return Part(x[ok], y[ok], np.ones(int(ok.sum())), row)
+
+
+def _extent(part: Part) -> tuple:
+    return (*part.bbox, int(part.gid.max()) + 1 if part.gid.size else 0)
+
+
+def dbscan_dataset(engine, folder, eps_m, min_samples) -> tuple[np.ndarray, np.ndarray]:
+    """DBSCAN of a partitioned GeoParquet export (:mod:`geodata.partitioned`) read on the
+    workers, one parent cell per task: ``(labels, core)`` by the export's ``row`` (the
+    store's id order), the labels a single run over those rows gives. The driver never
+    holds the incidents, only a label per row."""
+    from geodata.partitioned import parents_of
+
+    eps, min_samples = check_scale(eps_m, min_samples)
+    parents = [p for p in parents_of(folder) if p != "none"]
+    held = [engine.load(_read_part, str(folder), p) for p in parents]
+    extents = engine.map(_extent, [(h,) for h in held], "partition extents")
+    n = max((e[4] for e in extents), default=0)
+    return _cluster(engine, held, [e[:4] for e in extents], n, eps, min_samples)

@@ -12,6 +12,8 @@ Both offer three things the distributed algorithms need:
 ``hold(obj)``
     one partition's data as a task of its own, so Dask can recompute it on another
     worker if the one holding it dies (a scattered array would be lost with it);
+``load(fn, *args)``
+    one partition read on a worker (e.g. from a GeoParquet export), likewise;
 ``map(fn, args, label)``
     one task per argument tuple, results in order, each completion reported to the
     ``progress`` callback as ``(label, done, total)``.
@@ -61,6 +63,9 @@ class LocalEngine(_Partitioned):
     def hold(self, obj):
         return obj
 
+    def load(self, fn: Callable, *args):
+        return fn(*args)
+
     def map(self, fn: Callable, args: Sequence[tuple], label: str) -> list:
         out = []
         for i, a in enumerate(args):
@@ -104,6 +109,11 @@ class DaskEngine(_Partitioned):
         # scheduler keeps it, so a partition lost with its worker is made again elsewhere.
         with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1GB"}):
             return self.client.submit(_identity, obj, key=f"part-{uuid.uuid4().hex}", pure=False)
+
+    def load(self, fn: Callable, *args):
+        """``fn(*args)`` as a task whose result stays on a worker (e.g. a partition read
+        from files: made again from them if that worker dies)."""
+        return self.client.submit(fn, *args, key=f"load-{uuid.uuid4().hex}", pure=False)
 
     def map(self, fn: Callable, args: Sequence[tuple], label: str) -> list:
         from distributed import as_completed

@@ -18,37 +18,26 @@ from dataclasses import dataclass
 import h3ronpy
 import numpy as np
 import pyarrow as pa
-from h3ronpy import vector as h3vector
+
+from geodata.partitioned import PARENT_RES, check_parent_res, parent_cells  # noqa: F401 (re-exported)
 
 from ..uniq import unique_inverse, unique_pairs
 
-#: parent resolutions the partitioning accepts (≈ 1,770, 250 and 36 km² per partition)
-PARENT_RES = (4, 5, 6)
 DEFAULT_PARENT_RES = 5
-
-
-def check_parent_res(res: object) -> int:
-    if isinstance(res, bool) or not isinstance(res, int | np.integer) or res not in PARENT_RES:
-        raise ValueError(
-            f"parent_res: expected one of {PARENT_RES} (H3 partitions of ≈ 1,770, 250 or "
-            f"36 km²), got {res!r}"
-        )
-    return int(res)
 
 
 def point_parents(lat, lon, parent_res: int) -> np.ndarray:
     """H3 parent cell (int64) of each point, computed once per distinct coordinate;
     -1 where a coordinate is missing."""
-    parent_res = check_parent_res(parent_res)
     lat = np.asarray(lat, float)
     lon = np.asarray(lon, float)
     out = np.full(lat.size, -1, np.int64)
     ok = np.isfinite(lat) & np.isfinite(lon)
     if not ok.any():
+        check_parent_res(parent_res)
         return out
-    pairs, inverse = unique_pairs(lat[ok], lon[ok])
-    cells = h3vector.coordinates_to_cells(pairs[:, 0].copy(), pairs[:, 1].copy(), parent_res)
-    out[ok] = np.asarray(pa.array(cells)).astype(np.int64)[inverse]
+    pairs, inverse = unique_pairs(lat[ok], lon[ok])  # police.uk: a few points per street
+    out[ok] = parent_cells(pairs[:, 0], pairs[:, 1], parent_res)[inverse]
     return out
 
 

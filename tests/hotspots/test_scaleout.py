@@ -241,3 +241,30 @@ def test_a_million_incidents_give_the_same_hotspots_on_the_cluster(cluster):
         for parent_res in PARENTS:
             cluster.parent_res = parent_res
             same_run(run_analysis(data, params, engine=cluster), want)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The Gravesham demo's police.uk year, exported as partitioned GeoParquet (res 6)."""
+    from geodata.demo import demo_dir
+    from geodata.ingest import import_records
+    from geodata.partitioned import export_partitioned
+    from geodata.readers.police import read_police
+    from geodata.stores import DuckDBStore, IncidentQuery
+
+    folder = tmp_path_factory.mktemp("export")
+    with DuckDBStore(folder / "s.duckdb") as st:
+        import_records(st, read_police(demo_dir() / "gravesham-police-2022.zip"))
+        export_partitioned(st, folder / "parts", parent_res=6)
+        xy = st.query_incidents(IncidentQuery(columns=["x", "y"])).to_pandas()
+    return folder / "parts", xy
+
+
+@pytest.mark.parametrize("where", ["in-process", "cluster"])
+def test_dbscan_reads_its_partitions_from_the_geoparquet_export(exported, where, request):
+    folder, xy = exported
+    engine = LocalEngine() if where == "in-process" else request.getfixturevalue("cluster")
+    want, want_core = dbscan_labels(xy["x"].to_numpy(), xy["y"].to_numpy(), 100.0, 15)
+    got, core = dask_dbscan.dbscan_dataset(engine, folder, 100.0, 15)
+    assert np.array_equal(core, want_core) and np.array_equal(got, want)
+    assert want.max() >= 5
