@@ -116,29 +116,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
     if params.method == "hexes":
         keep = np.flatnonzero(values > 0)
     elif params.method == "gistar":
-        if engine is not None:
-            from .scaleout import gistar as dask_gi
-
-            result = dask_gi.gi_star(
-                engine,
-                values,
-                grid.ids,
-                engine.cell_partitions(grid.ids),
-                k=params.k,
-                permutations=params.permutations,
-                seed=params.seed,
-                fdr=params.fdr,
-            )
-        else:
-            from .gistar import gi_star
-
-            result = gi_star(
-                values,
-                grid.neighbours(params.k),
-                permutations=params.permutations,
-                seed=params.seed,
-                fdr=params.fdr,
-            )
+        result = _statistic("gi_star", values, grid, params, engine, fdr=params.fdr)
         for name in ("z", "p", "p_sim", "p_fdr", "gi_bin"):
             cells[f"gi_{name}" if not name.startswith("gi") else name] = getattr(result, name)
         keep = np.flatnonzero(result.gi_bin >= params.min_gi_bin)
@@ -152,29 +130,9 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
     else:
         monthly = grid.monthly_harm if params.value == "harm" else grid.monthly_count
         # ArcGIS Pro's current wording: sporadic needs a hot final time step.
-        if engine is not None:
-            from .scaleout import gistar as dask_gi
-
-            result = dask_gi.emerging_hotspots(
-                engine,
-                monthly,
-                grid.ids,
-                engine.cell_partitions(grid.ids),
-                k=params.k,
-                permutations=params.permutations,
-                seed=params.seed,
-                sporadic_needs_final=True,
-            )
-        else:
-            from .emerging import emerging_hotspots
-
-            result = emerging_hotspots(
-                monthly,
-                grid.neighbours(params.k),
-                permutations=params.permutations,
-                seed=params.seed,
-                sporadic_needs_final=True,
-            )
+        result = _statistic(
+            "emerging_hotspots", monthly, grid, params, engine, sporadic_needs_final=True
+        )
         cells["emerging"] = result.category
         cells["emerging_trend_z"] = result.trend_z
         cells["emerging_trend_p"] = result.trend_p
@@ -215,6 +173,22 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
     )
     lap("hotspot table")
     return out, cells, None, params
+
+
+def _statistic(name: str, values, grid, params, engine, **options):
+    """Gi* (``gi_star``) or emerging hot spots (``emerging_hotspots``) of the grid's values
+    with k-ring neighbours: here, or partition by partition on the engine's Dask cluster
+    (:mod:`hotspots.scaleout`, the same result)."""
+    common = {"permutations": params.permutations, "seed": params.seed, **options}
+    if engine is None:
+        from . import emerging, gistar
+
+        module = gistar if name == "gi_star" else emerging
+        return getattr(module, name)(values, grid.neighbours(params.k), **common)
+    from .scaleout import gistar as dask_gi
+
+    parts = engine.cell_partitions(grid.ids)
+    return getattr(dask_gi, name)(engine, values, grid.ids, parts, k=params.k, **common)
 
 
 def kde(data, params, crs, area_lonlat, months, automatic, notes, timer=None, engine=None):
