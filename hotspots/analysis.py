@@ -230,6 +230,7 @@ def run_analysis(
     coverage: dict | None = None,
     extra_notes: list[str] | None = None,
     engine=None,
+    progress=None,
 ) -> AnalysisResult:
     """Find, profile and rank hotspots.
 
@@ -249,6 +250,8 @@ def run_analysis(
     engine : a :class:`hotspots.scaleout.DaskEngine` to run DBSCAN, Gi* and emerging hot
         spots on a Dask cluster, partition by partition (the same result as one machine,
         :mod:`hotspots.scaleout`); ``None`` runs everything here.
+    progress : called as ``progress(stage, seconds)`` as each stage ends (the stages of
+        ``provenance.stages``), e.g. the command line's progress display.
     """
     if engine is not None:
         from .scaleout import check_method
@@ -256,7 +259,7 @@ def run_analysis(
         check_method(params.method)
     harm_weights = harm_weights or HarmWeights.default()
     ranking = ranking or RankingWeights()
-    timer = StageTimer()
+    timer = StageTimer(progress)
     with timer("select"):
         data = select(incidents, params)
     with timer("harm"):

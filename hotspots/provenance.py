@@ -74,8 +74,15 @@ class StageTimer:
     ['select']
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_stage=None) -> None:
         self.seconds: dict[str, float] = {}
+        #: called as ``on_stage(name, seconds)`` when a stage ends (the CLI's progress)
+        self.on_stage = on_stage
+
+    def _add(self, name: str, spent: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + spent
+        if self.on_stage is not None:
+            self.on_stage(name, spent)
 
     def __call__(self, name: str):
         return _Stage(self, name)
@@ -94,7 +101,7 @@ class StageTimer:
 
         def lap(name: str) -> None:
             now = time.perf_counter()
-            self.seconds[name] = self.seconds.get(name, 0.0) + now - last[0]
+            self._add(name, now - last[0])
             last[0] = now
 
         return lap
@@ -108,5 +115,4 @@ class _Stage:
         self.t0 = time.perf_counter()
 
     def __exit__(self, *exc) -> None:
-        spent = time.perf_counter() - self.t0
-        self.timer.seconds[self.name] = self.timer.seconds.get(self.name, 0.0) + spent
+        self.timer._add(self.name, time.perf_counter() - self.t0)

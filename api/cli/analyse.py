@@ -21,6 +21,7 @@ from .output import (
     print_ranked,
     reporting_errors,
 )
+from .progress import AnalysisDisplay
 
 
 def analyse(
@@ -131,7 +132,10 @@ def analyse(
 
         harm = _load_harm_weights(harm_weights)
         profile = _load_concern(concern)
-        with cluster_engine(cli_settings(store), dask, dask_parent_res) as engine:
+        with (
+            AnalysisDisplay() as shown,
+            cluster_engine(cli_settings(store), dask, dask_parent_res, shown.tasks) as engine,
+        ):
             run, created = run_or_reuse(
                 st,
                 request,
@@ -140,6 +144,7 @@ def analyse(
                 weights=harm if harm_weights else None,
                 concern=profile if concern else None,
                 engine=engine,
+                progress=shown.stage,
             )
     from ..disclosure import Disclosure
 

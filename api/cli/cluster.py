@@ -1,5 +1,5 @@
 """``--dask`` for the commands that analyse: open the cluster the option or
-``HOTSPOTS_DASK_SCHEDULER`` names, with a progress bar fed by the cluster's tasks."""
+``HOTSPOTS_DASK_SCHEDULER`` names (its tasks feed :mod:`api.cli.progress`)."""
 
 from __future__ import annotations
 
@@ -29,34 +29,10 @@ ParentResOpt = Annotated[
 
 
 @contextlib.contextmanager
-def cluster_engine(settings, dask: str | None, parent_res: int | None) -> Iterator:
-    """The open engine (``None``: run here). Its tasks drive a progress bar on stderr
-    when stderr is a terminal (stdout, and ``--json``, are left alone)."""
+def cluster_engine(settings, dask: str | None, parent_res: int | None, progress=None) -> Iterator:
+    """The open engine (``None``: run here); ``progress(label, done, total)`` hears its
+    tasks (:class:`api.cli.progress.AnalysisDisplay`)."""
     from ..usecases.compute import engine_spec, open_execution
 
-    spec = engine_spec(settings.compute, dask, parent_res)
-    if spec is None:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from .output import err
-
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    tasks: dict[str, int] = {}
-
-    def progress(label: str, done: int, total: int) -> None:
-        if label not in tasks:
-            tasks[label] = bar.add_task(f"{label} ({spec.scheduler})", total=total)
-        bar.update(tasks[label], completed=done, total=total)
-
-    with bar, open_execution(spec, progress) as engine:
+    with open_execution(engine_spec(settings.compute, dask, parent_res), progress) as engine:
         yield engine

@@ -40,14 +40,16 @@ def analyse_store(
     include_sensitive: bool = True,
     include_artefacts: bool = False,
     engine=None,
+    progress=None,
 ) -> AnalysisResult:
     """Run an analysis on the incidents of a store, with its study area and months.
 
     ``include_sensitive=False`` analyses without the incidents flagged sensitive: the
     restricted view that roles below analyst are shown (:mod:`api.disclosure`).
     ``engine``: an open Dask engine, or an :class:`~api.usecases.compute.EngineSpec` to
-    connect to (:mod:`api.usecases.compute`); ``None`` runs here."""
-    timer = StageTimer()
+    connect to (:mod:`api.usecases.compute`); ``None`` runs here. ``progress(stage,
+    seconds)`` hears each stage end (the command line's display)."""
+    timer = StageTimer(progress)
     with timer("coverage"):  # the restricted view's months come from the incidents it may use
         covered = coverage_of(st, include_sensitive).covered(
             params.categories, params.start, params.end
@@ -91,6 +93,7 @@ def analyse_store(
         extra_notes=[artefact_note(artefacts, len(places), include_sensitive)]
         if artefacts
         else None,
+        progress=progress,
     )
     if include_sensitive:  # the analyst's view: the places are marked on analysts' maps
         result.artefact_places = places
@@ -232,6 +235,7 @@ def run_or_reuse(
     weights: HarmWeights | None = None,
     concern: ConcernProfile | None = None,
     engine=None,
+    progress=None,
 ) -> tuple[RunRecord, bool]:
     """The stored run for an identical request on unchanged data, or a new one (True).
 
@@ -254,7 +258,14 @@ def run_or_reuse(
     if found is not None:
         return found, False
     result = analyse_store(
-        st, params, weights, concern, ranking, include_artefacts=include_artefacts, engine=engine
+        st,
+        params,
+        weights,
+        concern,
+        ranking,
+        include_artefacts=include_artefacts,
+        engine=engine,
+        progress=progress,
     )
     fc = json.loads(result.to_json())
     fc["sensitive_categories"] = sensitive_categories(st, params)
@@ -269,6 +280,7 @@ def run_or_reuse(
             include_sensitive=False,
             include_artefacts=include_artefacts,
             engine=engine,
+            progress=progress,
         )
         fc["restricted"] = json.loads(restricted.to_json())
     record = RunRecord(

@@ -228,3 +228,22 @@ def test_stage_times_are_in_the_provenance_not_the_run_id(tmp_path, method: str)
     b.provenance.stages = {k: v + 1.0 for k, v in b.provenance.stages.items()}
     assert b.provenance.compute_run_id() == a.run_id
     assert a.provenance.to_dict()["stages"] == stages
+
+
+@pytest.mark.parametrize("method", ["dbscan", "emerging"])
+def test_progress_hears_every_stage_in_order_as_it_ends(gravesham, method: str) -> None:
+    """What the command line's progress display is fed (issue 17): each stage of the run's
+    provenance, in the order they ran, as each ends, with its seconds."""
+    incidents, area, months, _ = gravesham
+    heard: list[tuple[str, float]] = []
+    result = run_analysis(
+        incidents,
+        AnalysisParams(method=method, resolution=9),
+        area_lonlat=area,
+        months=months,
+        progress=lambda stage, seconds: heard.append((stage, seconds)),
+    )
+    stages = result.provenance.stages
+    assert list(dict.fromkeys(s for s, _ in heard)) == list(stages) and len(stages) >= 6
+    for stage, spent in stages.items():
+        assert sum(s for n, s in heard if n == stage) == pytest.approx(spent, abs=1e-3)
