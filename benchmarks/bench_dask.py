@@ -24,8 +24,9 @@ both paths give the same hotspots (run ids, hotspot ids, ranks: printed as
 the driving process and, for Dask, the largest worker's peak RSS (each worker's
 ``ru_maxrss``, read on the worker at the end), and the ratio single / dask.
 
-Apache Sedona (``sedona.stats``) is not measured: it needs OpenJDK and Spark's jars
-beside pyspark, not set up on this machine; the line says so.
+Apache Sedona (``sedona.stats``) is not measured: pyspark (PyPI) and OpenJDK (Debian)
+are reachable here, but Sedona's Spark jars come from the Maven registry, which this
+machine cannot reach (``repo1.maven.org`` does not resolve); the line says so.
 
 Run: ``python -m benchmarks.bench_dask [--sizes 1000000 5000000] [--repeat 3]``;
 ``--sizes 20000000 --repeat 1`` for the 20M row (≈ 10 GB for the driver either way).
@@ -55,12 +56,12 @@ PARAMS = (
 )
 
 
-def data_file(n: int, seed: int, folder: Path) -> Path:
-    path = folder / f"ew-{n}-{seed}.parquet"
+def data_file(n: int, seed: int, folder: Path, side_m: float = SIDE_M) -> Path:
+    path = folder / f"ew-{n}-{seed}.parquet" if side_m == SIDE_M else folder / f"{n}-{seed}.parquet"
     if not path.exists():
         from benchmarks.synthetic import synthetic_incidents
 
-        frame = synthetic_incidents(n, seed=seed, side_m=SIDE_M, snapped=True, months=MONTHS)
+        frame = synthetic_incidents(n, seed=seed, side_m=side_m, snapped=True, months=MONTHS)
         frame["harm"] = 1.0
         frame["occurred_precision"] = "month"
         frame["batch_id"] = "police-uk/synthetic"
@@ -69,13 +70,13 @@ def data_file(n: int, seed: int, folder: Path) -> Path:
     return path
 
 
-def study_area():
+def study_area(side_m: float = SIDE_M):
     import shapely
 
     from benchmarks.synthetic import GRAVESEND_XY
     from geodata.crs import BNG, xy_to_lonlat
 
-    half = SIDE_M / 2
+    half = side_m / 2
     cx, cy = GRAVESEND_XY
     xs = [cx - half, cx + half, cx + half, cx - half]
     ys = [cy - half, cy - half, cy + half, cy + half]
@@ -83,14 +84,14 @@ def study_area():
     return shapely.Polygon(zip(lon, lat))
 
 
-def one(kind: str, path: str, workers: int, memory_limit: str) -> dict:
+def one(kind: str, path: str, workers: int, memory_limit: str, side_m: float = SIDE_M) -> dict:
     """One fresh process: the three analyses, single or on a LocalCluster."""
     import pandas as pd
 
     from hotspots.analysis import AnalysisParams, run_analysis
 
     data = pd.read_parquet(path)
-    area = study_area()
+    area = study_area(side_m)
     engine_cm = None
     engine = None
     if kind == "dask":
@@ -122,7 +123,7 @@ def one(kind: str, path: str, workers: int, memory_limit: str) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     ap.add_argument("--repeat", type=int, default=3)
@@ -130,11 +131,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--data", type=Path, help="folder to keep the generated Parquet in")
+    ap.add_argument("--side-km", type=float, default=SIDE_M / 1000, help=argparse.SUPPRESS)
     ap.add_argument("--one", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.one:
-        print(json.dumps(one(a.one[0], a.one[1], a.workers, a.memory_limit)))
-        return
+        side = a.side_km * 1000
+        print(json.dumps(one(a.one[0], a.one[1], a.workers, a.memory_limit, side)))
+        return 0
     folder = a.data or Path(tempfile.mkdtemp(prefix="bench-dask-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(
@@ -177,10 +180,11 @@ def main() -> None:
             print(f"{'':>11}  {kind}: {stages}")
         sys.stdout.flush()
     print(
-        "Apache Sedona (sedona.stats DBSCAN, Gi*): not measured here (needs OpenJDK and "
-        "Spark's jars beside pyspark; not set up on this machine)"
+        "Apache Sedona (sedona.stats DBSCAN, Gi*): not measured: its Spark jars come from the "
+        "Maven registry, which this machine cannot reach (pyspark and OpenJDK alone are not it)"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -49,3 +49,16 @@ def test_analysis_bench_reads_a_store_with_a_study_area(tmp_path):
     assert f["cells"] > 0 and all(v >= 0 for v in f["floors"].values())
     line = bench_analysis._stage_line([r], f["floors"])
     assert "grid " in line and "(floor index+aggregate " in line
+
+
+def test_dask_bench_runs_both_paths_to_the_same_hotspots(tmp_path):
+    """``bench_dask``'s two sides on a small square (30 km, not England and Wales):
+    the same run ids and hotspots single and on a 1-worker LocalCluster."""
+    from benchmarks import bench_dask
+
+    path = bench_dask.data_file(20_000, 3, tmp_path, side_m=30_000.0)
+    single = bench_dask.one("single", str(path), 1, "2GB", side_m=30_000.0)
+    dask = bench_dask.one("dask", str(path), 1, "2GB", side_m=30_000.0)
+    assert dask["digest"] == single["digest"]
+    assert single["digest"]["dbscan"][1] > 0 and dask["worker_mb"] > 0
+    assert set(single["stages"]) == {"gistar", "emerging", "dbscan"}
