@@ -77,21 +77,27 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, default=str))
 
 
-@contextmanager
-def import_progress(
-    enabled: bool,
-) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
-    """Progress bars on stderr: files read, rows written. Silent when not a terminal."""
-    show = enabled and err.is_terminal
-    progress = Progress(
+def stderr_bars(enabled: bool = True, *first_columns) -> Progress:
+    """Rich progress bars on stderr, shown on a terminal only and cleared when done (stdout
+    and ``--json`` never see them)."""
+    return Progress(
+        *first_columns,
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not show,
+        disable=not (enabled and err.is_terminal),
     )
+
+
+@contextmanager
+def import_progress(
+    enabled: bool,
+) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """Progress bars on stderr: files read, rows written. Silent when not a terminal."""
+    progress = stderr_bars(enabled)
     files = progress.add_task("reading files", total=None)
     rows = progress.add_task("rows written", total=None)
 

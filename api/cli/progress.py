@@ -4,7 +4,7 @@ cluster, a bar per kind of task fed by the cluster."""
 
 from __future__ import annotations
 
-from .output import err
+from .output import stderr_bars
 
 
 class AnalysisDisplay:
@@ -12,26 +12,10 @@ class AnalysisDisplay:
     ``progress`` and ``shown.tasks`` as a Dask engine's."""
 
     def __init__(self, what: str = "analysing") -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import SpinnerColumn
 
         self.what = what
-        self.bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        self.bar = stderr_bars(True, SpinnerColumn())
         self._tasks: dict[str, int] = {}
         self._stage = None
         self.stages: list[str] = []
