@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from cli_json import run
-from conftest import SECRET, add_key
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
@@ -84,19 +83,21 @@ def test_a_bad_scheduler_is_one_clear_error(store: Path, monkeypatch, args, env,
     assert "Traceback" not in doc["error"]["detail"]
 
 
-def test_the_service_runs_analyses_on_the_scheduler_it_is_given(store: Path, tmp_path: Path):
+def test_the_service_runs_analyses_on_the_scheduler_it_is_given(
+    store: Path, tmp_path: Path, api_kit
+):
     from distributed import LocalCluster
 
     copy = tmp_path / "api.duckdb"
     copy.write_bytes(store.read_bytes())
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
         settings = Settings(
-            ApiSettings(secret_key=SECRET),
+            ApiSettings(secret_key=api_kit.secret),
             StoreSettings(duckdb_path=copy),
             compute=ComputeSettings(dask_scheduler=cluster.scheduler_address),
         )
         st = DuckDBStore(copy)
-        _, key = add_key(st, "analyst")
+        _, key = api_kit.add_key(st, "analyst")
         with TestClient(create_app(settings, store=st)) as client:
             body = {"method": "dbscan", "eps_m": 150, "min_samples": 10}
             made = client.post("/analyses", json=body, headers={"X-API-Key": key})
