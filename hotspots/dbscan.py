@@ -58,11 +58,7 @@ def dbscan_labels(x, y, eps_m: float, min_samples: int, weight=None):
     fractional weights, a total equal to ``min_samples`` up to rounding may be
     summed in a different order. Weights must be >= 0.
     """
-    eps = float(eps_m)
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps_m must be a positive number of metres; got {eps_m!r}")
-    if isinstance(min_samples, bool) or int(min_samples) != min_samples or min_samples < 1:
-        raise ValueError(f"min_samples must be an integer >= 1; got {min_samples!r}")
+    eps, min_samples = check_scale(eps_m, min_samples)
     xa, ya = as_xy(x, y)
     w = as_weight(weight, len(xa))
     if len(xa) == 0:
@@ -70,6 +66,16 @@ def dbscan_labels(x, y, eps_m: float, min_samples: int, weight=None):
     grid = cell_grid(xa, ya, w, eps / math.sqrt(2.0) * _CELL_SHRINK)
     labels, core = _dbscan_grid(grid, eps, min_samples)
     return labels[grid.inverse], core[grid.inverse]
+
+
+def check_scale(eps_m: float, min_samples: int) -> tuple[float, int]:
+    """``(eps, min_samples)`` as float and int, or a ValueError saying what was expected."""
+    eps = float(eps_m)
+    if not (eps > 0 and math.isfinite(eps)):
+        raise ValueError(f"eps_m must be a positive number of metres; got {eps_m!r}")
+    if isinstance(min_samples, bool) or int(min_samples) != min_samples or min_samples < 1:
+        raise ValueError(f"min_samples must be an integer >= 1; got {min_samples!r}")
+    return eps, int(min_samples)
 
 
 # ------------------------------------------------------------------------ DBSCAN

@@ -27,7 +27,6 @@ resolutions 4, 5 and 6).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +34,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..dbscan import check_scale
 from ..dbscan import dbscan_labels as kernel
 
 
@@ -157,15 +157,6 @@ def merge(results: list[dict], own_gids: list[np.ndarray], n: int) -> tuple[np.n
         lowest = np.minimum.reduceat(glob, ptr[:-1][has]) if has.any() else glob[:0]
         labels[gids[r["border"][has]]] = lowest
     return labels, core
-
-
-def check_scale(eps_m: float, min_samples: int) -> tuple[float, int]:
-    eps = float(eps_m)
-    if not (eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps_m must be a positive number of metres; got {eps_m!r}")
-    if isinstance(min_samples, bool) or int(min_samples) != min_samples or min_samples < 1:
-        raise ValueError(f"min_samples must be an integer >= 1; got {min_samples!r}")
-    return eps, int(min_samples)
 
 
 def dbscan_labels(engine, x, y, lat, lon, eps_m, min_samples, weight=None, parent_res=5):
