@@ -218,27 +218,36 @@ def build_coverage(batches, incidents: pd.DataFrame | pa.Table) -> Coverage:
     """Coverage from batch records and incidents (``batch_id``, ``source``, ``category``,
     ``occurred_at``), as a DataFrame or an Arrow table (grouped in Arrow: no Python
     string per incident)."""
-    months: dict[str, set[str]] = {}
-    by_batch = {}
     cols = ["batch_id", "source", "category", "occurred_at"]
     if isinstance(incidents, pd.DataFrame):
         frame = incidents[cols].copy()
         frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
         incidents = pa.Table.from_pandas(frame, preserve_index=False)
-    if incidents.num_rows:
+    spans = incidents.group_by(["batch_id", "source", "category"]).aggregate(
+        [("occurred_at", "min"), ("occurred_at", "max")]
+    )
+    renamed = spans.rename_columns({"occurred_at_min": "first", "occurred_at_max": "last"})
+    return coverage_from_spans(batches, renamed)
+
+
+def coverage_from_spans(batches, spans: pa.Table) -> Coverage:
+    """Coverage from batch records and the incidents' spans: per ``batch_id``,
+    ``source`` and ``category``, the ``first`` and ``last`` ``occurred_at``
+    (:meth:`~geodata.stores.base.Store.incident_spans`)."""
+    months: dict[str, set[str]] = {}
+    by_batch: dict[str, tuple[str, str]] = {}
+    sources: dict[str, set[str]] = {}
+    for row in spans.select(["batch_id", "source", "category", "first", "last"]).to_pylist():
+        sources.setdefault(str(row["category"]), set()).add(str(row["source"]))
+        lo, hi = row["first"], row["last"]
+        if lo is None:
+            continue
         # each batch's first and last instants: their months are the span's ends
-        span = incidents.group_by("batch_id").aggregate(
-            [("occurred_at", "min"), ("occurred_at", "max")]
+        was = by_batch.get(row["batch_id"])
+        first, last = f"{lo.year:04d}-{lo.month:02d}", f"{hi.year:04d}-{hi.month:02d}"
+        by_batch[row["batch_id"]] = (
+            (first, last) if was is None else (min(was[0], first), max(was[1], last))
         )
-        by_batch = {
-            b: (f"{lo.year:04d}-{lo.month:02d}", f"{hi.year:04d}-{hi.month:02d}")
-            for b, lo, hi in zip(
-                span.column("batch_id").to_pylist(),
-                span.column("occurred_at_min").to_pylist(),
-                span.column("occurred_at_max").to_pylist(),
-            )
-            if lo is not None
-        }
     for b in batches:
         if b.batch_id not in by_batch:
             continue  # no incident of it is counted (none accepted, or all left out)
@@ -248,19 +257,13 @@ def build_coverage(batches, incidents: pd.DataFrame | pa.Table) -> Coverage:
             covered.update(declared)
         else:
             covered.update(month_range(*by_batch[b.batch_id]))
-    sources: dict[str, set[str]] = {}
-    if incidents.num_rows:
-        pairs = incidents.group_by(["category", "source"]).aggregate([])
-        for cat, src in zip(
-            pairs.column("category").to_pylist(), pairs.column("source").to_pylist()
-        ):
-            sources.setdefault(str(cat), set()).add(str(src))
     return Coverage(
         {s: tuple(sorted(m)) for s, m in months.items()},
         {c: tuple(sorted(s)) for c, s in sources.items()},
     )
 
 
+#: each store's coverage (both views), with the batch state it was worked out for
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -271,21 +274,13 @@ def coverage_of(store, include_sensitive: bool = True) -> Coverage:
     ``include_sensitive=False`` works it out from the incidents not flagged sensitive
     only, as roles below analyst must see it: a source holding nothing but sensitive
     incidents would otherwise show the months they fall in."""
-    from .stores import IncidentQuery
-
     batches = store.list_batches()
     state = tuple(sorted((b.batch_id, b.content_hash) for b in batches))
     with _LOCK:
         hit = _CACHE.get(store, {}).get(include_sensitive)
     if hit is not None and hit[0] == state:
         return hit[1]
-    table = store.query_incidents(
-        IncidentQuery(
-            columns=["batch_id", "source", "category", "occurred_at"],
-            include_sensitive=include_sensitive,
-        )
-    )
-    cov = build_coverage(batches, table)
+    cov = coverage_from_spans(batches, store.incident_spans(include_sensitive))
     with _LOCK:
         _CACHE.setdefault(store, {})[include_sensitive] = (state, cov)
     return cov
@@ -335,6 +330,7 @@ __all__ = [
     "Coverage",
     "Covered",
     "build_coverage",
+    "coverage_from_spans",
     "coverage_of",
     "in_months",
     "month_range",

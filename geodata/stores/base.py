@@ -24,7 +24,6 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from ..model import (
     RunRecord,
     ShareLinkRecord,
 )
+from .query import INCIDENT_COLUMNS, IncidentQuery, attribute_filters  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
     import geopandas as gpd
@@ -52,110 +52,11 @@ if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
 #: ``progress(rows_written, rows_total)`` — called while a write is under way.
 Progress = Callable[[int, int], None]
 
-INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA.names)
 BOUNDARY_KINDS = ("ward", "lsoa", "msoa", "district", "custom")
 WRITE_CHUNK_ROWS = 25_000
 #: Roles an API key or a share link can carry (most to least trusted).
 ROLES = ("analyst", "partner", "public")
 JOB_STATUSES = ("queued", "running", "done", "failed")
-
-
-@dataclass(frozen=True)
-class IncidentQuery:
-    """A selection of incidents; every part is optional and they combine with AND.
-
-    Parameters
-    ----------
-    bbox : (xmin, ymin, xmax, ymax), in the analysis CRS (metres) unless
-        ``bbox_lonlat`` is true, then WGS84 degrees.
-    area : (kind, code) of a stored boundary, e.g. ("ward", "E05000284"); the
-        incidents inside that polygon.
-    within : a polygon in the analysis CRS.
-    categories : taxonomy slugs.
-    start, end : ``start <= occurred_at < end``.
-    sources, batch_ids : restrict to these.
-    include_sensitive : False drops sensitive incidents (for roles below analyst).
-    columns : subset of incident columns to return (default all).
-    limit, offset : paging, in ``id`` order.
-    after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
-        order), so a page boundary stays put when other batches are imported.
-    condition : ``(template, values)``: an SQL condition (code's text), ``{}`` per bound value.
-    """
-
-    bbox: tuple[float, float, float, float] | None = None
-    bbox_lonlat: bool = False
-    area: tuple[str, str] | None = None
-    within: BaseGeometry | None = None
-    categories: Sequence[str] | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    sources: Sequence[str] | None = None
-    batch_ids: Sequence[str] | None = None
-    include_sensitive: bool = True
-    columns: Sequence[str] | None = None
-    limit: int | None = None
-    offset: int = 0
-    after_id: str | None = None
-    condition: tuple[str, tuple] | None = None
-
-    def selected_columns(self) -> list[str]:
-        cols = list(self.columns) if self.columns else list(INCIDENT_COLUMNS)
-        unknown = [c for c in cols if c not in INCIDENT_COLUMNS]
-        if unknown:
-            raise ValueError(
-                f"unknown incident column(s) {unknown}; expected some of {list(INCIDENT_COLUMNS)}"
-            )
-        return cols
-
-
-def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[list[str], list]:
-    """SQL conditions (non-spatial) for ``q``; ``ph(value)`` returns a placeholder.
-
-    Both stores use it, each with its own placeholder style, so the two apply
-    exactly the same filters.
-    """
-    where: list[str] = []
-    params: list = []
-
-    def add(sql: str, *values: object) -> None:
-        where.append(sql.format(*[ph(v) for v in values]))
-        params.extend(values)
-
-    if q.categories is not None:
-        cats = list(q.categories)
-        if not cats:
-            where.append("FALSE")
-        else:
-            add("category IN (" + ", ".join("{}" for _ in cats) + ")", *cats)
-    if q.start is not None:
-        add("occurred_at >= {}", q.start)
-    if q.end is not None:
-        add("occurred_at < {}", q.end)
-    if q.sources is not None:
-        srcs = list(q.sources) or [""]
-        add("source IN (" + ", ".join("{}" for _ in srcs) + ")", *srcs)
-    if q.batch_ids is not None:
-        ids = list(q.batch_ids) or [""]
-        add("batch_id IN (" + ", ".join("{}" for _ in ids) + ")", *ids)
-    if not q.include_sensitive:
-        where.append("NOT sensitive")
-    if q.after_id is not None:
-        add("id > {}", q.after_id)
-    if q.condition is not None:
-        add(f"({q.condition[0]})", *q.condition[1])
-    if q.bbox is not None:
-        xmin, ymin, xmax, ymax = map(float, q.bbox)
-        if xmin > xmax or ymin > ymax:
-            raise ValueError(f"bbox must be (xmin, ymin, xmax, ymax); got {q.bbox}")
-        cx, cy = ("lon", "lat") if q.bbox_lonlat else ("x", "y")
-        add(
-            f"{cx} >= {{}} AND {cx} <= {{}} AND {cy} >= {{}} AND {cy} <= {{}}",
-            xmin,
-            xmax,
-            ymin,
-            ymax,
-        )
-    return where, params
 
 
 class Store(ABC):
@@ -197,6 +98,12 @@ class Store(ABC):
     @abstractmethod
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         """Incidents matching ``query`` as an Arrow table, in ``id`` order."""
+
+    @abstractmethod
+    def incident_spans(self, include_sensitive: bool = True) -> pa.Table:
+        """Per ``batch_id``, ``source`` and ``category``: ``first`` and ``last``
+        ``occurred_at`` and the count ``n`` (the incidents not flagged sensitive only
+        when ``include_sensitive`` is false); what :mod:`geodata.coverage` stands on."""
 
     @abstractmethod
     def count_incidents(self, query: IncidentQuery | None = None) -> int:

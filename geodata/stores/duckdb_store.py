@@ -46,6 +46,8 @@ from .base import (
     check_kind,
     dump_json,
 )
+from .duck_reads import incident_spans, select_rows
+from .query import incident_schema
 from .run_rows import DUCKDB_DDL, RunRows
 from .service_records import ServiceRecords
 from .service_tables import duckdb_ddl
@@ -314,35 +316,24 @@ class DuckDBStore(ServiceRecords, Store):
         return poly
 
     def _select(self, q: IncidentQuery, columns: list[str]) -> pa.Table:
-        where, params = attribute_filters(q, lambda v: "?")
         poly = self._polygon(q)
-        if poly is not None:
-            xmin, ymin, xmax, ymax = poly.bounds
-            where.append("x >= ? AND x <= ? AND y >= ? AND y <= ?")
-            params += [xmin, xmax, ymin, ymax]
-        cols = list(dict.fromkeys([*columns, "x", "y"])) if poly is not None else columns
-        sql = f"SELECT {', '.join(cols)} FROM incidents"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
-        page_in_sql = poly is None
-        if page_in_sql and q.limit is not None:
-            sql += f" LIMIT {int(q.limit)}"
-        if page_in_sql and q.offset:
-            sql += f" OFFSET {int(q.offset)}"
-        table = self.con.sql(sql, params=params).to_arrow_table()
-        if poly is not None:
-            x = table.column("x").to_numpy()
-            y = table.column("y").to_numpy()
-            mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
-            table = table.filter(pa.array(mask)).select(columns)
-            table = table.slice(q.offset, q.limit)  # limit None: to the end; 0: no rows
-        return table
+        if poly is None:
+            return select_rows(self.con, q, columns, None, q.dictionary)
+        cols = list(dict.fromkeys([*columns, "x", "y"]))
+        table = select_rows(self.con, q, cols, poly.bounds, q.dictionary)
+        x = table.column("x").to_numpy()
+        y = table.column("y").to_numpy()
+        mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
+        table = table.filter(pa.array(mask)).select(columns)
+        return table.slice(q.offset, q.limit)  # limit None: to the end; 0: no rows
 
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         q = query or IncidentQuery()
         table = self._select(q, q.selected_columns())
-        return table.cast(pa.schema([INCIDENT_SCHEMA.field(c) for c in table.column_names]))
+        return table.cast(incident_schema(table))
+
+    def incident_spans(self, include_sensitive: bool = True) -> pa.Table:
+        return incident_spans(self.con, include_sensitive)
 
     def count_incidents(self, query: IncidentQuery | None = None) -> int:
         q = query or IncidentQuery()

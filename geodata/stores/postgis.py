@@ -14,19 +14,15 @@ holding naive UTC. Each call is one transaction on a pooled connection.
 
 from __future__ import annotations
 
-import io
 import json
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -50,9 +46,10 @@ from .base import (
     attribute_filters,
     batch_from_row,
     check_kind,
-    dump_json,
 )
+from .pg_codec import csv_bytes, ewkb_points_hex, jsonb, read_csv
 from .pg_pool import GuardedPool
+from .query import SPANS_SCHEMA, texts_encoded
 from .run_rows import RunRows
 from .service_records import ServiceRecords
 
@@ -61,65 +58,6 @@ if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
     import pandas as pd
 
     from ..validate import ValidatedBatch
-
-_HEX = np.frombuffer(b"0123456789ABCDEF", np.uint8)
-_POINT_WITH_SRID = 0x20000001  # EWKB type: Point with the SRID flag
-
-
-def ewkb_points_hex(x: np.ndarray, y: np.ndarray, srid: int) -> pa.StringArray:
-    """Hex EWKB of points (what PostGIS reads for geometry in COPY), without a Python loop.
-
-    >>> ewkb_points_hex(np.array([1.0]), np.array([2.0]), 27700)[0].as_py()[:18]
-    '0101000020346C0000'
-    """
-    n = len(x)
-    raw = np.empty((n, 25), np.uint8)
-    raw[:, 0] = 1  # little endian
-    raw[:, 1:5] = np.frombuffer(struct.pack("<I", _POINT_WITH_SRID), np.uint8)
-    raw[:, 5:9] = np.frombuffer(struct.pack("<i", srid), np.uint8)
-    raw[:, 9:17] = np.ascontiguousarray(x, "<f8").view(np.uint8).reshape(n, 8)
-    raw[:, 17:25] = np.ascontiguousarray(y, "<f8").view(np.uint8).reshape(n, 8)
-    text = np.empty((n, 50), np.uint8)
-    text[:, 0::2] = _HEX[raw >> 4]
-    text[:, 1::2] = _HEX[raw & 15]
-    offsets = np.arange(0, 50 * n + 1, 50, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
-
-
-def _verbatim(text: str) -> str:
-    return text
-
-
-def _jsonb(value: object, what: str) -> Jsonb:
-    """``value`` for a jsonb parameter, checked and serialised once by :func:`dump_json`
-    (the same strict JSON the DuckDB store keeps)."""
-    return Jsonb(dump_json(value, what), dumps=_verbatim)
-
-
-_CSV_WRITE = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-
-
-def _csv_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pacsv.write_csv(table, buf, write_options=_CSV_WRITE)
-    return buf.getvalue()
-
-
-def _read_csv(data: bytes, schema: pa.Schema) -> pa.Table:
-    if not data:
-        return schema.empty_table()
-    return pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=schema.names),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict(zip(schema.names, schema.types)),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t", "true"],
-            false_values=["f", "false"],
-        ),
-    ).cast(schema)
-
 
 #: a bbox in the analysis CRS as an index condition on ``geom``
 _BOX = sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, %s)")
@@ -268,7 +206,7 @@ class PostGISStore(ServiceRecords, Store):
                             with cur.copy(
                                 sql.SQL("COPY incidents ({}) FROM STDIN (FORMAT csv)").format(cols)
                             ) as copy:
-                                copy.write(_csv_bytes(chunk))
+                                copy.write(csv_bytes(chunk))
                             done += chunk.num_rows
                             if progress:
                                 progress(done, total)
@@ -278,7 +216,7 @@ class PostGISStore(ServiceRecords, Store):
                                     qcols
                                 )
                             ) as copy:
-                                copy.write(_csv_bytes(batch.quarantine))
+                                copy.write(csv_bytes(batch.quarantine))
                     if progress and not incidents.num_rows:
                         progress(done, total)
         except psycopg.Error as exc:
@@ -361,7 +299,7 @@ class PostGISStore(ServiceRecords, Store):
         if q.offset:
             select += sql.SQL(" OFFSET {}").format(sql.Literal(int(q.offset)))
         schema = pa.schema([INCIDENT_SCHEMA.field(c) for c in columns])
-        return _read_csv(self._copy_out(select, params), schema)
+        return texts_encoded(read_csv(self._copy_out(select, params), schema), q.dictionary)
 
     def _copy_out(self, select: sql.Composable, params: list) -> bytes:
         out = bytearray()
@@ -373,6 +311,15 @@ class PostGISStore(ServiceRecords, Store):
                 for data in copy:
                     out += data
         return bytes(out)
+
+    def incident_spans(self, include_sensitive: bool = True) -> pa.Table:
+        where, params = self._where(IncidentQuery(include_sensitive=include_sensitive))
+        select = sql.SQL(
+            "SELECT batch_id, source, category, min(occurred_at) AS first, max(occurred_at) "
+            "AS last, count(*) AS n FROM incidents{} GROUP BY batch_id, source, category "
+            "ORDER BY batch_id, source, category"
+        ).format(where)
+        return read_csv(self._copy_out(select, params), SPANS_SCHEMA)
 
     def count_incidents(self, query: IncidentQuery | None = None) -> int:
         q = query or IncidentQuery()
@@ -407,7 +354,7 @@ class PostGISStore(ServiceRecords, Store):
             select += sql.SQL(" LIMIT {}").format(sql.Literal(int(limit)))
         if offset:
             select += sql.SQL(" OFFSET {}").format(sql.Literal(int(offset)))
-        return _read_csv(self._copy_out(select, params), QUARANTINE_SCHEMA)
+        return read_csv(self._copy_out(select, params), QUARANTINE_SCHEMA)
 
     # -- areas ---------------------------------------------------------------
     def replace_boundaries(self, kind: str, areas: gpd.GeoDataFrame) -> int:
@@ -489,7 +436,7 @@ class PostGISStore(ServiceRecords, Store):
             yield conn
 
     def _to_json(self, value: object, what: str) -> Jsonb:
-        return _jsonb(value, what)
+        return jsonb(value, what)
 
     def _intervention_geom(self, rec: InterventionRecord) -> tuple[str, str, list]:
         """The outline in the analysis CRS, GIST-indexed (PostGIS only)."""

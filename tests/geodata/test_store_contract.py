@@ -27,6 +27,7 @@ from geodata.ingest import context_for, import_records
 from geodata.model import INCIDENT_SCHEMA, QUARANTINE_SCHEMA
 from geodata.readers.police import read_police
 from geodata.stores.base import IncidentQuery, Store
+from geodata.stores.query import SPANS_SCHEMA
 
 TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 KENT = "police-uk/kent-police"
@@ -562,6 +563,30 @@ def test_query_paging_and_columns(store: Store, dataset: Dataset) -> None:
     assert sub.equals(full.select(cols))
     with pytest.raises(ValueError, match="unknown incident column"):
         store.query_incidents(IncidentQuery(columns=["id", "geom"]))
+
+
+def test_incident_spans_aggregate_what_a_query_reads(store: Store, dataset: Dataset) -> None:
+    """The coverage's input, aggregated in the store, equals the same aggregation of
+    the incidents a query returns: both views (the restricted one without sensitive)."""
+    load(store, dataset)
+    for include in (True, False):
+        rows = store.query_incidents(IncidentQuery(include_sensitive=include)).to_pylist()
+        want: dict[tuple, list] = {}
+        for r in rows:
+            key = (r["batch_id"], r["source"], r["category"])
+            span = want.setdefault(key, [r["occurred_at"], r["occurred_at"], 0])
+            span[0], span[1] = min(span[0], r["occurred_at"]), max(span[1], r["occurred_at"])
+            span[2] += 1
+        spans = store.incident_spans(include)
+        assert spans.schema.equals(SPANS_SCHEMA)
+        got = {(s["batch_id"], s["source"], s["category"]): [s["first"], s["last"], s["n"]]
+               for s in spans.to_pylist()}  # fmt: skip
+        assert got == want and len(got) > 2, include
+        assert list(got) == sorted(got)
+    flagged = store.count_incidents(IncidentQuery()) - store.count_incidents(
+        IncidentQuery(include_sensitive=False)
+    )
+    assert flagged > 0, "the dataset has no sensitive incident: the views do not differ"
 
 
 # --------------------------------------------------------------------------- quarantine, delete
