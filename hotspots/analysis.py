@@ -39,6 +39,7 @@ import shapely
 from geodata.crs import xy_to_lonlat
 from geodata.taxonomy import validate_slugs
 
+from .codes import starts_with
 from .emerging import _mk_rows
 from .finders import clusters, grid, kde
 from .harm import HarmWeights
@@ -366,7 +367,7 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
     hotspots["distinct_points"] = distinct_places(lat, lng, hs_of, n)
     # places anonymised at source (police.uk snap points stand for several addresses)
     snapped = (
-        data["source"].astype(str).str.startswith(ANONYMISED_SOURCES).to_numpy()
+        starts_with(data["source"], ANONYMISED_SOURCES)
         if "source" in data
         else np.zeros(len(data), bool)
     )

@@ -28,9 +28,11 @@ def text_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.nd
     """``(codes, names)`` of ``values[rows]`` (all rows when ``None``): ``names`` are the
     distinct texts used, sorted (an Index: still Arrow strings), and ``codes`` index
     them (-1 for a missing value)."""
+    if rows is not None:  # only the wanted rows are hashed (a street per incident:
+        values = values.iloc[rows]  # 2M distinct texts at 5M incidents)
     codes, uniques = pd.factorize(values)
-    if rows is not None:
-        codes = codes[rows]
+    if isinstance(uniques.dtype, pd.CategoricalDtype):  # sort texts, not category codes
+        uniques = pd.Index(uniques.astype("str"))
     used = unique(codes[codes >= 0])
     if not used.size:
         return np.full(codes.size, -1, dtype=np.int64), pd.Index([], dtype="str")
@@ -41,10 +43,23 @@ def text_codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.nd
     return rank[codes], taken.take(order)
 
 
+def starts_with(values: pd.Series, prefixes: tuple[str, ...]) -> np.ndarray:
+    """True where ``values`` (texts, or a categorical of texts) start with one of
+    ``prefixes``; missing values are False. A categorical is tested per category.
+
+    >>> starts_with(pd.Series(["ab", None, "cd"], dtype="category"), ("a", "x")).tolist()
+    [True, False, False]
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = values.cat.categories.astype("str").str.startswith(prefixes)
+        return np.append(np.asarray(hit, bool), False)[values.cat.codes.to_numpy()]
+    return values.astype("str").str.startswith(prefixes, na=False).to_numpy(bool)
+
+
 def texts(names: pd.Index, codes: np.ndarray) -> dict[int, str]:
     """Code → text for the distinct ``codes`` given: Python strings for these only."""
     used = unique(codes)
     return dict(zip(used.tolist(), (str(t) for t in names.take(used).tolist())))
 
 
-__all__ = ["text_codes", "texts"]
+__all__ = ["starts_with", "text_codes", "texts"]

@@ -110,8 +110,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
         lap("resolution")
     grid = build_grid(data, res=res, area_lonlat=area_lonlat, months=months)
     lap("grid")  # H3 index of the points, the area's cells, counts per cell and month
-    cells = grid.to_geodataframe(crs)
-    lap("cell polygons")
+    cells = grid.to_geodataframe(crs, rows=())  # polygons drawn for the hot cells only
     values = grid.harm if params.value == "harm" else grid.count
     if params.method == "hexes":
         keep = np.flatnonzero(values > 0)
@@ -142,6 +141,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
         from .surroundings import NEIGHBOUR_CLASS, note, split_hot_cells, surroundings_table
 
         keep, nb, threshold = split_hot_cells(keep, values, grid.count)
+        cells = _drawn(cells, grid, np.concatenate([keep, nb]), crs)
         cells["hot_class"] = ""
         cells.loc[cells.index[keep], "hot_class"] = "hot"
         cells.loc[cells.index[nb], "hot_class"] = NEIGHBOUR_CLASS
@@ -150,6 +150,9 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
             notes.append(note(len(nb), len(keep) + len(nb), threshold, what))
             stats = [c for c in cells.columns if c.startswith(("gi_", "emerging"))]
             cells.attrs["surroundings"] = surroundings_table(cells, nb, stats)
+    else:
+        cells = _drawn(cells, grid, keep, crs)
+    lap("cell polygons")
     pos = grid.cell_index  # each incident's row in grid.cells, -1 without coordinates
     if not len(keep):
         notes.append("no cell meets the hotspot rule for this method")
@@ -173,6 +176,14 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
     )
     lap("hotspot table")
     return out, cells, None, params
+
+
+def _drawn(cells, grid, rows: np.ndarray, crs: str):
+    """``cells`` with the polygons of the cells at ``rows`` (the others stay ``None``)."""
+    geometry = np.full(len(cells), None, dtype=object)
+    geometry[rows] = grid.polygons(rows, crs)
+    cells[cells.geometry.name] = gpd.array.from_shapely(geometry, crs=cells.crs)
+    return cells
 
 
 def _statistic(name: str, values, grid, params, engine, **options):

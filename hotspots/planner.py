@@ -52,6 +52,7 @@ import shapely
 from geodata.crs import lonlat_to_xy
 
 from .analysis import ANONYMISED_SOURCES, category_window_mask
+from .codes import starts_with
 from .grid import assign_cells
 from .harm import HarmWeights
 from .patrol_window import _trend, _when_fitted, patrol_window
@@ -206,7 +207,7 @@ def plan_days_of_action(
         # for several addresses), so a place there counts as enough; exact coordinates
         # (council, fire-service records) must sit on at least ``min_places`` places
         snapped = (
-            data["source"].astype(str).str.startswith(ANONYMISED_SOURCES).to_numpy()
+            starts_with(data["source"], ANONYMISED_SOURCES)
             if "source" in data
             else np.zeros(len(data), bool)
         )

@@ -45,7 +45,7 @@ def test_analysis_bench_reads_a_store_with_a_study_area(tmp_path):
     assert r["hotspots"] > 0
     assert {"read", "grid", "cell polygons", "statistics", "hotspot table"} <= set(r["stages"])
     f = bench_analysis.floors(str(tmp_path / "bench.duckdb"))
-    assert set(f["floors"]) == {"read", "index+aggregate", "k-ring", "cell polygons", "table"}
+    assert set(f["floors"]) == {"read", "index+aggregate", "k-ring", "table"}
     assert f["cells"] > 0 and all(v >= 0 for v in f["floors"].values())
     line = bench_analysis._stage_line([r], f["floors"])
     assert "grid " in line and "(floor index+aggregate " in line

@@ -218,7 +218,7 @@ def test_stage_times_are_in_the_provenance_not_the_run_id(tmp_path, method: str)
     params = AnalysisParams(method=method, categories=("violent-crime",), resolution=9)
     a, b = analyse_store(store, params), analyse_store(store, params)
     store.close()
-    finder = {"gistar": ["grid", "cell polygons", "statistics", "hotspot table"],
+    finder = {"gistar": ["grid", "statistics", "cell polygons", "hotspot table"],
               "dbscan": ["clustering", "cluster summary"]}[method]  # fmt: skip
     expected = ["coverage", "read", "months+area", "select", "harm", *finder, "outlines"]
     stages = a.provenance.stages
