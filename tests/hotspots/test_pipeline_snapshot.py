@@ -58,3 +58,18 @@ def test_grid_and_cluster_runs_unchanged(demo_store):
 @pytest.mark.slow
 def test_every_run_unchanged(demo_store):
     _check(demo_store, list(RUNS))
+
+
+def test_a_large_read_gives_the_same_runs(demo_store, monkeypatch):
+    """The demo is small enough for one ``ORDER BY id`` query; the column-by-column read
+    of large stores (:mod:`geodata.stores.duck_reads`) must give the same runs."""
+    from geodata.stores import duck_reads
+
+    monkeypatch.setattr(duck_reads, "WIDE_SORT_ROWS", 0)
+    calls = []
+    real = duck_reads.ordered
+    monkeypatch.setattr(
+        duck_reads, "ordered", lambda col, order: calls.append(1) or real(col, order)
+    )
+    _check(demo_store, ["dbscan", "gistar"])
+    assert calls  # the large read's path was taken
