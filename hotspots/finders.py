@@ -180,9 +180,7 @@ def grid(data, params, crs, area_lonlat, months, automatic, notes, timer=None, e
 
 def _drawn(cells, grid, rows: np.ndarray, crs: str):
     """``cells`` with the polygons of the cells at ``rows`` (the others stay ``None``)."""
-    geometry = np.full(len(cells), None, dtype=object)
-    geometry[rows] = grid.polygons(rows, crs)
-    cells[cells.geometry.name] = gpd.array.from_shapely(geometry, crs=cells.crs)
+    cells[cells.geometry.name] = gpd.array.from_shapely(grid.drawn(rows, crs), crs=cells.crs)
     return cells
 
 

@@ -252,14 +252,18 @@ class Grid:
         ``crs``. ``rows`` (positions): only these cells get their polygon, the others
         ``None`` (a 5M-incident grid has 1.5M cells, their polygons 0.3 GB: an analysis
         draws only its hot cells)."""
-        geometry = np.full(self._ids.size, None, dtype=object)
         at = np.arange(self._ids.size) if rows is None else np.asarray(rows, dtype=np.int64)
-        geometry[at] = self.polygons(at, crs)
         return gpd.GeoDataFrame(
             {"cell": self.cells, "count": self.count, "harm": self.harm},
-            geometry=geometry,
+            geometry=self.drawn(at, crs),
             crs=crs or "EPSG:4326",
         )
+
+    def drawn(self, rows: np.ndarray, crs: str | None = None) -> np.ndarray:
+        """One entry per cell: the hexagon of the cells at ``rows``, ``None`` elsewhere."""
+        geometry = np.full(self._ids.size, None, dtype=object)
+        geometry[rows] = self.polygons(rows, crs)
+        return geometry
 
     def polygons(self, rows: np.ndarray, crs: str | None = None) -> np.ndarray:
         """The hexagons of the cells at ``rows``, in EPSG:4326 or ``crs`` (the vertices

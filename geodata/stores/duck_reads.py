@@ -26,6 +26,7 @@ from ..model import INCIDENT_SCHEMA
 from .query import (
     DICTIONARY_MAX,
     SPANS_SCHEMA,
+    SPANS_SQL,
     IncidentQuery,
     attribute_filters,
     texts_encoded,
@@ -116,9 +117,5 @@ def incident_spans(con: duckdb.DuckDBPyConnection, include_sensitive: bool) -> p
     where, params = attribute_filters(IncidentQuery(include_sensitive=include_sensitive),
                                       lambda v: "?")  # fmt: skip
     cond = (" WHERE " + " AND ".join(where)) if where else ""
-    sql = (
-        "SELECT batch_id, source, category, min(occurred_at) AS first, "
-        f"max(occurred_at) AS last, count(*) AS n FROM incidents{cond} "
-        "GROUP BY batch_id, source, category ORDER BY batch_id, source, category"
-    )
+    sql = SPANS_SQL.format(cond)
     return con.sql(sql, params=params).to_arrow_table().cast(SPANS_SCHEMA)

@@ -49,7 +49,7 @@ from .base import (
 )
 from .pg_codec import csv_bytes, ewkb_points_hex, jsonb, read_csv
 from .pg_pool import GuardedPool
-from .query import SPANS_SCHEMA, texts_encoded
+from .query import SPANS_SCHEMA, SPANS_SQL, texts_encoded
 from .run_rows import RunRows
 from .service_records import ServiceRecords
 
@@ -314,11 +314,7 @@ class PostGISStore(ServiceRecords, Store):
 
     def incident_spans(self, include_sensitive: bool = True) -> pa.Table:
         where, params = self._where(IncidentQuery(include_sensitive=include_sensitive))
-        select = sql.SQL(
-            "SELECT batch_id, source, category, min(occurred_at) AS first, max(occurred_at) "
-            "AS last, count(*) AS n FROM incidents{} GROUP BY batch_id, source, category "
-            "ORDER BY batch_id, source, category"
-        ).format(where)
+        select = sql.SQL(SPANS_SQL).format(where)
         return read_csv(self._copy_out(select, params), SPANS_SCHEMA)
 
     def count_incidents(self, query: IncidentQuery | None = None) -> int:

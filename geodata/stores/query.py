@@ -25,6 +25,12 @@ SPANS_SCHEMA = pa.schema(
     [("batch_id", pa.string()), ("source", pa.string()), ("category", pa.string()),
      ("first", pa.timestamp("us")), ("last", pa.timestamp("us")), ("n", pa.int64())]
 )  # fmt: skip
+#: the query behind it, on both stores: ``{}`` is the WHERE clause (or nothing)
+SPANS_SQL = (
+    "SELECT batch_id, source, category, min(occurred_at) AS first, max(occurred_at) AS last, "
+    "count(*) AS n FROM incidents{} GROUP BY batch_id, source, category "
+    "ORDER BY batch_id, source, category"
+)
 
 
 @dataclass(frozen=True)
