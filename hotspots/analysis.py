@@ -358,34 +358,35 @@ def _generalised(data, hotspots, hs_of, method: str, crs: str) -> dict:
     """Distinct places per hotspot (set on ``hotspots``) and each hotspot's generalised
     outline for roles below analyst: H3 cells for clusters and density areas, the cell
     itself for grid methods."""
-    from .generalise import cell_outlines, distinct_places
+    from .generalise import cell_outlines, distinct_places, places_of
 
     n = len(hotspots)
     if not n:
         return {}
-    lat, lng = data["lat"].to_numpy(float), data["lon"].to_numpy(float)
-    hotspots["distinct_points"] = distinct_places(lat, lng, hs_of, n)
+    places = places_of(data["lat"].to_numpy(float), data["lon"].to_numpy(float), hs_of)
+    hotspots["distinct_points"] = distinct_places(places, n)
     # places anonymised at source (police.uk snap points stand for several addresses)
-    snapped = (
-        starts_with(data["source"], ANONYMISED_SOURCES)
-        if "source" in data
-        else np.zeros(len(data), bool)
-    )
-    hotspots["snap_points"] = distinct_places(lat, lng, np.where(snapped, hs_of, -1), n)
+    if "source" in data:
+        snapped = starts_with(data["source"], ANONYMISED_SOURCES)
+    else:
+        snapped = np.zeros(len(data), bool)
+    hotspots["snap_points"] = distinct_places(places, n, among=snapped)
     if method in ("hexes", "gistar", "emerging"):
         geoms = gpd.GeoSeries(hotspots.geometry.to_numpy(), crs=crs)
     else:
-        geoms = gpd.GeoSeries(cell_outlines(lat, lng, hs_of, n), crs="EPSG:4326").to_crs(crs)
+        geoms = gpd.GeoSeries(cell_outlines(places, n), crs="EPSG:4326").to_crs(crs)
     area = geoms.area.to_numpy()
     centre = geoms.centroid
     c_lon, c_lat = xy_to_lonlat(centre.x.to_numpy(), centre.y.to_numpy(), crs)
+    # GeoJSON written by GEOS for every outline at once (shortest round-trip digits)
     lonlat = geoms.to_crs("EPSG:4326").to_numpy()
+    drawn = shapely.to_geojson(np.where(shapely.is_empty(lonlat), None, lonlat))
     out = {}
     for i, hid in enumerate(hotspots["hotspot_id"]):
-        if lonlat[i] is None or lonlat[i].is_empty:
+        if drawn[i] is None:
             continue
         out[str(hid)] = {
-            "geometry": shapely.geometry.mapping(lonlat[i]),
+            "geometry": json.loads(drawn[i]),
             "area_m2": float(area[i]),
             "centroid": [round(float(c_lon[i]), 6), round(float(c_lat[i]), 6)],
         }

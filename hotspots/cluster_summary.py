@@ -9,7 +9,7 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
-from .codes import text_codes, texts
+from .codes import tallies
 from .points import collapse
 from .uniq import unique, unique_inverse
 
@@ -111,10 +111,13 @@ def summarise_clusters(
             "area_m2": area,
             "density_per_km2": count / km2,
             "harm_density_per_km2": harm_sum / km2,
-            "top_locations": _tallies(inv, incidents["location"], member, k, top_n, as_pairs=True),
+            "top_locations": [
+                [list(pair) for pair in pairs]
+                for pairs in tallies(inv, incidents["location"], member, k, top=top_n)
+            ],
             "first_date": when.min().to_numpy(),
             "last_date": when.max().to_numpy(),
-            "categories": _tallies(inv, incidents["category"], member, k, None, as_pairs=False),
+            "categories": [dict(pairs) for pairs in tallies(inv, incidents["category"], member, k)],
             "distinct_points": np.bincount(cl, minlength=k),
         }
     )
@@ -157,29 +160,3 @@ def _not_inside_extremes(group: np.ndarray, x: np.ndarray, y: np.ndarray, k: int
         ax, ay, bx, by = ax[group], ay[group], bx[group], by[group]
         inside &= (bx - ax) * (y - ay) - (by - ay) * (x - ax) > _INSIDE_MARGIN
     return ~inside
-
-
-def _tallies(
-    group: np.ndarray, values: pd.Series, rows: np.ndarray, k: int, top: int | None, as_pairs: bool
-):
-    """Per group: value counts of ``values[rows]``, most frequent first (ties by value),
-    as pairs or a dict (:func:`hotspots.codes.text_codes`: no Python string per incident)."""
-    codes, names = text_codes(values, rows)  # code order is text order
-    ok = codes >= 0  # missing values are not counted
-    key = group[ok].astype(np.int64) * max(len(names), 1) + codes[ok]
-    pairs, counts = np.unique(key, return_counts=True)
-    g, code = np.divmod(pairs, max(len(names), 1))
-    order = np.lexsort((code, -counts, g))
-    g, code, counts = g[order], code[order], counts[order]
-    if top is not None:
-        first = np.searchsorted(g, g)  # start of each group (g is sorted)
-        keep = np.arange(len(g)) - first < top
-        g, code, counts = g[keep], code[keep], counts[keep]
-    out: list = [[] if as_pairs else {} for _ in range(k)]
-    names = texts(names, code)
-    for gi, ci, n in zip(g.tolist(), code.tolist(), counts.tolist()):
-        if as_pairs:
-            out[gi].append([names[ci], n])
-        else:
-            out[gi][names[ci]] = n
-    return out

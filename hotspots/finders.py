@@ -18,7 +18,7 @@ import shapely
 
 from geodata.crs import xy_to_lonlat
 
-from .codes import text_codes, texts
+from .codes import tallies
 from .emerging import PATTERNS
 from .provenance import StageTimer
 
@@ -267,28 +267,12 @@ def _hotspot_table(
     h = hs_of[inside]
     count = np.bincount(h, minlength=n)
     harm = np.bincount(h, weights=data["harm"].to_numpy()[inside], minlength=n)
-    # strings as codes in text order (hotspots.codes): no Python string per incident
-    codes, names = text_codes(data["category"], inside)
-    rows = _pair_counts(h, codes, len(names))
-    text = texts(names, rows[:, 1])
-    cats: list[dict] = [{} for _ in range(n)]
-    for hi, code, k in rows.tolist():
-        cats[hi][text[code]] = k
+    # texts tallied as codes (hotspots.codes): no Python string per incident
+    cats = [dict(pairs) for pairs in tallies(h, data["category"], inside, n)]
     tops: list[list] = [[] for _ in range(n)]
     if "location" in data:
-        codes, names = text_codes(data["location"], inside)
-        unnamed = names.str.strip().str.lower().isin(["on or near", ""])
-        named = (codes >= 0) & ~np.append(np.asarray(unnamed, bool), True)[codes]  # -1: missing
-        rows = _pair_counts(h[named], codes[named], len(names))
-        # most incidents first, ties by text; the first top_n of each hotspot
-        rows = rows[np.lexsort((rows[:, 1], -rows[:, 2], rows[:, 0]))]
-        first = np.searchsorted(rows[:, 0], rows[:, 0])
-        rows = rows[np.arange(len(rows)) - first < top_n]
-        if len(rows):  # each hotspot's rows are contiguous: split at the changes of h
-            text = texts(names, rows[:, 1])
-            cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
-            for part in np.split(rows, cuts):
-                tops[int(part[0, 0])] = [[text[c], k] for _, c, k in part.tolist()]
+        tops = tallies(h, data["location"], inside, n, top=top_n, skip=("on or near", ""))
+        tops = [[list(pair) for pair in pairs] for pairs in tops]
     out = gpd.GeoDataFrame(
         {**columns, "count": count, "harm": harm, "categories": cats, "top_locations": tops},
         geometry=geometry,
@@ -302,16 +286,6 @@ def _hotspot_table(
     )
     out.attrs["hs_of"] = hs_of
     return out
-
-
-def _pair_counts(group: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Rows ``(group, code, count)`` of the pairs present (codes ≥ 0), sorted by group
-    then code."""
-    ok = codes >= 0
-    width = max(n_codes, 1)
-    pairs, counts = np.unique(group[ok].astype(np.int64) * width + codes[ok], return_counts=True)
-    g, c = np.divmod(pairs, width)
-    return np.column_stack([g, c, counts]).astype(np.int64)
 
 
 def _empty(crs: str) -> gpd.GeoDataFrame:

@@ -12,76 +12,90 @@ fixed lattice that knows nothing of where in the cell an incident lies.
 on, for the single-place rule (a hotspot on fewer than a few places is a map
 of those places, whatever its outline).
 
+Both start from :func:`places_of`: the distinct coordinates of the incidents in
+hotspots, found once (one hash pass over the coordinates) for every count and outline.
+
 Examples
 --------
 >>> import numpy as np
 >>> lat = np.array([51.4412, 51.4412, 51.4430, 51.50])
 >>> lng = np.array([0.3700, 0.3700, 0.3720, 0.40])
->>> hs_of = np.array([0, 0, 0, -1])
->>> distinct_places(lat, lng, hs_of, 1).tolist()
+>>> places = places_of(lat, lng, np.array([0, 0, 0, -1]))
+>>> distinct_places(places, 1).tolist()
 [2]
->>> outlines = cell_outlines(lat, lng, hs_of, 1)
+>>> outlines = cell_outlines(places, 1)
 >>> outlines[0].geom_type in ("Polygon", "MultiPolygon")
 True
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
-from h3.api import basic_int as h3i
 
-from .grid import _point_ids
-from .uniq import unique, unique_inverse, unique_pairs
+from .grid import cell_polygons, cells_of
+from .uniq import first_seen_pairs, unique, unique_inverse
 
 #: H3 resolution of generalised outlines (≈ 0.1 km² cells, edge ≈ 175 m)
 OUTLINE_RES = 9
 
 
-def distinct_places(lat, lng, hs_of: np.ndarray, n: int) -> np.ndarray:
-    """How many distinct (lat, lng) coordinates the incidents of each of ``n`` hotspots
-    sit on; ``hs_of`` gives each incident's hotspot (0..n-1) or -1 (in none)."""
+@dataclass(frozen=True)
+class Places:
+    """The incidents that are in a hotspot, and the distinct coordinates they sit on.
+
+    ``hs``: each such incident's hotspot; ``place``: its coordinate's position in
+    ``lat``/``lng`` (the distinct coordinates, in order of first appearance); ``rows``:
+    its row in the input.
+    """
+
+    hs: np.ndarray
+    place: np.ndarray
+    lat: np.ndarray
+    lng: np.ndarray
+    rows: np.ndarray
+
+
+def places_of(lat, lng, hs_of: np.ndarray) -> Places:
+    """:class:`Places` of the incidents with ``hs_of`` ≥ 0 (their hotspot, 0..n-1)."""
     hs_of = np.asarray(hs_of, dtype=np.int64)
-    inside = hs_of >= 0
-    if not inside.any():
-        return np.zeros(n, dtype=np.int64)
-    lat = np.asarray(lat, dtype=float)[inside]
-    lng = np.asarray(lng, dtype=float)[inside]
-    _, place = unique_pairs(lat, lng)
-    pairs = unique(hs_of[inside] * (int(place.max()) + 1) + place)
-    return np.bincount(pairs // (int(place.max()) + 1), minlength=n).astype(np.int64)
+    rows = np.flatnonzero(hs_of >= 0)
+    lat, lng = np.asarray(lat, float)[rows], np.asarray(lng, float)[rows]
+    first, place = first_seen_pairs(lat, lng)
+    return Places(hs_of[rows], place, lat[first], lng[first], rows)
 
 
-def _cell_polygons(ids: np.ndarray) -> np.ndarray:
-    """Shapely polygons (lon, lat) of H3 cells given as int64 ids."""
-    boundaries = [h3i.cell_to_boundary(int(c)) for c in ids.tolist()]
-    lengths = np.fromiter((len(b) for b in boundaries), dtype=np.int64, count=len(boundaries))
-    latlng = np.array([p for b in boundaries for p in b], dtype=float).reshape(-1, 2)
-    indices = np.repeat(np.arange(lengths.size), lengths)
-    return shapely.polygons(shapely.linearrings(latlng[:, ::-1], indices=indices))
+def distinct_places(places: Places, n: int, among: np.ndarray | None = None) -> np.ndarray:
+    """How many distinct coordinates the incidents of each of ``n`` hotspots sit on;
+    ``among`` (a boolean per input row) counts only the incidents it marks."""
+    hs, place = places.hs, places.place
+    if among is not None:
+        keep = np.asarray(among, bool)[places.rows]
+        hs, place = hs[keep], place[keep]
+    width = max(places.lat.size, 1)
+    pairs = unique(hs * width + place)
+    return np.bincount(pairs // width, minlength=n).astype(np.int64)
 
 
-def cell_outlines(lat, lng, hs_of: np.ndarray, n: int, res: int = OUTLINE_RES) -> np.ndarray:
+def cell_outlines(places: Places, n: int, res: int = OUTLINE_RES) -> np.ndarray:
     """For each of ``n`` hotspots, the union (WGS84 lon/lat) of the H3 cells at ``res`` that
     hold its incidents; ``None`` for a hotspot with no incidents.
 
-    Cells are computed once per distinct coordinate; the loop is over hotspots,
-    not incidents.
+    Cells are computed once per distinct coordinate, and drawn once per cell; the loop
+    is over hotspots, not incidents.
     """
-    hs_of = np.asarray(hs_of, dtype=np.int64)
     out = np.full(n, None, dtype=object)
-    inside = hs_of >= 0
-    if not inside.any():
-        return out
-    cells = _point_ids(np.asarray(lat)[inside], np.asarray(lng)[inside], res)
+    cells = cells_of(places.lat, places.lng, res)[places.place]
     ok = cells >= 0
     if not ok.any():
         return out
     # (hotspot, cell) pairs as one integer each: hotspot × cells + the cell's rank
     unique_cells, rank = unique_inverse(cells[ok])
-    pairs = unique(hs_of[inside][ok] * unique_cells.size + rank)
+    pairs = unique(places.hs[ok] * unique_cells.size + rank)
     hs, cell_index = np.divmod(pairs, unique_cells.size)
-    polygons = _cell_polygons(unique_cells)
+    polygons = cell_polygons(unique_cells)
     starts = np.searchsorted(hs, np.arange(n + 1))
     for h in range(n):
         members = cell_index[starts[h] : starts[h + 1]]
@@ -90,4 +104,4 @@ def cell_outlines(lat, lng, hs_of: np.ndarray, n: int, res: int = OUTLINE_RES) -
     return out
 
 
-__all__ = ["OUTLINE_RES", "cell_outlines", "distinct_places"]
+__all__ = ["OUTLINE_RES", "Places", "cell_outlines", "distinct_places", "places_of"]

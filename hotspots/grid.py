@@ -33,7 +33,7 @@ from geodata.crs import lonlat_to_xy
 from geodata.errors import HotspotsError
 
 from .temporal import month_keys, month_positions
-from .uniq import unique, unique_inverse, unique_pairs
+from .uniq import first_seen_pairs, unique, unique_inverse
 
 MIN_RES, MAX_RES = 7, 10
 EDGE_M = {res: h3.average_hexagon_edge_length(res, unit="m") for res in range(MIN_RES, MAX_RES + 1)}
@@ -131,6 +131,17 @@ def cells_for_area(area_lonlat: shapely.Polygon | shapely.MultiPolygon, res: int
 
 def _point_ids(lat, lng, res: int) -> np.ndarray:
     """H3 ids (int64) of points, computed once per distinct coordinate; -1 where not finite."""
+    lat, lng = _checked(lat, lng)
+    out = np.full(lat.size, -1, dtype=np.int64)
+    ok = np.isfinite(lat) & np.isfinite(lng)
+    # police.uk snaps points to a few thousand map points: index distinct pairs only
+    lat, lng = lat[ok], lng[ok]
+    first, inverse = first_seen_pairs(lat, lng)
+    out[ok] = cells_of(lat[first], lng[first], res)[inverse]
+    return out
+
+
+def _checked(lat, lng) -> tuple[np.ndarray, np.ndarray]:
     lat = np.asarray(lat, dtype=float).ravel()
     lng = np.asarray(lng, dtype=float).ravel()
     if lat.shape != lng.shape:
@@ -141,13 +152,27 @@ def _point_ids(lat, lng, res: int) -> np.ndarray:
             "lat/lng: expected WGS84 degrees (|lat| ≤ 90, |lng| ≤ 180), got values up to "
             f"lat {np.abs(lat[ok]).max():.1f}, lng {np.abs(lng[ok]).max():.1f}"
         )
+    return lat, lng
+
+
+def cells_of(lat, lng, res: int) -> np.ndarray:
+    """H3 ids (int64) of each point, -1 where a coordinate is not finite: every point
+    indexed (:func:`_point_ids` indexes distinct points only)."""
+    lat, lng = _checked(lat, lng)
     out = np.full(lat.size, -1, dtype=np.int64)
-    # police.uk snaps points to a few thousand map points: index distinct pairs only
-    pairs, inverse = unique_pairs(lat[ok], lng[ok])
+    ok = np.isfinite(lat) & np.isfinite(lng)
     # h3ronpy indexes a whole array at once (the same cells as h3-py's latlng_to_cell)
-    ids = _arrow_ints(h3vector.coordinates_to_cells(pairs[:, 0].copy(), pairs[:, 1].copy(), res))
-    out[ok] = ids[inverse]
+    out[ok] = _arrow_ints(h3vector.coordinates_to_cells(lat[ok], lng[ok], res))
     return out
+
+
+def cell_polygons(ids: np.ndarray) -> np.ndarray:
+    """Shapely hexagons (lon, lat) of H3 cells given as int64 ids, all at once (h3ronpy:
+    h3-py's ``cell_to_boundary`` vertices, closed ring)."""
+    if not len(ids):
+        return np.empty(0, dtype=object)
+    wkb = pa.array(h3vector.cells_to_wkb_polygons(pa.array(np.asarray(ids).astype(np.uint64))))
+    return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
 
 
 def assign_cells(lat, lng, res: int) -> np.ndarray:
@@ -270,10 +295,7 @@ class Grid:
         projected, the rings kept: the same numbers as ``.to_crs(crs)``)."""
         if not len(rows):
             return np.empty(0, dtype=object)
-        # every hexagon at once (h3ronpy: h3-py's cell_to_boundary vertices, closed ring)
-        ids = pa.array(self._ids[rows].astype(np.uint64))
-        wkb = pa.array(h3vector.cells_to_wkb_polygons(ids))
-        geometry = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+        geometry = cell_polygons(self._ids[rows])
         if crs is not None:
             lonlat = shapely.get_coordinates(geometry)
             x, y = lonlat_to_xy(lonlat[:, 0], lonlat[:, 1], crs)

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Odd 64-bit multipliers for the sort key (splitmix64 / golden-ratio constants).
-_MIX_X = np.uint64(0x9E3779B97F4A7C15)
-_MIX_Y = np.uint64(0xBF58476D1CE4E5B9)
+from .uniq import MIX_X, MIX_Y, first_seen_pairs
 
 
 @dataclass(frozen=True)
@@ -118,11 +116,11 @@ def collapse(x, y, weight=None) -> WeightedPoints:
 
     Notes
     -----
-    Vectorised: one ``argsort`` of a 64-bit key mixed from the coordinates' bit
-    patterns, then exact comparison of neighbours in that order (no rounding:
-    points one ulp apart stay apart). Should two different points share a key
-    (astronomically rare), the function falls back to an exact lexicographic
-    sort, so the result is always exact.
+    Vectorised (:func:`hotspots.uniq.first_seen_pairs`): one hash pass over a 64-bit
+    key mixed from the coordinates' bit patterns, then every point compared exactly
+    with its group's first (no rounding: points one ulp apart stay apart). Should two
+    different points share a key (astronomically rare), the groups are found by an
+    exact sort instead, so the result is always exact.
 
     Examples
     --------
@@ -136,31 +134,7 @@ def collapse(x, y, weight=None) -> WeightedPoints:
     if n == 0:
         empty = np.empty(0, dtype=np.intp)
         return WeightedPoints(np.empty(0), np.empty(0), np.empty(0), empty, 0, empty)
-    # Adding 0.0 folds -0.0 into 0.0, so equal values have equal bit patterns.
-    xb = (xa + 0.0).view(np.uint64)
-    yb = (ya + 0.0).view(np.uint64)
-    with np.errstate(over="ignore"):
-        key = xb * _MIX_X ^ (yb * _MIX_Y + (xb >> np.uint64(29)))
-    order = np.argsort(key)
-    xs, ys = xb[order], yb[order]
-    same_key = key[order][1:] == key[order][:-1]
-    same_xy = (xs[1:] == xs[:-1]) & (ys[1:] == ys[:-1])
-    if np.any(same_key & ~same_xy):
-        # A key collision between different points: sort exactly instead.
-        order = np.lexsort((yb, xb))
-        xs, ys = xb[order], yb[order]
-        same_xy = (xs[1:] == xs[:-1]) & (ys[1:] == ys[:-1])
-    # Groups of equal points in sorted order, and each group's first input index.
-    new_group = np.concatenate(([True], ~same_xy))
-    group_start = np.flatnonzero(new_group)
-    first_sorted = np.minimum.reduceat(order, group_start)
-    # Number groups by first appearance: mark first inputs, count them in input order.
-    is_first = np.zeros(n, dtype=bool)
-    is_first[first_sorted] = True
-    first_index = np.flatnonzero(is_first)
-    number = np.cumsum(is_first) - 1
-    inverse = np.empty(n, dtype=np.intp)
-    inverse[order] = np.repeat(number[first_sorted], np.diff(np.append(group_start, n)))
+    first_index, inverse = first_seen_pairs(xa, ya)
     total = np.bincount(inverse, weights=w, minlength=len(first_index))
     return WeightedPoints(
         ux=xa[first_index],
@@ -356,7 +330,7 @@ def cell_grid(x: np.ndarray, y: np.ndarray, weight: np.ndarray, cell_m: float) -
     bits = size.bit_length()
     if bits <= 40:
         with np.errstate(over="ignore"):
-            mixed = xb * _MIX_X ^ (yb * _MIX_Y + (xb >> np.uint64(29)))
+            mixed = xb * MIX_X ^ (yb * MIX_Y + (xb >> np.uint64(29)))
         full = (key.astype(np.uint64) << np.uint64(64 - bits)) | (mixed >> np.uint64(bits))
         del mixed
         order = np.argsort(full)

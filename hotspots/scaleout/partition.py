@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from geodata.partitioned import PARENT_RES, check_parent_res, parent_cells  # noqa: F401 (re-exported)
 
-from ..uniq import unique_inverse, unique_pairs
+from ..uniq import first_seen_pairs, unique_inverse
 
 DEFAULT_PARENT_RES = 5
 
@@ -36,8 +36,9 @@ def point_parents(lat, lon, parent_res: int) -> np.ndarray:
     if not ok.any():
         check_parent_res(parent_res)
         return out
-    pairs, inverse = unique_pairs(lat[ok], lon[ok])  # police.uk: a few points per street
-    out[ok] = parent_cells(pairs[:, 0], pairs[:, 1], parent_res)[inverse]
+    lat, lon = lat[ok], lon[ok]
+    first, inverse = first_seen_pairs(lat, lon)  # police.uk: a few points per street
+    out[ok] = parent_cells(lat[first], lon[first], parent_res)[inverse]
     return out
 
 

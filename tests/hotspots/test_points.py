@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspots import points
+from hotspots import points, uniq
 from hotspots.points import blocks, cell_grid, collapse, expand_ranges
 
 
@@ -60,8 +60,8 @@ def test_collapse_refuses_bad_input(x, y, weight, message):
 
 def test_collapse_falls_back_to_an_exact_sort_on_key_collisions(monkeypatch):
     # Zero multipliers make the key depend on x's high bits only: many collisions.
-    monkeypatch.setattr(points, "_MIX_X", np.uint64(0))
-    monkeypatch.setattr(points, "_MIX_Y", np.uint64(0))
+    monkeypatch.setattr(uniq, "MIX_X", np.uint64(0))
+    monkeypatch.setattr(uniq, "MIX_Y", np.uint64(0))
     rng = np.random.default_rng(3)
     x = rng.integers(0, 5, 200).astype(float)
     y = rng.integers(0, 5, 200).astype(float)
@@ -130,8 +130,8 @@ def test_box_bounds_contain_every_point_distance():
 @pytest.mark.parametrize("mix", [True, False])
 def test_cell_grid_merges_duplicates_exactly(monkeypatch, mix):
     if not mix:  # force key collisions: the exact fallback sort must give the same grid
-        monkeypatch.setattr(points, "_MIX_X", np.uint64(0))
-        monkeypatch.setattr(points, "_MIX_Y", np.uint64(0))
+        monkeypatch.setattr(points, "MIX_X", np.uint64(0))
+        monkeypatch.setattr(points, "MIX_Y", np.uint64(0))
     rng = np.random.default_rng(8)
     x = rng.integers(0, 30, 500) * 0.5
     y = rng.integers(0, 30, 500) * 0.5

@@ -35,3 +35,30 @@ def test_empty() -> None:
     assert unique(np.array([], np.int64)).size == 0
     u, inv = unique_inverse(np.array([], np.int64))
     assert u.size == 0 and inv.size == 0
+
+
+def _numbered_by_first_appearance(a, b):
+    """The reference: a dict of pairs, numbered as first met (bit patterns, -0.0 as 0.0)."""
+    seen: dict = {}
+    codes = [seen.setdefault((x + 0.0, y + 0.0), len(seen)) for x, y in zip(a.tolist(), b.tolist())]
+    first = [codes.index(c) for c in range(len(seen))]
+    return np.array(first), np.array(codes)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_first_seen_pairs_numbers_pairs_as_first_met(monkeypatch, collide) -> None:
+    import hotspots.uniq as uniq
+
+    if collide:  # every pair shares one hash key: the exact sort must take over
+        monkeypatch.setattr(uniq, "_mixed", lambda ab, bb: np.zeros(ab.size, np.uint64))
+    rng = np.random.default_rng(5)
+    lat = np.round(rng.uniform(51.2, 51.5, 3_000), 2)
+    lng = np.round(rng.uniform(-0.2, 0.2, 3_000), 2)
+    lng[:10] = -0.0  # -0.0 is the same place as 0.0
+    lng[10:20] = 0.0
+    lng[20] = np.nextafter(0.0, 1.0)  # one ulp away is another place
+    first, inverse = uniq.first_seen_pairs(lat, lng)
+    ref_first, ref_codes = _numbered_by_first_appearance(lat, lng)
+    np.testing.assert_array_equal(first, ref_first)
+    np.testing.assert_array_equal(inverse, ref_codes)
+    assert uniq.first_seen_pairs(np.empty(0), np.empty(0))[0].size == 0
