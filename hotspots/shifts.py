@@ -55,8 +55,8 @@ class ShiftFit:
         }
 
 
-def _clock(hours: float) -> str:
-    minutes = round(hours * 60) % (24 * 60)
+def _clock(minutes: int) -> str:
+    minutes %= 24 * 60
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
@@ -85,11 +85,14 @@ def fit_shifts(
             travel = (leg / speed_m_per_h) if shift.sites else 0.0
             if shift.hours_used + travel + hours_per_site <= length + 1e-9:
                 arrive = shift.hours_used + travel
+                # the stay is the same whole minutes at every site (rounding the arrival
+                # and the departure apart could make a 90-minute stay 89)
+                at = round((start + arrive) * 60)
                 shift.times.append(
                     {
                         "visit": visit,
-                        "arrive": _clock(start + arrive),
-                        "leave": _clock(start + arrive + hours_per_site),
+                        "arrive": _clock(at),
+                        "leave": _clock(at + round(hours_per_site * 60)),
                         "travel_minutes": round(travel * 60),
                     }
                 )
