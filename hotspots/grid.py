@@ -210,7 +210,8 @@ class Grid:
     months : ``YYYY-MM`` columns of the monthly arrays, sorted.
     monthly_count, monthly_harm : cells × months. A listed month with no
         incident in a cell is 0; months with no data at all are simply not
-        listed (see :func:`hotspots.emerging.emerging_hotspots`).
+        listed (see :func:`hotspots.emerging.emerging_hotspots`). ``None`` when the
+        grid was built with ``monthly=False``.
     cell_names : H3 id of each input row (``""`` if it has no coordinates), or ``None``:
         made from ``cell_index`` when :attr:`cell_of_incident` is first read (a 1M-row
         array of strings the analysis itself never reads).
@@ -224,8 +225,8 @@ class Grid:
     count: np.ndarray
     harm: np.ndarray
     months: list[str]
-    monthly_count: np.ndarray
-    monthly_harm: np.ndarray
+    monthly_count: np.ndarray | None
+    monthly_harm: np.ndarray | None
     cell_names: np.ndarray | None
     n_unlocated: int = 0
     cell_index: np.ndarray | None = None
@@ -308,6 +309,7 @@ def build_grid(
     res: int = 9,
     area_lonlat: shapely.Polygon | shapely.MultiPolygon | None = None,
     months: list[str] | None = None,
+    monthly: bool = True,
 ) -> Grid:
     """Aggregate incidents to H3 cells covering the study area, empty cells included.
 
@@ -323,6 +325,8 @@ def build_grid(
     months : ``YYYY-MM`` months with data in the window (columns of the
         monthly arrays). Default: the months present in ``incidents``.
         Incidents of unlisted months count in ``count``/``harm`` only.
+    monthly : build ``monthly_count`` and ``monthly_harm`` (cells × months; 0.3 GB for
+        a 5M-incident grid). ``False``: they are ``None`` (Gi* needs only the totals).
 
     Returns
     -------
@@ -349,14 +353,16 @@ def build_grid(
 
     at = np.asarray(incidents["occurred_at"], "datetime64[us]")[located]
     months = sorted(set(month_keys(at).tolist())) if months is None else sorted(set(months))
-    col = month_positions(at, months)
-    in_months = col >= 0
-    flat = pos[in_months] * len(months) + col[in_months]
-    size = n * len(months)
-    monthly_count = np.bincount(flat, minlength=size).astype(float).reshape(n, len(months))
-    monthly_harm = np.bincount(flat, weights=harm[in_months], minlength=size).reshape(
-        n, len(months)
-    )
+    monthly_count = monthly_harm = None
+    if monthly:
+        col = month_positions(at, months)
+        in_months = col >= 0
+        flat = pos[in_months] * len(months) + col[in_months]
+        size = n * len(months)
+        monthly_count = np.bincount(flat, minlength=size).astype(float).reshape(n, len(months))
+        monthly_harm = np.bincount(flat, weights=harm[in_months], minlength=size).reshape(
+            n, len(months)
+        )
     names = _to_str(ids)
     cell_index = np.full(len(incidents), -1, dtype=np.int64)
     cell_index[located] = pos
@@ -441,7 +447,7 @@ def suggest_resolution(
     """
     rows = []
     for res in sorted(resolutions, reverse=True):  # finest first
-        grid = build_grid(incidents, res=res, area_lonlat=area_lonlat, months=[])
+        grid = build_grid(incidents, res=res, area_lonlat=area_lonlat, months=[], monthly=False)
         W = grid.neighbours(1)
         W.setdiag(0)
         W.eliminate_zeros()

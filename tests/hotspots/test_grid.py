@@ -273,3 +273,14 @@ def test_an_empty_grid_is_valid_and_empty() -> None:
     assert grid.cells.size == 0 and grid.months == []
     assert grid.neighbours(1).shape == (0, 0)
     assert len(grid.to_geodataframe()) == 0
+
+
+def test_a_grid_without_monthly_arrays_has_the_same_totals() -> None:
+    data = incidents(500, seed=4)
+    full = build_grid(data, res=9, area_lonlat=AREA)
+    totals = build_grid(data, res=9, area_lonlat=AREA, monthly=False)
+    assert totals.monthly_count is None and totals.monthly_harm is None
+    np.testing.assert_array_equal(totals.cells, full.cells)
+    np.testing.assert_array_equal(totals.count, full.count)
+    np.testing.assert_array_equal(totals.harm, full.harm)
+    assert totals.months == full.months
