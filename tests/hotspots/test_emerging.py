@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from hotspots import emerging
 from hotspots.emerging import (
     CATEGORIES,
     _mk_rows,
@@ -71,7 +72,10 @@ def test_months_without_data_are_dropped_never_zero() -> None:
     assert with_gap.n == 4
 
 
-def test_vectorised_rows_equal_the_single_series_test() -> None:
+@pytest.mark.parametrize("block", [None, 7])
+def test_vectorised_rows_equal_the_single_series_test(monkeypatch, block) -> None:
+    if block:  # rows in blocks of 7 (the last one short): the same figures
+        monkeypatch.setattr(emerging, "_MK_BLOCK", block)
     x = np.random.default_rng(1).integers(0, 4, (50, 15)).astype(float)
     s, var_s, z, p = _mk_rows(x)
     for i in range(50):
