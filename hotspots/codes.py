@@ -64,6 +64,7 @@ def tallies(
     ``skip`` (police.uk's nameless "On or near" snap points).
     """
     codes, names = encoded(values, rows)
+    pa.default_memory_pool().release_unused()  # the selection and hash table's pages
     if skip and len(names):
         dropped = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(names)), pa.array(skip))
         gone = np.append(dropped.to_numpy(zero_copy_only=False), True)  # code -1 → gone
