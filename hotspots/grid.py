@@ -100,8 +100,28 @@ def _area_ids(area_lonlat, res: int) -> np.ndarray:
     return np.unique(np.array(h3i.h3shape_to_cells(shape, res), dtype=np.int64))
 
 
+#: the 15 hex digits of an H3 id (bits 59–0; bits 63–60 are 0), most significant first
+_NIBBLES = np.arange(56, -4, -4, dtype=np.uint64)
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
 def _to_str(ids: np.ndarray) -> np.ndarray:
-    return np.array([format(int(i), "x") for i in ids], dtype="<U15")
+    """H3 ids (int64) as their 15-digit lower-case hex names, all at once."""
+    ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+    digits = _HEX[(ids[:, None] >> _NIBBLES) & np.uint64(15)]
+    return np.ascontiguousarray(digits).view("S15").ravel().astype("<U15")
+
+
+def _to_ids(names) -> np.ndarray:
+    """15-digit hex H3 names as int64 ids, all at once (:func:`_to_str` reversed)."""
+    names = np.asarray(names, dtype="<U15")
+    code = names.view(np.uint32).reshape(names.size, 15).astype(np.int64)
+    value = np.where(code >= ord("a"), code - (ord("a") - 10), code - ord("0"))
+    if names.size and not (
+        np.all((value >= 0) & (value < 16) & ((code <= ord("9")) | (code >= ord("a"))))
+    ):
+        return np.array([int(str(c), 16) for c in names], dtype=np.int64)  # not all 15 hex
+    return (value.astype(np.uint64) << _NIBBLES).sum(axis=1, dtype=np.uint64).astype(np.int64)
 
 
 def _arrow_ints(values) -> np.ndarray:
@@ -233,7 +253,7 @@ class Grid:
     _ids: np.ndarray = field(init=False, repr=False)  # int64 ids, sorted like cells
 
     def __post_init__(self) -> None:
-        self._ids = np.array([int(str(c), 16) for c in self.cells], dtype=np.int64)
+        self._ids = _to_ids(self.cells)
 
     @property
     def ids(self) -> np.ndarray:

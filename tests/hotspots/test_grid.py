@@ -284,3 +284,21 @@ def test_a_grid_without_monthly_arrays_has_the_same_totals() -> None:
     np.testing.assert_array_equal(totals.count, full.count)
     np.testing.assert_array_equal(totals.harm, full.harm)
     assert totals.months == full.months
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9), st.integers(0, 15)),
+        max_size=40,
+    )
+)
+def test_cell_names_and_ids_convert_as_h3_does(points) -> None:
+    from hotspots.grid import _to_ids, _to_str
+
+    names = [h3.latlng_to_cell(lat, lng, res) for lat, lng, res in points]
+    ids = np.array([h3.str_to_int(c) for c in names], dtype=np.int64)
+    assert _to_str(ids).tolist() == names
+    np.testing.assert_array_equal(_to_ids(np.array(names, dtype="<U15")), ids)
+    upper = np.array([c.upper() for c in names], dtype="<U15")  # read as int(…, 16) reads it
+    np.testing.assert_array_equal(_to_ids(upper), ids)
