@@ -22,7 +22,10 @@ Each run does the whole pipeline for the three distributed methods — ``gistar`
 both paths give the same hotspots (run ids, hotspot ids, ranks: printed as
 ``same``). Printed per size: time (median, min–max), time per incident, peak RSS of
 the driving process and, for Dask, the largest worker's peak RSS (each worker's
-``ru_maxrss``, read on the worker at the end), and the ratio single / dask.
+``VmHWM``, read on the worker at the end), and the ratio single / dask. Not
+``ru_maxrss``: Linux carries it across ``exec``, so a worker process spawned (fork,
+then exec) by a driver already holding 20M incidents reported the driver's 5.4 GB
+while its own peak was about 1.2 GB.
 
 Apache Sedona (``sedona.stats``) is not measured: pyspark (PyPI) and OpenJDK (Debian)
 are reachable here, but Sedona's Spark jars come from the Maven registry, which this
@@ -38,13 +41,12 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.fresh import alternate, fmt, median, run_child
+from benchmarks.fresh import alternate, fmt, median, rss_mb, run_child
 
 EW_KM2 = 151_000.0
 SIDE_M = math.sqrt(EW_KM2) * 1_000.0
@@ -111,14 +113,14 @@ def one(kind: str, path: str, workers: int, memory_limit: str, side_m: float = S
     total = time.perf_counter() - t_all
     worker_mb = 0.0
     if engine is not None:
-        peaks = engine.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-        worker_mb = max(peaks.values()) / 1024
+        peaks = engine.client.run(rss_mb, "VmHWM")  # this worker's own peak (see above)
+        worker_mb = max(peaks.values())
         engine_cm.__exit__(None, None, None)
     return {
         "seconds": total,
         "stages": seconds,
         "digest": digest,
-        "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "driver_mb": rss_mb("VmHWM"),
         "worker_mb": worker_mb,
     }
 
