@@ -157,7 +157,7 @@ def same_run(a, b) -> None:
 )
 def test_the_whole_pipeline_on_a_local_cluster_stores_the_same_run(cluster, params, parent_res):
     """100k synthetic incidents, one partitioning per method (every partitioning of every
-    method: the Kent test below and the 1M one under ``-m long``)."""
+    method: the Kent test and the 1M one below)."""
     data = synthetic(100_000, seed=5)
     cluster.parent_res = parent_res
     got = run_analysis(data, params, engine=cluster)
@@ -229,10 +229,9 @@ def test_a_killed_worker_does_not_change_the_result(points):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.long
 def test_a_million_incidents_give_the_same_hotspots_on_the_cluster(cluster):
-    """The acceptance's 1M synthetic set (``pytest -m long``; the 100k set and Kent's
-    months above are its bounded version in the default suite)."""
+    """The acceptance's 1M synthetic set, every method with every partitioning (about a
+    minute on 2 cores since the pipeline's speed-ups: in the default suite)."""
     data = synthetic(1_000_000, seed=11, spread_m=600.0)
     for params in (
         AnalysisParams(method="dbscan"),
