@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .grid import cell_polygons, cells_of
+from .h3cells import cell_polygons, cells_of
 from .uniq import first_seen_pairs, unique, unique_inverse
 
 #: H3 resolution of generalised outlines (≈ 0.1 km² cells, edge ≈ 175 m)

@@ -294,7 +294,7 @@ def test_a_grid_without_monthly_arrays_has_the_same_totals() -> None:
     )
 )
 def test_cell_names_and_ids_convert_as_h3_does(points) -> None:
-    from hotspots.grid import _to_ids, _to_str
+    from hotspots.h3cells import _to_ids, _to_str
 
     names = [h3.latlng_to_cell(lat, lng, res) for lat, lng, res in points]
     ids = np.array([h3.str_to_int(c) for c in names], dtype=np.int64)
