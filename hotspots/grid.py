@@ -123,13 +123,9 @@ def cells_for_area(area_lonlat: shapely.Polygon | shapely.MultiPolygon, res: int
 def _point_ids(lat, lng, res: int) -> np.ndarray:
     """H3 ids (int64) of points, computed once per distinct coordinate; -1 where not finite."""
     lat, lng = _checked(lat, lng)
-    out = np.full(lat.size, -1, dtype=np.int64)
-    ok = np.isfinite(lat) & np.isfinite(lng)
     # police.uk snaps points to a few thousand map points: index distinct pairs only
-    lat, lng = lat[ok], lng[ok]
     first, inverse = first_seen_pairs(lat, lng)
-    out[ok] = cells_of(lat[first], lng[first], res)[inverse]
-    return out
+    return cells_of(lat[first], lng[first], res)[inverse]
 
 
 def assign_cells(lat, lng, res: int) -> np.ndarray:
