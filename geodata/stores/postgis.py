@@ -120,18 +120,14 @@ class PostGISStore(ServiceRecords, Store):
 
     # -- schema --------------------------------------------------------------
     def upgrade(self) -> list[str]:
-        with self._conn() as conn:
-            conn.autocommit = True
-            try:
-                ran = migrate.upgrade(conn, self.migrations)
-                if not conn.execute(
-                    "SELECT 1 FROM hotspots_meta WHERE key = 'analysis_crs'"
-                ).fetchone():
-                    conn.execute(
-                        "INSERT INTO hotspots_meta VALUES ('analysis_crs', %s)", [self.analysis_crs]
-                    )
-            finally:
-                conn.autocommit = False
+        with self._conn() as conn:  # pooled connections are in autocommit mode
+            ran = migrate.upgrade(conn, self.migrations)
+            if not conn.execute(
+                "SELECT 1 FROM hotspots_meta WHERE key = 'analysis_crs'"
+            ).fetchone():
+                conn.execute(
+                    "INSERT INTO hotspots_meta VALUES ('analysis_crs', %s)", [self.analysis_crs]
+                )
         return ran
 
     def schema_status(self) -> dict[str, object]:
