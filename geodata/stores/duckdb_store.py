@@ -9,9 +9,10 @@ A DuckDB file takes one writing process at a time; a second one gets
 :class:`~geodata.errors.StoreUnavailable` naming the file.
 
 The service records are :mod:`geodata.stores.service_records`' (JSON as text, times
-as naive UTC). Each service call uses a cursor of its own, so it has its own
+as naive UTC). Each service write uses a cursor of its own, so it has its own
 transaction: a job's progress can be written from inside :meth:`DuckDBStore.apply`'s
 progress callback, or from another thread, without joining the import's transaction.
+A read of one statement uses the thread's cursor, with no transaction of ours.
 """
 
 from __future__ import annotations
@@ -90,11 +91,10 @@ _SCHEMA_V1 = [
         PRIMARY KEY (kind, area_code, year))""",
 ]
 
-# v2: the web service's records; v3: the interventions log. Additive only, so older
-# files upgrade in place; declared once for both stores (geodata.stores.service_tables).
-#: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`.
-# v4: run features as rows, one per feature of each disclosure view (run_rows).
-# v5: each run's request key, indexed, so that an identical request finds its run.
+#: The DDL of each schema version, applied in order by :meth:`DuckDBStore.upgrade`; additive
+#: only, so older files upgrade in place. v2: the web service's records and v3: the
+#: interventions log (both declared once for both stores in service_tables); v4: run features
+#: as rows, one per feature of each disclosure view (run_rows); v5: each run's request key.
 SCHEMA_STEPS: dict[int, list[str]] = {
     1: _SCHEMA_V1,
     2: duckdb_ddl(2),
@@ -445,11 +445,8 @@ class DuckDBStore(ServiceRecords, Store):
         if kind is not None:
             sql += " WHERE kind = ?"
             params.append(check_kind(kind))
-        return (
-            self.con.sql(sql + " ORDER BY kind, area_code, year", params=params)
-            .to_arrow_table()
-            .to_pandas()
-        )
+        sql += " ORDER BY kind, area_code, year"
+        return self.con.sql(sql, params=params).to_arrow_table().to_pandas()
 
     # -- service records (geodata.stores.service_records): this store's dialect -----------
     ERRORS = ((duckdb.CatalogException,), (duckdb.ConstraintException,), (), duckdb.Error)
@@ -476,6 +473,10 @@ class DuckDBStore(ServiceRecords, Store):
             cur.commit()
         finally:
             cur.close()
+
+    def _statement(self, action: str) -> contextlib.nullcontext:
+        """This thread's cursor (:attr:`con`), whose statements commit on their own."""
+        return contextlib.nullcontext(self.con)
 
     def _to_json(self, value: object, what: str) -> str:
         return dump_json(value, what)

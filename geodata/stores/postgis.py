@@ -427,6 +427,12 @@ class PostGISStore(ServiceRecords, Store):
         with self._conn() as conn, conn.transaction():
             yield conn
 
+    @contextmanager
+    def _statement(self, action: str) -> Iterator[psycopg.Connection]:
+        """A pooled connection in autocommit mode: the statement is its own transaction."""
+        with self._conn() as conn:
+            yield conn
+
     def _to_json(self, value: object, what: str) -> Jsonb:
         return jsonb(value, what)
 

@@ -6,7 +6,9 @@ gives it a small dialect: its placeholder (``?`` or ``%s``; the SQL here is writ
 with ``?``), how a JSON value is passed and read back (text in DuckDB, ``jsonb`` in
 PostGIS), how many rows a statement changed, a transaction
 (:meth:`ServiceRecords._transaction`) and the exceptions that mean a missing table, a
-violated constraint or a lost connection. The columns are those of
+violated constraint or a lost connection; and, for reads of one statement, a connection
+with no transaction around it (:meth:`ServiceRecords._statement`: one round trip on
+PostGIS, not three). The columns are those of
 :mod:`geodata.stores.service_tables`.
 """
 
@@ -45,6 +47,10 @@ class ServiceRecords:
     def _transaction(self, action: str):  # pragma: no cover - each store has its own
         raise NotImplementedError
 
+    def _statement(self, action: str):  # pragma: no cover - each store has its own
+        """A connection (or cursor) for one statement, in no transaction of ours."""
+        raise NotImplementedError
+
     def _to_json(self, value: object, what: str) -> object:  # pragma: no cover
         raise NotImplementedError
 
@@ -66,11 +72,12 @@ class ServiceRecords:
         return text if self.PH == "?" else text.replace("?", self.PH)
 
     @contextmanager
-    def _service(self, action: str, duplicate: str = "") -> Iterator:
-        """A transaction committed on success; the store's errors translated."""
+    def _service(self, action: str, duplicate: str = "", read: bool = False) -> Iterator:
+        """A transaction committed on success (``read``: a connection for one statement,
+        which is atomic by itself); the store's errors translated."""
         missing, constraint, lost, other = self.ERRORS
         try:
-            with self._transaction(action) as cur:
+            with self._statement(action) if read else self._transaction(action) as cur:
                 yield cur
         except missing as exc:
             raise StoreError(
@@ -87,11 +94,14 @@ class ServiceRecords:
             ) from exc
 
     def _fetch_one(self, action: str, query: str, params: list):
-        with self._service(action) as cur:
-            return cur.execute(self._q(query), params).fetchone()
+        """The row of a lookup by key (or with ``LIMIT 1``), or None; read to the end, as
+        DuckDB wants of a result on a cursor that others use next."""
+        with self._service(action, read=True) as cur:
+            rows = cur.execute(self._q(query), params).fetchall()
+        return rows[0] if rows else None
 
     def _fetch_all(self, action: str, query: str, params: list | None = None) -> list:
-        with self._service(action) as cur:
+        with self._service(action, read=True) as cur:
             return cur.execute(self._q(query), params or []).fetchall()
 
     def _write(self, action: str, query: str, params: list, duplicate: str = "") -> int:
