@@ -113,7 +113,10 @@ async def current_caller(
         key = token.strip()
     if key is None:
         return Caller("public")
-    record = await run_in_threadpool(store.api_key_by_hash, hash_key(key))
+    key_hash = hash_key(key)  # a key this process remembers needs no worker thread
+    record = store.remembered_api_key(key_hash) or await run_in_threadpool(
+        store.api_key_by_hash, key_hash
+    )
     if record is None or record.revoked_at is not None:
         raise Problem(
             401,

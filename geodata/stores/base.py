@@ -182,6 +182,11 @@ class Store(ABC):
     def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         """The key with this hash, revoked or not (the caller checks ``revoked_at``)."""
 
+    def remembered_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash if this process remembers it, without reading the store
+        (so an event loop may call it); None means: ask :meth:`api_key_by_hash`."""
+        return None
+
     @abstractmethod
     def list_api_keys(self) -> list[ApiKeyRecord]:
         """Every key, revoked ones too, oldest first (ties by ``key_id``)."""

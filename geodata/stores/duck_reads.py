@@ -19,8 +19,10 @@ import contextlib
 from collections.abc import Iterator
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import shapely
 
 from ..model import INCIDENT_SCHEMA
 from .query import (
@@ -70,6 +72,21 @@ def select_rows(con: duckdb.DuckDBPyConnection, q: IncidentQuery, columns: list[
             out.append(ordered(col, order))
             del col
     return pa.table(out, names=columns)
+
+
+def select_within(con: duckdb.DuckDBPyConnection, q: IncidentQuery, columns: list[str],
+                  poly) -> pa.Table:  # fmt: skip
+    """:func:`select_rows` inside the shapely polygon ``poly`` (analysis CRS), if any: its
+    bounding box in SQL, then the exact test on ``x``/``y``; paged here."""
+    if poly is None:
+        return select_rows(con, q, columns, None, q.dictionary)
+    cols = list(dict.fromkeys([*columns, "x", "y"]))
+    table = select_rows(con, q, cols, poly.bounds, q.dictionary)
+    x = table.column("x").to_numpy()
+    y = table.column("y").to_numpy()
+    mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
+    table = table.filter(pa.array(mask)).select(columns)
+    return table.slice(q.offset, q.limit)  # limit None: to the end; 0: no rows
 
 
 def enum_of(con: duckdb.DuckDBPyConnection, name: str, cond: str, params: list) -> str:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import shapely
 
@@ -47,7 +46,8 @@ from .base import (
     check_kind,
     dump_json,
 )
-from .duck_reads import incident_spans, select_rows
+from .duck_reads import incident_spans, select_within
+from .key_cache import KeyCache
 from .query import incident_schema
 from .run_rows import DUCKDB_DDL, RunRows
 from .service_records import ServiceRecords
@@ -139,6 +139,7 @@ class DuckDBStore(ServiceRecords, Store):
         self._cursors_lock = threading.Lock()
         self._closed = False
         self.run_rows = RunRows(self, postgis=False)  #: run features as rows
+        self._keys = KeyCache.of_file(self.path)
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
@@ -316,16 +317,7 @@ class DuckDBStore(ServiceRecords, Store):
         return poly
 
     def _select(self, q: IncidentQuery, columns: list[str]) -> pa.Table:
-        poly = self._polygon(q)
-        if poly is None:
-            return select_rows(self.con, q, columns, None, q.dictionary)
-        cols = list(dict.fromkeys([*columns, "x", "y"]))
-        table = select_rows(self.con, q, cols, poly.bounds, q.dictionary)
-        x = table.column("x").to_numpy()
-        y = table.column("y").to_numpy()
-        mask = shapely.intersects_xy(poly, x, y) if len(x) else np.zeros(0, bool)
-        table = table.filter(pa.array(mask)).select(columns)
-        return table.slice(q.offset, q.limit)  # limit None: to the end; 0: no rows
+        return select_within(self.con, q, columns, self._polygon(q))
 
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         q = query or IncidentQuery()
@@ -473,6 +465,9 @@ class DuckDBStore(ServiceRecords, Store):
             cur.commit()
         finally:
             cur.close()
+
+    def _key_cache(self) -> KeyCache:  # every writer of the file is in this process
+        return self._keys
 
     def _statement(self, action: str) -> contextlib.nullcontext:
         """This thread's cursor (:attr:`con`), whose statements commit on their own."""

@@ -15,6 +15,7 @@ holding naive UTC. Each call is one transaction on a pooled connection.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -47,6 +48,7 @@ from .base import (
     batch_from_row,
     check_kind,
 )
+from .key_cache import KeyCache, KeyListener
 from .pg_codec import csv_bytes, ewkb_points_hex, jsonb, read_csv
 from .pg_pool import GuardedPool
 from .query import SPANS_SCHEMA, SPANS_SQL, texts_encoded
@@ -97,6 +99,9 @@ class PostGISStore(ServiceRecords, Store):
         self.analysis_crs = analysis_crs
         self.srid = crsmod.srid(analysis_crs)
         self.run_rows = RunRows(self, postgis=True)  #: run features as rows
+        self._keys = KeyCache(enabled=False)  # on once its listener hears every change
+        self._listener: KeyListener | None = None
+        self._listener_lock = threading.Lock()
         try:  # fails fast while the server is down (pg_pool.GuardedPool)
             self.pool = GuardedPool(url, min_size=min_size, max_size=max_size, timeout_s=timeout_s)
         except PoolTimeout as exc:
@@ -441,5 +446,16 @@ class PostGISStore(ServiceRecords, Store):
         geom = shapely.to_wkb(intervention_polygon(rec, self.analysis_crs))
         return ", geom", ", ST_Multi(ST_SetSRID(ST_GeomFromWKB(?), ?))", [geom, self.srid]
 
+    def _key_cache(self) -> KeyCache:
+        """API keys remembered until a change is notified (:mod:`.key_cache`): the
+        listener starts with the first lookup, so only a server process runs one."""
+        if self._listener is None:
+            with self._listener_lock:
+                if self._listener is None:
+                    self._listener = KeyListener(self.url, self._keys, self.pool.connect_timeout)
+        return self._keys
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         self.pool.close()

@@ -23,6 +23,7 @@ from ..errors import NotFound, StoreError, StoreUnavailable
 from ..interventions import check_intervention
 from ..model import ApiKeyRecord, InterventionRecord, JobRecord, RunRecord, ShareLinkRecord
 from .base import check_job_status, check_progress, check_role, job_changes, utc_naive
+from .key_cache import KeyCache
 from .service_tables import BY_NAME
 
 RUNS = BY_NAME["runs"].names
@@ -46,6 +47,10 @@ class ServiceRecords:
 
     def _transaction(self, action: str):  # pragma: no cover - each store has its own
         raise NotImplementedError
+
+    def _key_cache(self) -> KeyCache | None:
+        """Where this store remembers API keys (:mod:`geodata.stores.key_cache`), if it does."""
+        return None
 
     def _statement(self, action: str):  # pragma: no cover - each store has its own
         """A connection (or cursor) for one statement, in no transaction of ours."""
@@ -228,12 +233,28 @@ class ServiceRecords:
             values,
             "an API key with this id or hash is already stored",
         )
+        self._keys_changed()
 
     def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        cache = self._key_cache()
+        if cache is None:
+            return self._read_api_key(key_hash)
+        return cache.get(key_hash, self._read_api_key)
+
+    def remembered_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        cache = self._key_cache()
+        return None if cache is None else cache.peek(key_hash)
+
+    def _read_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         row = self._fetch_one(
             "looking up the API key", f"SELECT {KEYS} FROM api_keys WHERE key_hash = ?", [key_hash]
         )
         return ApiKeyRecord(*row) if row else None
+
+    def _keys_changed(self) -> None:
+        cache = self._key_cache()
+        if cache is not None:
+            cache.clear()
 
     def list_api_keys(self) -> list[ApiKeyRecord]:
         rows = self._fetch_all(
@@ -242,13 +263,13 @@ class ServiceRecords:
         return [ApiKeyRecord(*r) for r in rows]
 
     def revoke_api_key(self, key_id: str, when: datetime) -> bool:
-        return bool(
-            self._write(
-                "revoking the API key",
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                [utc_naive(when, "when"), key_id],
-            )
+        changed = self._write(
+            "revoking the API key",
+            "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+            [utc_naive(when, "when"), key_id],
         )
+        self._keys_changed()
+        return bool(changed)
 
     # -- share links ----------------------------------------------------------------------------
     def add_share_link(self, record: ShareLinkRecord) -> None:

@@ -41,7 +41,7 @@ from .base import Store
 log = logging.getLogger(__name__)
 
 #: methods of the interface that stay on the calling side
-LOCAL = frozenset({"close", "area_polygon"})
+LOCAL = frozenset({"close", "area_polygon", "remembered_api_key"})
 #: attributes read from the service's store as they are
 ATTRIBUTES = frozenset({"analysis_crs"})
 #: the store interface's public methods, each run in the service's process

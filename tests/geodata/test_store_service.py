@@ -393,6 +393,7 @@ def test_schema_status_lists_service_step(store: Store, store_kind: str) -> None
             "0003_interventions",
             "0004_run_features",
             "0005_run_keys",
+            "0006_api_keys_notify",
         ]
         assert status["changed"] == []
     else:
