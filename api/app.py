@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             gc.collect()
             gc.freeze()
         _recover_orphans(app.state.store)
+        to_thread.current_default_thread_limiter().total_tokens = settings.api.worker_threads
         try:
             yield
         finally:

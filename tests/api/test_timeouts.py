@@ -74,3 +74,39 @@ def test_answers_in_time_and_started_streams_are_left_alone():
 def test_a_timeout_error_of_the_app_itself_is_not_reported_as_the_limit():
     r = client().get("/own")
     assert r.status_code == 500
+
+
+def test_requests_are_worked_on_by_at_most_worker_threads_at_once(api_kit, tmp_path):
+    """``HOTSPOTS_WORKER_THREADS``: 9 slow requests at once on an app set to 3 threads
+    run 3 at a time (the rest wait), and all are answered."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from live_server import serve  # tests/api/live_server.py
+
+    from geodata.stores import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    app = api_kit.make_app(store, worker_threads=3)
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def busy() -> dict:  # a sync route: FastAPI runs it on a worker thread
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.15)
+        with lock:
+            running[0] -= 1
+        return {}
+
+    app.add_api_route("/busy", busy)
+    try:
+        with serve(app) as port, ThreadPoolExecutor(9) as pool:
+            codes = list(pool.map(lambda _: httpx.get(f"http://127.0.0.1:{port}/busy").status_code,
+                                  range(9)))  # fmt: skip
+    finally:
+        store.close()
+    assert codes == [200] * 9
+    assert most[0] == 3
