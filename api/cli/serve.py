@@ -11,27 +11,34 @@ from .output import EXIT_CONFIG, fail, out
 from .secret import ENV_VAR, NoSecret, service_secret, signing_settings
 
 
-def run_server(app_settings, host: str, port: int) -> None:
-    """Serve the app for these settings with uvicorn (one process) until stopped."""
+def run_server(app_settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve the app for these settings with uvicorn until stopped: in this process, or
+    (``workers`` > 1, PostGIS) in that many processes, each building the app from the
+    same ``HOTSPOTS_*`` variables (uvicorn's ``--factory``)."""
     import uvicorn
 
     from ..app import create_app
     from ..http_protocol import ProblemHttpToolsProtocol
 
-    uvicorn.run(
-        create_app(app_settings),
-        host=host,
-        port=port,
-        log_level="info",
-        http=ProblemHttpToolsProtocol,  # unparseable requests get problem+json too
-    )
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "http": ProblemHttpToolsProtocol,  # unparseable requests get problem+json too
+    }
+    if workers > 1:
+        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(app_settings), **options)
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     store: StoreOpt = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (PostGIS only).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (PostGIS only): one per core.")
+    ] = 1,
 ) -> None:
     """Run the web service (OpenAPI docs at /docs, OGC API - Features at /ogc).
 
@@ -45,12 +52,6 @@ def serve(
         settings = root.store
         if workers > 1 and not settings.database_url:
             fail("the embedded DuckDB store takes one process: use --workers 1 or PostGIS", 2)
-        if workers > 1:
-            fail(
-                "several workers need an import string: run `uvicorn --factory "
-                f"api.app:create_app --workers {workers}` with HOTSPOTS_DATABASE_URL set instead",
-                2,
-            )
         secret = service_secret(root)
         serving = signing_settings(root, secret)
     except (NoSecret, ConfigurationError) as exc:
@@ -66,4 +67,4 @@ def serve(
             f"Share links are signed with the key in {secret.source} (or set {ENV_VAR}).",
             soft_wrap=True,
         )
-    run_server(serving, host, port)
+    run_server(serving, host, port, workers)

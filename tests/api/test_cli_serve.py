@@ -137,3 +137,53 @@ def test_serve_names_the_key_file_when_the_key_in_it_is_unusable(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"{store}.secret" in lines[0] and "HOTSPOTS_SECRET_KEY" in lines[0]
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+@pytest.mark.postgis
+def test_serve_workers_runs_that_many_processes_on_postgis(postgis_url, tmp_path):
+    """``hotspots serve --workers 2`` on PostGIS: two server processes answer on one port
+    (each building the app from the same variables); the embedded store refuses it."""
+    port = free_port()
+    env = env_without_secret(HOTSPOTS_DATABASE_URL=postgis_url, HOTSPOTS_SECRET_KEY="k" * 40)
+    server = subprocess.Popen(
+        [str(HOTSPOTS), "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        answered = False
+        while time.monotonic() < deadline and not answered:
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).is_success
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert answered, "hotspots serve --workers 2 did not answer /ready"
+        spawned = [  # uvicorn's workers (not a forkserver or resource tracker)
+            p for p in _children(server.pid)
+            if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]  # fmt: skip
+        assert len(spawned) == 2, spawned
+        codes = {
+            httpx.get(f"http://127.0.0.1:{port}/ogc", timeout=5).status_code for _ in range(20)
+        }
+        assert codes == {200}
+    finally:
+        server.terminate()
+        server.wait(30)
+    refused = hotspots("serve", "--workers", "2", "--store", str(tmp_path / "s.duckdb"))
+    assert refused.returncode == 2 and "one process" in refused.stderr
