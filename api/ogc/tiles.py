@@ -11,7 +11,8 @@ disclosure policy, so a tile never shows more than the role's items do — runs
 and areas as that role is shown them (generalised outlines, rounded or
 suppressed counts for the public), incidents only for analysts. On the server
 store the incidents' tiles are built by PostGIS (``ST_AsMVT``), on the embedded
-store by ``mapbox-vector-tile`` from the same selection. Tile maths by
+store from the same selection (points written straight into ``mapbox-vector-tile``'s
+protobuf message, other geometries by ``mapbox-vector-tile`` itself). Tile maths by
 ``morecantile``. An empty tile is ``204 No Content``; a tile address that is not
 an integer is a 400, one outside the tile matrix set or the zoom limits a 404.
 """
@@ -22,6 +23,7 @@ import mapbox_vector_tile
 import morecantile
 import numpy as np
 import shapely
+from mapbox_vector_tile.Mapbox import vector_tile_pb2
 from shapely.geometry import shape
 
 from geodata.crs import WGS84, transformer
@@ -108,6 +110,13 @@ def encode(features: list[dict], layer: str, bounds: tuple[float, float, float, 
     projected, clipped to the tile and its buffer, properties kept when scalar."""
     if not features:
         return b""
+    if all(f["geometry"] and f["geometry"]["type"] == "Point" for f in features):
+        return _point_layer(features, layer, bounds)
+    return shapely_layer(features, layer, bounds)
+
+
+def shapely_layer(features: list[dict], layer: str, bounds: tuple[float, ...]) -> bytes:
+    """:func:`encode` by ``mapbox-vector-tile`` from shapely geometries (any type)."""
     left, bottom, right, top = bounds
     scale_x, scale_y = EXTENT / (right - left), EXTENT / (top - bottom)
 
@@ -132,6 +141,64 @@ def encode(features: list[dict], layer: str, bounds: tuple[float, float, float, 
     return mapbox_vector_tile.encode(
         [{"name": layer, "features": out}], default_options={"extents": EXTENT}
     )
+
+
+def _point_layer(features: list[dict], layer: str, bounds: tuple[float, ...]) -> bytes:
+    """Point features as :func:`encode` makes them with ``mapbox-vector-tile`` (the same
+    decoded tile: tested), written straight into its protobuf message: positions
+    projected, clipped (inside the buffer, its edge excluded, as GEOS clips) and rounded
+    (half to even) for all points at once, and no shapely geometry or type checks per
+    feature: about 2.4x faster for a tile of 100-1,000 incidents (``benchmarks/bench_mvt.py``)."""
+    left, bottom, right, top = bounds
+    lonlat = np.array([f["geometry"]["coordinates"][:2] for f in features], float)
+    x, y = transformer(WGS84, WEB_MERCATOR).transform(lonlat[:, 0], lonlat[:, 1])
+    tx = (np.asarray(x) - left) * (EXTENT / (right - left))
+    ty = (np.asarray(y) - bottom) * (EXTENT / (top - bottom))
+    low, high = -BUFFER, EXTENT + BUFFER
+    inside = (tx > low) & (tx < high) & (ty > low) & (ty < high)
+    if not inside.any():
+        return b""
+    gx = np.rint(tx).astype(np.int64)
+    gy = EXTENT - np.rint(ty).astype(np.int64)  # MVT's y axis points down
+    zx, zy = (gx << 1) ^ (gx >> 63), (gy << 1) ^ (gy >> 63)  # zigzag: one MoveTo from 0,0
+    tile = vector_tile_pb2.tile()
+    out = tile.layers.add()
+    out.name, out.version, out.extent = layer, 2, EXTENT
+    keys: dict[str, int] = {}
+    values: dict[tuple[type, object], int] = {}
+    for i in np.flatnonzero(inside).tolist():
+        f = features[i]
+        props = {k: v for k, v in (f.get("properties") or {}).items() if isinstance(v, _SCALARS)}
+        props["id"] = str(f["id"])
+        tags = []
+        for k, v in props.items():
+            if k not in keys:
+                keys[k] = len(keys)
+                out.keys.append(k)
+            kind = bool if isinstance(v, bool) else str if isinstance(v, str) else float
+            if (kind, v) not in values:  # 1 and 1.0 are one value, as mapbox-vector-tile has it
+                values[(kind, v)] = len(values)
+                _set_value(out.values.add(), v)
+            tags += (keys[k], values[(kind, v)])
+        feature = out.features.add()
+        feature.tags.extend(tags)
+        feature.type = vector_tile_pb2.tile.Point
+        feature.geometry.extend((9, zx[i], zy[i]))  # 9: MoveTo, one point
+    return tile.SerializeToString()
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _set_value(value, v) -> None:
+    if isinstance(v, bool):
+        value.bool_value = v
+    elif isinstance(v, str):
+        value.string_value = v
+    elif isinstance(v, int):
+        value.int_value = v
+    else:
+        value.double_value = v
 
 
 def _mercator(geometries: list[dict | None]) -> np.ndarray:

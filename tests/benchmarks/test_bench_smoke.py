@@ -62,3 +62,11 @@ def test_dask_bench_runs_both_paths_to_the_same_hotspots(tmp_path):
     assert dask["digest"] == single["digest"]
     assert single["digest"]["dbscan"][1] > 0 and dask["worker_mb"] > 0
     assert set(single["stages"]) == {"gistar", "emerging", "dbscan"}
+
+
+def test_mvt_bench_compares_the_same_tiles(capsys):
+    from benchmarks import bench_mvt
+
+    assert bench_mvt.main(["--points", "50", "--repeat", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("MVT tile of    50 incidents:") and "same bytes" in line
