@@ -14,6 +14,7 @@ from . import (
     bench_hdbscan,
     bench_import,
     bench_map,
+    bench_mvt,
     bench_ogc,
     bench_ogc_load,
     bench_shared_store,
@@ -34,6 +35,7 @@ def main() -> int:
         bench_cli_start,
         bench_ogc,
         bench_ogc_load,
+        bench_mvt,
         bench_shared_store,
     ):
         print(f"\n== {bench.__name__}", flush=True)
