@@ -58,7 +58,12 @@ def _unb64(text: str) -> bytes:
 
 
 def new_link_id() -> str:
-    return _b64(secrets.token_bytes(12))
+    """A random link id (16 URL-safe characters), never starting with ``-``, which a
+    command line would read as an option (``hotspots share revoke ID``)."""
+    while True:
+        link_id = _b64(secrets.token_bytes(12))
+        if not link_id.startswith("-"):
+            return link_id
 
 
 def sign_link(link_id: str, secret: str) -> str:
