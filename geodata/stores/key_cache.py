@@ -120,7 +120,7 @@ class KeyListener:
         while not self._stop.is_set():
             try:
                 self._listen()
-            except psycopg.Error as exc:
+            except Exception as exc:  # whatever stopped it, keep nothing until it listens
                 log.warning("API key cache off until the database answers again: %s", exc)
             self.cache.enable(False)
             self._stop.wait(self.RETRY_S)
