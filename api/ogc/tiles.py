@@ -129,13 +129,7 @@ def shapely_layer(features: list[dict], layer: str, bounds: tuple[float, ...]) -
     for f, g in zip(features, geoms, strict=True):
         if g is None or g.is_empty:
             continue
-        props = {
-            k: v
-            for k, v in (f.get("properties") or {}).items()
-            if isinstance(v, str | int | float | bool)
-        }
-        props["id"] = str(f["id"])
-        out.append({"geometry": g, "properties": props})
+        out.append({"geometry": g, "properties": _tile_properties(f)})
     if not out:
         return b""
     return mapbox_vector_tile.encode(
@@ -167,11 +161,8 @@ def _point_layer(features: list[dict], layer: str, bounds: tuple[float, ...]) ->
     keys: dict[str, int] = {}
     values: dict[tuple[type, object], int] = {}
     for i in np.flatnonzero(inside).tolist():
-        f = features[i]
-        props = {k: v for k, v in (f.get("properties") or {}).items() if isinstance(v, _SCALARS)}
-        props["id"] = str(f["id"])
         tags = []
-        for k, v in props.items():
+        for k, v in _tile_properties(features[i]).items():
             if k not in keys:
                 keys[k] = len(keys)
                 out.keys.append(k)
@@ -187,7 +178,15 @@ def _point_layer(features: list[dict], layer: str, bounds: tuple[float, ...]) ->
     return tile.SerializeToString()
 
 
-_SCALARS = (str, int, float, bool)
+_SCALARS = (str, int, float, bool)  # a tuple: isinstance checks it faster than a union
+
+
+def _tile_properties(feature: dict) -> dict:
+    """A feature's properties as a tile carries them: the scalar ones, and its id."""
+    props = feature.get("properties") or {}
+    kept = {k: v for k, v in props.items() if isinstance(v, _SCALARS)}
+    kept["id"] = str(feature["id"])
+    return kept
 
 
 def _set_value(value, v) -> None:
