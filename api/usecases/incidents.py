@@ -60,7 +60,7 @@ def find_incident(store, policy: Disclosure, shown_id: str) -> dict | None:
         batch_ids=[batch], include_sensitive=policy.include_sensitive, columns=POINT_COLUMNS
     )
     if sep == "#":  # a stored id: one row by the key (one scan), not the whole batch
-        table = store.query_incidents(replace(q, condition=("id = {}", (shown_id,)), limit=1))
+        table = store.query_incidents(replace(q, ids=[shown_id], limit=1))
     else:
         table = store.query_incidents(q)
         opaque = Disclosure(role="partner", secret=policy.secret).incident_id

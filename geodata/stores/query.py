@@ -52,6 +52,7 @@ class IncidentQuery:
     limit, offset : paging, in ``id`` order.
     after_id : keyset paging: only incidents whose ``id`` sorts after this one (byte
         order), so a page boundary stays put when other batches are imported.
+    ids : only the incidents with these ids (stored ids; an empty list: none).
     condition : ``(template, values)``: an SQL condition (code's text), ``{}`` per bound value.
     dictionary : text columns with at most :data:`DICTIONARY_MAX` distinct values in the
         selection (category, source, batch...) as Arrow dictionaries (pandas:
@@ -72,6 +73,7 @@ class IncidentQuery:
     limit: int | None = None
     offset: int = 0
     after_id: str | None = None
+    ids: Sequence[str] | None = None
     condition: tuple[str, tuple] | None = None
     dictionary: bool = False
 
@@ -118,6 +120,12 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
         where.append("NOT sensitive")
     if q.after_id is not None:
         add("id > {}", q.after_id)
+    if q.ids is not None:
+        wanted = list(q.ids)
+        if not wanted:
+            where.append("FALSE")
+        else:
+            add("id IN (" + ", ".join("{}" for _ in wanted) + ")", *wanted)
     if q.condition is not None:
         add(f"({q.condition[0]})", *q.condition[1])
     if q.bbox is not None:

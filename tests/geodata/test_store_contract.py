@@ -440,6 +440,7 @@ def query_cases(data: Dataset) -> list[tuple[str, IncidentQuery, object]]:
 
     cats = ["burglary", "anti-social-behaviour", "robbery"]
     feb_batch = f"{KENT}/2022-02"
+    chosen = {r.id for r in data.accepted()[3:40:6]}
     return [
         ("all", IncidentQuery(), lambda r: True),
         ("bbox metres", IncidentQuery(bbox=bbox), in_bbox),
@@ -452,6 +453,8 @@ def query_cases(data: Dataset) -> list[tuple[str, IncidentQuery, object]]:
         ("half-open month", IncidentQuery(start=JAN, end=FEB), lambda r: r.month == "2022-01"),
         ("sources", IncidentQuery(sources=[MET]), lambda r: r.source == MET),
         ("batch_ids", IncidentQuery(batch_ids=[feb_batch]), lambda r: r.batch_id == feb_batch),
+        ("ids", IncidentQuery(ids=[*chosen, f"{KENT}/2022-01#9999"]), lambda r: r.id in chosen),
+        ("no ids", IncidentQuery(ids=[]), lambda r: False),
         (
             "not sensitive",
             IncidentQuery(include_sensitive=False),
@@ -507,7 +510,7 @@ def test_query_filters(store: Store, dataset: Dataset) -> None:
     n_all = len(dataset.accepted())
     for name, query, keep in query_cases(dataset):
         expected = dataset.ids(keep)
-        if name not in ("all", "no categories", "start == end"):
+        if name not in ("all", "no categories", "start == end", "no ids"):
             assert 0 < len(expected) < n_all, f"{name}: the case does not discriminate"
         table = store.query_incidents(query)
         assert table.schema.equals(INCIDENT_SCHEMA), name
