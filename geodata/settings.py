@@ -10,6 +10,9 @@ variable                            meaning
 ``HOTSPOTS_DUCKDB_PATH``            the DuckDB file (default ``./hotspots.duckdb``)
 ``HOTSPOTS_ANALYSIS_CRS``           projected CRS for x/y metres (default EPSG:27700)
 ``HOTSPOTS_CONNECT_TIMEOUT_S``      wait for the PostGIS server when connecting (default 1)
+``HOTSPOTS_POINT_CACHE_ROWS``       the server on a DuckDB file answers incident reads from
+                                    memory up to this many incidents (default 1,000,000,
+                                    about 260 bytes each; 0: never)
 ``HOTSPOTS_MIGRATIONS_DIR``         another folder of PostGIS migrations (tests, forks)
 ``HOTSPOTS_STUDY_AREA``             boundary file; rows outside are quarantined
 ``HOTSPOTS_STUDY_AREA_BUFFER_M``    buffer round the study area, metres (default 0)
@@ -43,6 +46,9 @@ class StoreSettings(BaseSettings):
     connect_timeout_s: float = Field(1.0, gt=0)
     #: another folder of PostGIS migrations (default: the shipped ``migrations/``)
     migrations_dir: Path | None = None
+    #: most incidents the server of a DuckDB file holds in memory for reads
+    #: (:mod:`geodata.stores.point_cache`; 0: none)
+    point_cache_rows: int = Field(1_000_000, ge=0)
 
     @field_validator("analysis_crs")
     @classmethod

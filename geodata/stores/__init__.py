@@ -16,7 +16,8 @@ def open_store(
 
     A DuckDB file held by a running service (``hotspots serve``) is reached through
     that service (:mod:`geodata.stores.sharing`) unless ``via_service`` is false (the
-    service itself)."""
+    service itself, which also answers incident reads from memory:
+    :mod:`geodata.stores.point_cache`)."""
     settings = settings or StoreSettings()
     if settings.database_url:
         from .postgis import PostGISStore
@@ -30,7 +31,8 @@ def open_store(
             migrations=settings.migrations_dir,
         )
     try:
-        return DuckDBStore(settings.duckdb_path, settings.analysis_crs)
+        memory = 0 if via_service else settings.point_cache_rows
+        return DuckDBStore(settings.duckdb_path, settings.analysis_crs, memory_rows=memory)
     except StoreUnavailable:
         if not via_service:
             raise

@@ -49,6 +49,7 @@ from .base import (
 from .duck_reads import incident_spans, select_within
 from .duck_schema import SCHEMA_STEPS, SCHEMA_VERSION
 from .key_cache import KeyCache
+from .point_cache import PointCache
 from .query import incident_schema
 from .run_rows import RunRows
 from .service_records import ServiceRecords
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
 
     from ..validate import ValidatedBatch
 
+
 class DuckDBStore(ServiceRecords, Store):
     """Store in a DuckDB file (``":memory:"`` for a throwaway one).
 
@@ -67,10 +69,17 @@ class DuckDBStore(ServiceRecords, Store):
     path : the database file; its folder is created if missing.
     analysis_crs : CRS of ``x``/``y``; a file made with another CRS is refused.
     read_only : open without taking the write lock.
+    memory_rows : answer incident reads from a copy in memory while the file holds at
+        most this many incidents (0: never; the server's setting:
+        :mod:`geodata.stores.point_cache`).
     """
 
     def __init__(
-        self, path: str | Path, analysis_crs: str = "EPSG:27700", read_only: bool = False
+        self,
+        path: str | Path,
+        analysis_crs: str = "EPSG:27700",
+        read_only: bool = False,
+        memory_rows: int = 0,
     ) -> None:
         self.path = str(path)
         self.analysis_crs = analysis_crs
@@ -90,6 +99,7 @@ class DuckDBStore(ServiceRecords, Store):
         self._closed = False
         self.run_rows = RunRows(self, postgis=False)  #: run features as rows
         self._keys = KeyCache.of_file(self.path)
+        self._points, self._memory_rows = PointCache.of_file(self.path), memory_rows
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()
@@ -139,6 +149,10 @@ class DuckDBStore(ServiceRecords, Store):
         version = self._version()
         if version >= SCHEMA_VERSION:
             return []
+        with self._points.writing():
+            return self._upgrade(version)
+
+    def _upgrade(self, version: int) -> list[str]:
         ran: list[str] = []
         self.con.begin()
         try:
@@ -188,6 +202,10 @@ class DuckDBStore(ServiceRecords, Store):
         return dict(rows)
 
     def apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None = None) -> None:
+        with self._points.writing():
+            self._apply(batches, progress)
+
+    def _apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None) -> None:
         total = done = 0
         con = self.con
         con.begin()
@@ -247,6 +265,10 @@ class DuckDBStore(ServiceRecords, Store):
         return [batch_from_row(r) for r in rows.to_pylist()]
 
     def delete_batch(self, batch_id: str) -> bool:
+        with self._points.writing():
+            return self._delete_batch(batch_id)
+
+    def _delete_batch(self, batch_id: str) -> bool:
         self.con.begin()
         try:
             found = self._one("SELECT count(*) FROM batches WHERE batch_id = ?", [batch_id])
@@ -267,7 +289,8 @@ class DuckDBStore(ServiceRecords, Store):
         return poly
 
     def _select(self, q: IncidentQuery, columns: list[str]) -> pa.Table:
-        return select_within(self.con, q, columns, self._polygon(q))
+        held = self._points.select(self.con, q, columns, self._memory_rows)
+        return held if held is not None else select_within(self.con, q, columns, self._polygon(q))
 
     def query_incidents(self, query: IncidentQuery | None = None) -> pa.Table:
         q = query or IncidentQuery()
@@ -279,6 +302,9 @@ class DuckDBStore(ServiceRecords, Store):
 
     def count_incidents(self, query: IncidentQuery | None = None) -> int:
         q = query or IncidentQuery()
+        held = self._points.count(self.con, q, self._memory_rows)
+        if held is not None:
+            return held
         if self._polygon(q) is not None:
             unpaged = IncidentQuery(**{**q.__dict__, "limit": None, "offset": 0})
             return self._select(unpaged, ["id"]).num_rows

@@ -130,9 +130,14 @@ def make_app(store: Store, kind: str = "duckdb", **api):
     return create_app(settings, store=store)
 
 
+#: the server's store on a DuckDB file answers reads from memory (geodata.stores.point_cache)
+SERVED_ROWS = StoreSettings.model_fields["point_cache_rows"].default
+
+
 def open_kind(kind: str, location: str) -> Store:
+    """The store of ``kind`` at ``location``, opened as the server opens it."""
     if kind == "duckdb":
-        return DuckDBStore(location)
+        return DuckDBStore(location, memory_rows=SERVED_ROWS)
     from geodata.stores.postgis import PostGISStore
 
     return PostGISStore(location, max_size=4)
@@ -250,7 +255,7 @@ def copy_of(template: Template, folder: Path):
     if template.kind == "duckdb":
         location = str(folder / "api.duckdb")
         shutil.copyfile(template.location, location)
-        store = DuckDBStore(location)
+        store = open_kind("duckdb", location)
         try:
             yield location, store
         finally:

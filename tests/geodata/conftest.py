@@ -124,7 +124,7 @@ class StoreFactory:
 
     def location(self, kind: str) -> str:
         """A new, empty store location: a DuckDB file path or a PostGIS connection string."""
-        if kind == "duckdb":
+        if kind.startswith("duckdb"):
             return str(self.tmp_path / f"store-{uuid.uuid4().hex[:8]}.duckdb")
         if kind == "postgis":
             import psycopg
@@ -141,6 +141,8 @@ class StoreFactory:
         """Open (and remember, to close it later) the store at ``location``."""
         if kind == "duckdb":
             store: Store = DuckDBStore(location)
+        elif kind == "duckdb-memory":  # as the server opens it: reads answered from memory
+            store = DuckDBStore(location, memory_rows=1_000_000)
         else:
             from geodata.stores.postgis import PostGISStore
 
@@ -205,6 +207,6 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def store(store_kind: str, store_factory: StoreFactory) -> Store:
     """A fresh, empty store: a DuckDB file, or a new PostGIS database."""
-    if store_kind == "duckdb":
-        return store_factory.open("duckdb", str(store_factory.tmp_path / "s.duckdb"))
+    if store_kind.startswith("duckdb"):
+        return store_factory.open(store_kind, str(store_factory.tmp_path / "s.duckdb"))
     return store_factory.new(store_kind)
