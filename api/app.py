@@ -30,6 +30,7 @@ from .deps import STORE_RETRY_S, close_served_store, open_served_store
 from .import_jobs import recover_orphans
 from .page_headers import PageHeaders
 from .params import rules_description
+from .read_lane import open_lane
 from .routes import (
     analyses,
     areas,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             gc.freeze()
         _recover_orphans(app.state.store)
         to_thread.current_default_thread_limiter().total_tokens = settings.api.worker_threads
+        open_lane(settings.api.read_threads)
         try:
             yield
         finally:

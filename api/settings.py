@@ -85,6 +85,9 @@ class ApiSettings(BaseSettings):
     #: (OGC load at 50 clients, p99 ~145 ms with 8 against ~200-290 ms with 40, anyio's
     #: default); raise it when many slow requests (analyses, plans) must run at once
     worker_threads: int = Field(8, ge=1, le=1000)
+    #: threads of their own for OGC feature pages, single features and vector tiles, the
+    #: short reads GIS clients send many of at once (:mod:`api.read_lane`)
+    read_threads: int = Field(2, ge=1, le=1000)
     share_link_max_days: int = Field(90, ge=1)
     #: public URL of the service, for links in responses (default: from the request)
     base_url: str | None = None

@@ -13,6 +13,7 @@ from ..deps import CallerDep, SettingsDep, StoreDep
 from ..filters import MAX_OFFSET, invalid, parse_window
 from ..params import BBOX46, DATETIME, query_schema
 from ..problems import Problem
+from ..read_lane import read_lane
 from . import collections as cat
 from .common import (
     GEO_HTML,
@@ -280,6 +281,7 @@ def read_queryables(
     response_class=Response,
     responses=GEO_HTML,
 )
+@read_lane
 def list_items(
     collection_id: str,
     request: Request,
@@ -390,6 +392,7 @@ def list_items(
     response_class=Response,
     responses=GEO_HTML,
 )
+@read_lane
 def read_item(
     collection_id: str,
     feature_id: str,

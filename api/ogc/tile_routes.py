@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..deps import CallerDep, SettingsDep, StoreDep
 from ..problems import Problem
+from ..read_lane import read_lane
 from . import collections as cat
 from .common import JSON, base_url, link
 from .queryables import property_types
@@ -127,6 +128,7 @@ def read_tilejson(
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "an empty tile"}},
 )
+@read_lane
 def read_tile(
     collection_id: str,
     tms: str,
