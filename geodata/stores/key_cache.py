@@ -24,14 +24,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from pathlib import Path
-from typing import ClassVar
 
 import psycopg
 
 from ..model import ApiKeyRecord
+from .per_file import PerFile
 
 log = logging.getLogger("hotspots.store")
 
@@ -42,29 +40,14 @@ MAX_KEYS = 1_000
 CHANNEL = "hotspots_api_keys"
 
 
-class KeyCache:
+class KeyCache(PerFile):
     """Records of known keys by hash; see the module's description."""
-
-    _by_path: ClassVar[weakref.WeakValueDictionary[str, KeyCache]] = weakref.WeakValueDictionary()
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, enabled: bool = True) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, tuple[float, ApiKeyRecord]] = {}
         self._generation = 0  # bumped by clear(): a lookup begun before may not keep its record
         self._enabled = enabled
-
-    @classmethod
-    def of_file(cls, path: str) -> KeyCache:
-        """The cache shared by every store object of the DuckDB file ``path`` here."""
-        if path == ":memory:":
-            return cls()
-        path = str(Path(path).resolve())
-        with cls._registry_lock:
-            cache = cls._by_path.get(path)
-            if cache is None:
-                cache = cls._by_path[path] = cls()
-            return cache
 
     def get(
         self, key_hash: str, lookup: Callable[[str], ApiKeyRecord | None]

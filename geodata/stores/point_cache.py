@@ -32,12 +32,9 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import ClassVar
 
 import duckdb
 import numpy as np
@@ -45,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .duck_reads import select_rows, snapshot
+from .per_file import PerFile
 from .query import IncidentQuery, attribute_filters
 
 #: the incident columns held in memory
@@ -182,11 +180,9 @@ def answerable(q: IncidentQuery, columns: Sequence[str]) -> bool:
     return q.bbox is None or all(math.isfinite(v) for v in map(float, q.bbox))
 
 
-class PointCache:
-    """The copy of one DuckDB file's incidents; see the module's description."""
-
-    _by_path: ClassVar[weakref.WeakValueDictionary[str, PointCache]] = weakref.WeakValueDictionary()
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+class PointCache(PerFile):
+    """The copy of one DuckDB file's incidents (:meth:`of_file`); see the module's
+    description."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the fields below
@@ -194,18 +190,6 @@ class PointCache:
         self._version = 0  # bumped as each write begins and ends
         self._writers = 0
         self._copy: Copy | int | None = None  # an int: the table's size, above a bound
-
-    @classmethod
-    def of_file(cls, path: str) -> PointCache:
-        """The cache shared by every store object of the DuckDB file ``path`` here."""
-        if path == ":memory:":
-            return cls()
-        path = str(Path(path).resolve())
-        with cls._registry_lock:
-            cache = cls._by_path.get(path)
-            if cache is None:
-                cache = cls._by_path[path] = cls()
-            return cache
 
     @contextmanager
     def writing(self) -> Iterator[None]:
