@@ -100,32 +100,28 @@ def attribute_filters(q: IncidentQuery, ph: Callable[[object], str]) -> tuple[li
         where.append(sql.format(*[ph(v) for v in values]))
         params.extend(values)
 
-    if q.categories is not None:
-        cats = list(q.categories)
-        if not cats:
-            where.append("FALSE")
+    def one_of(column: str, values: list) -> None:  # none of an empty list
+        if values:
+            add(f"{column} IN (" + ", ".join("{}" for _ in values) + ")", *values)
         else:
-            add("category IN (" + ", ".join("{}" for _ in cats) + ")", *cats)
+            where.append("FALSE")
+
+    if q.categories is not None:
+        one_of("category", list(q.categories))
     if q.start is not None:
         add("occurred_at >= {}", q.start)
     if q.end is not None:
         add("occurred_at < {}", q.end)
     if q.sources is not None:
-        srcs = list(q.sources) or [""]
-        add("source IN (" + ", ".join("{}" for _ in srcs) + ")", *srcs)
+        one_of("source", list(q.sources) or [""])
     if q.batch_ids is not None:
-        ids = list(q.batch_ids) or [""]
-        add("batch_id IN (" + ", ".join("{}" for _ in ids) + ")", *ids)
+        one_of("batch_id", list(q.batch_ids) or [""])
     if not q.include_sensitive:
         where.append("NOT sensitive")
     if q.after_id is not None:
         add("id > {}", q.after_id)
     if q.ids is not None:
-        wanted = list(q.ids)
-        if not wanted:
-            where.append("FALSE")
-        else:
-            add("id IN (" + ", ".join("{}" for _ in wanted) + ")", *wanted)
+        one_of("id", list(q.ids))
     if q.condition is not None:
         add(f"({q.condition[0]})", *q.condition[1])
     if q.bbox is not None:
