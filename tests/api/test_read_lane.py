@@ -51,11 +51,11 @@ def test_gis_reads_take_turns_on_their_lane_and_leave_the_workers_free(
     paths = [f"{coll}/items", f"{coll}/items/b%231", f"{coll}/tiles/WebMercatorQuad/14/5460/8190"]
     try:
         with serve(app) as port, ThreadPoolExecutor(12) as pool:
-            get = lambda p: (
-                httpx.get(  # noqa: E731
-                    f"http://127.0.0.1:{port}{p}", headers={"X-API-Key": key}, timeout=30
-                ).status_code
-            )
+
+            def get(path: str) -> int:
+                url = f"http://127.0.0.1:{port}{path}"
+                return httpx.get(url, headers={"X-API-Key": key}, timeout=30).status_code
+
             codes = list(pool.map(get, paths * 3 + ["/busy"] * 3))
     finally:
         store.close()
