@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 
 from geodata.crs import WGS84
 from geodata.model import RunRecord
-from geodata.stores import IncidentQuery
 from geodata.taxonomy import BY_SLUG
 from hotspots.analysis import METHODS
 
@@ -180,14 +179,20 @@ def find(store, caller: Caller, cid: str, settings) -> Collection:
 # -- extents -----------------------------------------------------------------------------------
 def _incident_extent(store, analyst: bool) -> tuple[list | None, list | None]:
     """Bounds and time span of the incidents a role may see; below analyst, sensitive
-    incidents are left out and the span is widened to whole months (no exact times)."""
-    q = IncidentQuery(include_sensitive=analyst, columns=["lon", "lat", "occurred_at"])
-    t = store.query_incidents(q)
-    if t.num_rows == 0:
+    incidents are left out and the span is widened to whole months (no exact times).
+    From the store's spans (aggregated in SQL), not the incidents themselves."""
+    spans = store.incident_spans(include_sensitive=analyst)
+    if spans.num_rows == 0:
         return None, None
-    lon, lat, at = (pc.min_max(t[c]) for c in ("lon", "lat", "occurred_at"))
-    bbox = [lon["min"].as_py(), lat["min"].as_py(), lon["max"].as_py(), lat["max"].as_py()]
-    first, last = at["min"].as_py(), at["max"].as_py()
+
+    def low(c: str):
+        return pc.min(spans[c]).as_py()
+
+    def high(c: str):
+        return pc.max(spans[c]).as_py()
+
+    bbox = [low("west"), low("south"), high("east"), high("north")]
+    first, last = low("first"), high("last")
     if not analyst:
         first = first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         last = datetime(last.year + (last.month == 12), last.month % 12 + 1, 1)

@@ -102,8 +102,10 @@ class Store(ABC):
     @abstractmethod
     def incident_spans(self, include_sensitive: bool = True) -> pa.Table:
         """Per ``batch_id``, ``source`` and ``category``: ``first`` and ``last``
-        ``occurred_at`` and the count ``n`` (the incidents not flagged sensitive only
-        when ``include_sensitive`` is false); what :mod:`geodata.coverage` stands on."""
+        ``occurred_at``, the count ``n`` and the ``west``/``south``/``east``/``north``
+        bounds of ``lon``/``lat`` (the incidents not flagged sensitive only when
+        ``include_sensitive`` is false); what :mod:`geodata.coverage` and the extents of
+        the OGC incidents collection stand on."""
 
     @abstractmethod
     def count_incidents(self, query: IncidentQuery | None = None) -> int:

@@ -20,15 +20,18 @@ INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA.names)
 #: most distinct texts a column may hold to come as a dictionary (``dictionary=True``)
 DICTIONARY_MAX = 256
 #: what :meth:`~geodata.stores.base.Store.incident_spans` returns, one row per batch,
-#: source and category
+#: source and category (times and lon/lat bounds)
 SPANS_SCHEMA = pa.schema(
     [("batch_id", pa.string()), ("source", pa.string()), ("category", pa.string()),
-     ("first", pa.timestamp("us")), ("last", pa.timestamp("us")), ("n", pa.int64())]
+     ("first", pa.timestamp("us")), ("last", pa.timestamp("us")), ("n", pa.int64()),
+     ("west", pa.float64()), ("south", pa.float64()), ("east", pa.float64()),
+     ("north", pa.float64())]
 )  # fmt: skip
 #: the query behind it, on both stores: ``{}`` is the WHERE clause (or nothing)
 SPANS_SQL = (
     "SELECT batch_id, source, category, min(occurred_at) AS first, max(occurred_at) AS last, "
-    "count(*) AS n FROM incidents{} GROUP BY batch_id, source, category "
+    "count(*) AS n, min(lon) AS west, min(lat) AS south, max(lon) AS east, max(lat) AS north "
+    "FROM incidents{} GROUP BY batch_id, source, category "
     "ORDER BY batch_id, source, category"
 )
 

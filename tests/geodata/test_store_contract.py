@@ -590,12 +590,15 @@ def test_incident_spans_aggregate_what_a_query_reads(store: Store, dataset: Data
         want: dict[tuple, list] = {}
         for r in rows:
             key = (r["batch_id"], r["source"], r["category"])
-            span = want.setdefault(key, [r["occurred_at"], r["occurred_at"], 0])
-            span[0], span[1] = min(span[0], r["occurred_at"]), max(span[1], r["occurred_at"])
+            at, lon, lat = r["occurred_at"], r["lon"], r["lat"]
+            span = want.setdefault(key, [at, at, 0, lon, lat, lon, lat])
+            span[0], span[1] = min(span[0], at), max(span[1], at)
             span[2] += 1
+            span[3:] = min(span[3], lon), min(span[4], lat), max(span[5], lon), max(span[6], lat)
         spans = store.incident_spans(include)
         assert spans.schema.equals(SPANS_SCHEMA)
-        got = {(s["batch_id"], s["source"], s["category"]): [s["first"], s["last"], s["n"]]
+        names = ["first", "last", "n", "west", "south", "east", "north"]
+        got = {(s["batch_id"], s["source"], s["category"]): [s[k] for k in names]
                for s in spans.to_pylist()}  # fmt: skip
         assert got == want and len(got) > 2, include
         assert list(got) == sorted(got)
