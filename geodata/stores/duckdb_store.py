@@ -49,7 +49,7 @@ from .base import (
 from .duck_reads import incident_spans, select_within
 from .duck_schema import SCHEMA_STEPS, SCHEMA_VERSION
 from .key_cache import KeyCache
-from .point_cache import PointCache
+from .point_cache import PointCache, writes_incidents
 from .query import incident_schema
 from .run_rows import RunRows
 from .service_records import ServiceRecords
@@ -145,14 +145,11 @@ class DuckDBStore(ServiceRecords, Store):
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         return int(row[0]) if row else 0
 
+    @writes_incidents
     def upgrade(self) -> list[str]:
         version = self._version()
         if version >= SCHEMA_VERSION:
             return []
-        with self._points.writing():
-            return self._upgrade(version)
-
-    def _upgrade(self, version: int) -> list[str]:
         ran: list[str] = []
         self.con.begin()
         try:
@@ -201,11 +198,8 @@ class DuckDBStore(ServiceRecords, Store):
         )
         return dict(rows)
 
+    @writes_incidents
     def apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None = None) -> None:
-        with self._points.writing():
-            self._apply(batches, progress)
-
-    def _apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None) -> None:
         total = done = 0
         con = self.con
         con.begin()
@@ -264,11 +258,8 @@ class DuckDBStore(ServiceRecords, Store):
         rows = self.con.sql("SELECT * FROM batches ORDER BY source, period").to_arrow_table()
         return [batch_from_row(r) for r in rows.to_pylist()]
 
+    @writes_incidents
     def delete_batch(self, batch_id: str) -> bool:
-        with self._points.writing():
-            return self._delete_batch(batch_id)
-
-    def _delete_batch(self, batch_id: str) -> bool:
         self.con.begin()
         try:
             found = self._one("SELECT count(*) FROM batches WHERE batch_id = ?", [batch_id])

@@ -12,9 +12,9 @@ latitudes, a mask over that band and a gather of the page's rows.
 
 - **Always current.** Every write of incidents by a store object of the file
   (:meth:`~geodata.stores.duckdb_store.DuckDBStore.apply`, ``delete_batch``,
-  ``upgrade``) runs inside :meth:`PointCache.writing`: while one runs, reads go to SQL
-  (which sees what is committed), and a copy begun before it is never kept. The first
-  read after a change makes a new copy in one read of the file.
+  ``upgrade``: :func:`writes_incidents`) runs inside :meth:`PointCache.writing`: while
+  one runs, reads go to SQL (which sees what is committed), and a copy begun before it
+  is never kept. The first read after a change makes a new copy in one read of the file.
 - **The same answers.** A query is answered here only when every part of it can be (no
   SQL condition, polygon or area, no dictionaries, naive datetimes, finite boxes, its
   columns among :data:`HELD`); it is first checked by
@@ -30,11 +30,13 @@ latitudes, a mask over that band and a gather of the page's rows.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -52,6 +54,7 @@ HELD = (
 )  # fmt: skip
 _EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
+T = TypeVar("T")
 
 
 class _Texts(Sequence):
@@ -93,7 +96,7 @@ class Copy:
     """The held columns of every incident, in ``id`` order, and what selection needs."""
 
     def __init__(self, table: pa.Table) -> None:
-        self.table = table.combine_chunks()
+        self.table = table = table.combine_chunks()  # each column read once below
         self.n = table.num_rows
         self.ids = _Texts(_column(table, "id"))
         self.lon, self.lat = _floats(table, "lon"), _floats(table, "lat")
@@ -156,12 +159,7 @@ class Copy:
             masks.append(self.texts["batch_id"].isin(rows, list(q.batch_ids) or [""]))
         if not q.include_sensitive:
             masks.append(self.public[rows])
-        if not masks:
-            return None
-        keep = masks[0]
-        for m in masks[1:]:
-            keep &= m
-        return keep
+        return np.logical_and.reduce(masks) if masks else None
 
 
 def answerable(q: IncidentQuery, columns: Sequence[str]) -> bool:
@@ -250,6 +248,17 @@ class PointCache(PerFile):
                     return None
                 self._copy = made
             return made
+
+
+def writes_incidents(method: Callable[..., T]) -> Callable[..., T]:
+    """A store method that writes incidents, run inside its file's :meth:`PointCache.writing`."""
+
+    @functools.wraps(method)
+    def writing(store, *args, **kwargs) -> T:
+        with store._points.writing():
+            return method(store, *args, **kwargs)
+
+    return writing
 
 
 def _read(con: duckdb.DuckDBPyConnection, most: int) -> Copy | int:
