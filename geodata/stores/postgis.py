@@ -50,7 +50,7 @@ from .base import (
 )
 from .key_cache import KeyCache, KeyListener
 from .pg_codec import csv_bytes, ewkb_points_hex, jsonb, read_csv
-from .pg_pool import GuardedPool
+from .pg_pool import GuardedPool, quick_acks
 from .query import SPANS_SCHEMA, SPANS_SQL, texts_encoded
 from .run_rows import RunRows
 from .service_records import ServiceRecords
@@ -309,6 +309,7 @@ class PostGISStore(ServiceRecords, Store):
             bound = psycopg.ClientCursor(conn).mogrify(select, params)
             query = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(sql.SQL(bound))
             with cur.copy(query) as copy:
+                quick_acks(conn)  # the page streams without waiting on delayed ACKs
                 for data in copy:
                     out += data
         return bytes(out)

@@ -4,11 +4,14 @@ connection, a caught failure for one the server has ended."""
 
 from __future__ import annotations
 
+import socket
+
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from geodata.stores.pg_pool import GuardedPool, check_idle
+from geodata.stores import IncidentQuery
+from geodata.stores.pg_pool import QUICKACK, GuardedPool, check_idle, quick_acks
 
 
 @pytest.mark.postgis
@@ -53,3 +56,38 @@ def test_pool_connections_read_in_autocommit_and_write_in_transactions(postgis_u
             assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     finally:
         pool.close()
+
+
+def _quick_ack_mode(conn: psycopg.Connection) -> int | None:
+    """The kernel's quick-ACK state of the connection's socket (None: not TCP)."""
+    sock = socket.socket(fileno=conn.pgconn.socket)
+    try:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return None
+        return sock.getsockopt(socket.IPPROTO_TCP, QUICKACK)
+    finally:
+        sock.detach()
+
+
+@pytest.mark.postgis
+@pytest.mark.skipif(QUICKACK is None, reason="TCP_QUICKACK is Linux's")
+def test_quick_acks_takes_a_tcp_connection_out_of_delayed_acks(postgis_url):
+    with psycopg.connect(postgis_url, autocommit=True) as conn:
+        for _ in range(3):  # request and answer, as a pooled connection goes
+            conn.execute("SELECT repeat('x', 200000)").fetchone()
+        tcp = _quick_ack_mode(conn) is not None  # 0: taken for interactive, ACKs delayed
+        assert quick_acks(conn) is tcp
+        assert _quick_ack_mode(conn) == (1 if tcp else None)
+        conn.execute("SELECT 1")
+        assert conn.closed is False  # the socket was borrowed, not closed
+    assert quick_acks(conn) is False  # a closed connection is left alone
+
+
+@pytest.mark.postgis
+@pytest.mark.skipif(QUICKACK is None, reason="TCP_QUICKACK is Linux's")
+def test_incident_reads_leave_delayed_acks_on_tcp(store_factory):
+    """A read of incidents (a COPY) asks for quick ACKs once its query is sent."""
+    store = store_factory.new("postgis")
+    store.query_incidents(IncidentQuery(limit=1))
+    with store.pool.connection() as conn:  # no query is sent when it is handed out
+        assert _quick_ack_mode(conn) in (None, 1)  # None: a Unix socket, nothing to ask
