@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Query, Request, Response
+from starlette.background import BackgroundTask
 
 JSON, GEOJSON, HTML = "application/json", "application/geo+json", "text/html"
 SCHEMA_JSON = "application/schema+json"
@@ -106,14 +107,20 @@ def respond(
     html: str | Callable[[], str],
     media: str = JSON,
     headers: dict | None = None,
+    then: Callable[[], object] | None = None,
 ) -> Response:
     """The document as JSON (``media``) or the HTML page (or the function that writes
-    it, called only when HTML is asked for), varying on ``Accept``."""
+    it, called only when HTML is asked for), varying on ``Accept``; ``then`` runs once
+    the response is sent."""
     headers = {"Vary": "Accept", **(headers or {})}
+    after = BackgroundTask(then) if then is not None else None
     if as_html:
         text = html() if callable(html) else html
-        return Response(text, media_type=HTML + "; charset=utf-8", headers=headers)
-    return Response(orjson.dumps(doc, default=str), media_type=media, headers=headers)
+        return Response(
+            text, media_type=HTML + "; charset=utf-8", headers=headers, background=after
+        )
+    body = orjson.dumps(doc, default=str)
+    return Response(body, media_type=media, headers=headers, background=after)
 
 
 def iso(when) -> str | None:

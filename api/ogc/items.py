@@ -17,7 +17,9 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +46,7 @@ from .crs import (
 )
 from .filters import Filter, incident_condition, matches, spatial_terms
 from .queryables import INCIDENT_QUERYABLES
+from .read_ahead import page_key, read_ahead
 from .run_items import run_feature, run_page
 
 CURSOR_HELP = "the cursor of a next link of this collection, unchanged"
@@ -107,6 +110,7 @@ class Page:
     matched: int | None
     next_key: object = None  # key of the last feature when more follow
     native: bool = False  # geometries still to be put in the analysis CRS
+    then: Callable[[], object] | None = None  # to run once the page is sent
 
 
 def _incident_page(store, settings, caller, sel: Selection) -> Page:
@@ -130,16 +134,29 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     native = sel.crs == BNG_URI and store.analysis_crs == BNG
     columns = [*POINT_COLUMNS, "x", "y"] if native else POINT_COLUMNS
     paged = replace(q, columns=columns, limit=sel.limit + 1, after_id=sel.after, offset=sel.offset)
-    table = store.query_incidents(paged)
-    more = table.num_rows > sel.limit
-    table = table.slice(0, sel.limit)
-    last = table["id"][-1].as_py() if more and table.num_rows else None
-    table = _coords(table, sel.crs, native)
+    ahead = read_ahead(store)
+    made = ahead.take(page_key(paged, sel.crs, policy))
+    features, last = made if made is not None else _points(store, paged, sel.crs, native, policy)
+    then = None
+    if last is not None and sel.after is not None:  # a walk: its next page, once this is sent
+        nxt = replace(paged, after_id=last)
+        make = partial(_points, store, nxt, sel.crs, native, policy)
+        then = partial(ahead.start, page_key(nxt, sel.crs, policy), make)
     matched = None
     if sel.after is None and sel.count:  # a first page: all that match, exactly
-        known = not more and (table.num_rows or not sel.offset)  # the page holds the rest
-        matched = sel.offset + table.num_rows if known else store.count_incidents(q)
-    return Page(point_features(table, policy), matched, last)
+        known = last is None and (features or not sel.offset)  # the page holds the rest
+        matched = sel.offset + len(features) if known else store.count_incidents(q)
+    return Page(features, matched, last, then=then)
+
+
+def _points(store, paged: IncidentQuery, crs: str, native: bool, policy) -> tuple[list, object]:
+    """The features of a page of incidents (``paged.limit`` is one more than the page),
+    and the id of its last when more follow."""
+    table = store.query_incidents(paged)
+    more = table.num_rows >= paged.limit
+    table = table.slice(0, paged.limit - 1)
+    last = table["id"][-1].as_py() if more and table.num_rows else None
+    return point_features(_coords(table, crs, native), policy), last
 
 
 def _filtered(q: IncidentQuery, f: Filter, analysis_crs: str) -> IncidentQuery | None:

@@ -382,7 +382,7 @@ def list_items(
         nav.append(link(base, path, "collection", HTML, coll.title))
         return page(f"{coll.title}: items", body, nav)
 
-    return respond(doc, html, html_page, GEOJSON, content_crs(out_crs))
+    return respond(doc, html, html_page, GEOJSON, content_crs(out_crs), found.then)
 
 
 @router.get(

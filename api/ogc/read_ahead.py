@@ -1,0 +1,127 @@
+"""The next page of a walk through the incidents, made while the client reads this one.
+
+GDAL, QGIS and ArcGIS read a layer a page at a time: they ask for the next page only
+once they have parsed the last, so the server idles while the client works and the
+client idles while the server works. On PostGIS the read of a page of 1,000 incidents
+(a COPY of about 240 kB, parsed into Arrow) is about half the server's time for it, and
+making its features most of the rest. When a page reached by a cursor has more after it,
+the next page's features are made on a thread of their own once this page is sent
+(:meth:`ReadAhead.start`), and the request for that page takes them
+(:meth:`ReadAhead.take`) instead of making them again.
+
+What a page holds does not change: it is made by the same code from the same key (the
+:class:`~geodata.stores.IncidentQuery` with its filters, sensitivity, columns and keyset,
+the CRS and the role's disclosure policy), only a little earlier, as if the client had
+asked sooner. Pages made more than :data:`FRESH_S` ago are not used, nor any whose making
+raised (the request then makes it, and meets the error itself). One page is made ahead
+at a time per store, so it never takes more than one connection or thread from requests
+under load, and pages first reached without a cursor (a map's box, a first page) start
+none.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+import shapely
+
+if TYPE_CHECKING:
+    from geodata.stores import IncidentQuery
+
+#: how long a page made ahead stays usable, from the start of its making (GDAL asks
+#: for the next page some 20-40 ms after the last)
+FRESH_S = 1.0
+#: most pages kept made ahead for one store (walks by several clients at once)
+KEPT = 8
+
+
+class _Ahead:
+    """One page being made ahead: its result (None if it raised) once ``done`` is set."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.result: object = None
+
+
+class ReadAhead:
+    """Pages made ahead of the walks through one store's incidents."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[Hashable, _Ahead] = {}
+        self._running = False
+
+    def take(self, key: Hashable | None) -> object:
+        """The page made ahead for ``key`` (waiting for it if still being made), or None."""
+        with self._lock:
+            ahead = self._pages.pop(key, None) if key is not None else None
+        if ahead is None or time.monotonic() - ahead.started > FRESH_S:
+            return None
+        ahead.done.wait()
+        return ahead.result
+
+    def start(self, key: Hashable | None, make: Callable[[], object]) -> bool:
+        """Run ``make`` for ``key`` on a thread of its own unless another page is being
+        made ahead; whether it started."""
+        now = time.monotonic()
+        with self._lock:
+            if key is None or self._running or key in self._pages:
+                return False
+            for old in [k for k, a in self._pages.items() if now - a.started > FRESH_S]:
+                del self._pages[old]
+            while len(self._pages) >= KEPT:
+                del self._pages[next(iter(self._pages))]
+            ahead = self._pages[key] = _Ahead()
+            self._running = True
+        threading.Thread(
+            target=self._make, args=(make, ahead), name="hotspots-read-ahead", daemon=True
+        ).start()
+        return True
+
+    def _make(self, make: Callable[[], object], ahead: _Ahead) -> None:
+        try:
+            ahead.result = make()
+        except Exception:
+            ahead.result = None
+        finally:
+            with self._lock:
+                self._running = False
+            ahead.done.set()
+
+
+_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_AHEAD_LOCK = threading.Lock()
+
+
+def read_ahead(store) -> ReadAhead:
+    """The reads ahead of ``store`` (one object per store, gone with it)."""
+    with _AHEAD_LOCK:
+        ahead = _AHEAD.get(store)
+        if ahead is None:
+            ahead = _AHEAD[store] = ReadAhead()
+        return ahead
+
+
+def page_key(query: IncidentQuery, *context: object) -> tuple | None:
+    """Everything that decides a page: the fields of its ``query`` and its ``context``
+    (CRS, disclosure policy), as a hashable key (None when some part cannot be)."""
+    parts: list[object] = []
+    for field in fields(query):
+        value = getattr(query, field.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, shapely.Geometry):
+            value = shapely.to_wkb(value)
+        parts.append((field.name, value))
+    key = (tuple(parts), *context)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
