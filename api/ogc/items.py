@@ -8,7 +8,9 @@ carries real incident ids, which roles below analyst must not see.
 ``numberMatched`` is exact when given: on a first page of incidents (counted
 with the same filters) and on every page of areas (computed from the list that
 is paged) and runs (counted in SQL); pages reached by a cursor leave it out for
-incidents. Runs are read from the store's rows (:mod:`.run_items`).
+incidents. Runs are read from the store's rows (:mod:`.run_items`). A walk through the
+incidents by cursors has its next page made while the client reads this one
+(:mod:`.read_ahead`).
 """
 
 from __future__ import annotations
