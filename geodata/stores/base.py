@@ -90,6 +90,15 @@ class Store(ABC):
     def delete_batch(self, batch_id: str) -> bool:
         """Remove a batch with its incidents and quarantine; False if it was not there."""
 
+    def incident_writes(self) -> int | None:
+        """A number that changes as each write of incidents through this process begins
+        and ends (imports, batch deletes, upgrades: :mod:`.write_mark`); None while one
+        runs, or when the store does not count them. What was read of the incidents may
+        be used again only while it is the same (writes by other processes are not seen:
+        a DuckDB file has none while the service holds it, PostGIS may)."""
+        mark = getattr(self, "_write_mark", None)
+        return None if mark is None else mark.value()
+
     # -- reads ---------------------------------------------------------------
     def incident_tile(self, bounds_3857, layer: str, extent: int, buffer: int, sensitive: bool):
         """An MVT of the incidents in a Web Mercator tile, from the database (None: not here)."""

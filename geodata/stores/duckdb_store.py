@@ -49,10 +49,11 @@ from .base import (
 from .duck_reads import incident_spans, select_within
 from .duck_schema import SCHEMA_STEPS, SCHEMA_VERSION
 from .key_cache import KeyCache
-from .point_cache import PointCache, writes_incidents
+from .point_cache import PointCache
 from .query import incident_schema
 from .run_rows import RunRows
 from .service_records import ServiceRecords
+from .write_mark import writes_incidents
 
 if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
     import geopandas as gpd
@@ -100,6 +101,7 @@ class DuckDBStore(ServiceRecords, Store):
         self.run_rows = RunRows(self, postgis=False)  #: run features as rows
         self._keys = KeyCache.of_file(self.path)
         self._points, self._memory_rows = PointCache.of_file(self.path), memory_rows
+        self._write_mark = self._points  # writes of the file's incidents, counted per file
         self._check_crs()  # before upgrading: never relabel a file made with another CRS
         if not read_only:
             self.upgrade()

@@ -12,9 +12,10 @@ latitudes, a mask over that band and a gather of the page's rows.
 
 - **Always current.** Every write of incidents by a store object of the file
   (:meth:`~geodata.stores.duckdb_store.DuckDBStore.apply`, ``delete_batch``,
-  ``upgrade``: :func:`writes_incidents`) runs inside :meth:`PointCache.writing`: while
-  one runs, reads go to SQL (which sees what is committed), and a copy begun before it
-  is never kept. The first read after a change makes a new copy in one read of the file.
+  ``upgrade``: :func:`~.write_mark.writes_incidents`) runs inside
+  :meth:`PointCache.writing` (the file's :class:`~.write_mark.WriteMark`): while one
+  runs, reads go to SQL (which sees what is committed), and a copy begun before it is
+  never kept. The first read after a change makes a new copy in one read of the file.
 - **The same answers.** A query is answered here only when every part of it can be (no
   SQL condition, polygon or area, no dictionaries, naive datetimes, finite boxes, its
   columns among :data:`HELD`); it is first checked by
@@ -30,13 +31,10 @@ latitudes, a mask over that band and a gather of the page's rows.
 from __future__ import annotations
 
 import bisect
-import functools
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -46,6 +44,7 @@ import pyarrow.compute as pc
 from .duck_reads import select_rows, snapshot
 from .per_file import PerFile
 from .query import IncidentQuery, attribute_filters
+from .write_mark import WriteMark
 
 #: the incident columns held in memory
 HELD = (
@@ -54,7 +53,6 @@ HELD = (
 )  # fmt: skip
 _EPOCH = datetime(1970, 1, 1)
 _US = timedelta(microseconds=1)
-T = TypeVar("T")
 
 
 class _Texts(Sequence):
@@ -178,31 +176,17 @@ def answerable(q: IncidentQuery, columns: Sequence[str]) -> bool:
     return q.bbox is None or all(math.isfinite(v) for v in map(float, q.bbox))
 
 
-class PointCache(PerFile):
+class PointCache(PerFile, WriteMark):
     """The copy of one DuckDB file's incidents (:meth:`of_file`); see the module's
     description."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # the fields below
+        WriteMark.__init__(self)
         self._making = threading.Lock()  # one copy made at a time
-        self._version = 0  # bumped as each write begins and ends
-        self._writers = 0
         self._copy: Copy | int | None = None  # an int: the table's size, above a bound
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Around a write of incidents: nothing held is used during or after it."""
-        self._changed(+1)
-        try:
-            yield
-        finally:
-            self._changed(-1)
-
-    def _changed(self, writers: int) -> None:
-        with self._lock:
-            self._writers += writers
-            self._version += 1
-            self._copy = None
+    def _forget(self) -> None:
+        self._copy = None
 
     def select(self, con, q: IncidentQuery, columns: list[str], most: int) -> pa.Table | None:
         """``columns`` of the incidents ``q`` selects, in ``id`` order and paged, or None
@@ -248,17 +232,6 @@ class PointCache(PerFile):
                     return None
                 self._copy = made
             return made
-
-
-def writes_incidents(method: Callable[..., T]) -> Callable[..., T]:
-    """A store method that writes incidents, run inside its file's :meth:`PointCache.writing`."""
-
-    @functools.wraps(method)
-    def writing(store, *args, **kwargs) -> T:
-        with store._points.writing():
-            return method(store, *args, **kwargs)
-
-    return writing
 
 
 def _read(con: duckdb.DuckDBPyConnection, most: int) -> Copy | int:

@@ -54,6 +54,7 @@ from .pg_pool import GuardedPool, quick_acks
 from .query import SPANS_SCHEMA, SPANS_SQL, texts_encoded
 from .run_rows import RunRows
 from .service_records import ServiceRecords
+from .write_mark import WriteMark, writes_incidents
 
 if TYPE_CHECKING:  # pandas and geopandas load only when a frame is asked for
     import geopandas as gpd
@@ -102,6 +103,7 @@ class PostGISStore(ServiceRecords, Store):
         self._keys = KeyCache(enabled=False)  # on once its listener hears every change
         self._listener: KeyListener | None = None
         self._listener_lock = threading.Lock()
+        self._write_mark = WriteMark()  # writes of incidents through this object
         try:  # fails fast while the server is down (pg_pool.GuardedPool)
             self.pool = GuardedPool(url, min_size=min_size, max_size=max_size, timeout_s=timeout_s)
         except PoolTimeout as exc:
@@ -124,6 +126,7 @@ class PostGISStore(ServiceRecords, Store):
             raise StoreUnavailable("lost the connection to the PostGIS database") from exc
 
     # -- schema --------------------------------------------------------------
+    @writes_incidents
     def upgrade(self) -> list[str]:
         with self._conn() as conn:  # pooled connections are in autocommit mode
             ran = migrate.upgrade(conn, self.migrations)
@@ -161,6 +164,7 @@ class PostGISStore(ServiceRecords, Store):
             ).fetchall()
         return dict(rows)
 
+    @writes_incidents
     def apply(self, batches: Iterable[ValidatedBatch], progress: Progress | None = None) -> None:
         total = done = 0
         cols = sql.SQL(", ").join(map(sql.Identifier, [*INCIDENT_SCHEMA.names, "geom"]))
@@ -232,6 +236,7 @@ class PostGISStore(ServiceRecords, Store):
             rows = cur.execute("SELECT * FROM batches ORDER BY source, period").fetchall()
         return [batch_from_row(r) for r in rows]
 
+    @writes_incidents
     def delete_batch(self, batch_id: str) -> bool:
         with self._conn() as conn, conn.transaction():
             for table in ("incidents", "quarantine"):
