@@ -72,12 +72,17 @@ def quick_acks(conn: psycopg.Connection) -> bool:
     Unix socket has none to begin with)."""
     if QUICKACK is None or conn.closed:
         return False
-    sock = socket.socket(fileno=conn.pgconn.socket)  # borrowed: detached, never closed
+    try:
+        sock = socket.socket(fileno=conn.pgconn.socket)  # borrowed: detached, never closed
+    except OSError:  # a hint: never the reason a read fails
+        return False
     try:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             return False
         sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         return True
+    except OSError:
+        return False
     finally:
         sock.detach()
 

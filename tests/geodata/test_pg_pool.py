@@ -85,9 +85,19 @@ def test_quick_acks_takes_a_tcp_connection_out_of_delayed_acks(postgis_url):
 
 @pytest.mark.postgis
 @pytest.mark.skipif(QUICKACK is None, reason="TCP_QUICKACK is Linux's")
-def test_incident_reads_leave_delayed_acks_on_tcp(store_factory):
+def test_incident_reads_leave_delayed_acks_on_tcp(store_factory, monkeypatch):
     """A read of incidents (a COPY) asks for quick ACKs once its query is sent."""
+    import geodata.stores.postgis as postgis
+
     store = store_factory.new("postgis")
+    asked: list[bool] = []
+
+    def spied(conn):
+        asked.append(conn.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE)
+        return quick_acks(conn)
+
+    monkeypatch.setattr(postgis, "quick_acks", spied)
     store.query_incidents(IncidentQuery(limit=1))
+    assert asked == [True]  # once, while the COPY runs
     with store.pool.connection() as conn:  # no query is sent when it is handed out
         assert _quick_ack_mode(conn) in (None, 1)  # None: a Unix socket, nothing to ask
