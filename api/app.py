@@ -28,6 +28,7 @@ from . import ogc, problems
 from .body_limit import BodyLimit
 from .deps import STORE_RETRY_S, close_served_store, open_served_store
 from .import_jobs import recover_orphans
+from .ogc.read_ahead import close_read_ahead
 from .page_headers import PageHeaders
 from .params import rules_description
 from .read_lane import open_lane
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            if app.state.store is not None:  # no page is made ahead while it closes
+                close_read_ahead(app.state.store)
             if store is None:
                 close_served_store(app)
 
