@@ -97,10 +97,10 @@ class ReadAhead:
             self._running = True
         try:
             self._worker.submit(self._make, make, ahead)
-        except RuntimeError:  # shut down (the app is stopping)
-            self._made(ahead)
+        except RuntimeError:  # shut down (the app is stopping), or no thread to be had
             with self._lock:
                 self._pages.pop(key, None)
+            self._made(ahead)
             return False
         return True
 
@@ -118,10 +118,13 @@ class ReadAhead:
         ahead.done.set()
 
     def close(self) -> None:
-        """Wait for a page being made, and make no more."""
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        """Make no more pages, and wait (up to :data:`WAIT_S`) for one being made."""
+        self._worker.shutdown(wait=False)  # one queued at most: it runs, then the thread ends
         with self._lock:
-            self._pages.clear()
+            pages, self._pages = list(self._pages.values()), {}
+        until = time.monotonic() + WAIT_S
+        for ahead in pages:
+            ahead.done.wait(max(0.0, until - time.monotonic()))
 
 
 _AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
