@@ -136,11 +136,11 @@ def _incident_page(store, settings, caller, sel: Selection) -> Page:
     native = sel.crs == BNG_URI and store.analysis_crs == BNG
     columns = [*POINT_COLUMNS, "x", "y"] if native else POINT_COLUMNS
     paged = replace(q, columns=columns, limit=sel.limit + 1, after_id=sel.after, offset=sel.offset)
-    ahead = read_ahead(store)
-    made = ahead.take(page_key(paged, sel.crs, policy))
+    ahead = read_ahead(store) if sel.after is not None else None  # only walks read ahead
+    made = ahead.take(page_key(paged, sel.crs, policy)) if ahead is not None else None
     features, last = made if made is not None else _points(store, paged, sel.crs, native, policy)
     then = None
-    if last is not None and sel.after is not None:  # a walk: its next page, once this is sent
+    if ahead is not None and last is not None:  # a walk: its next page, once this is sent
         nxt = replace(paged, after_id=last)
         make = partial(_points, store, nxt, sel.crs, native, policy)
         then = partial(ahead.start, page_key(nxt, sel.crs, policy), make)
